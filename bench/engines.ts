@@ -1,0 +1,248 @@
+/**
+ * Benchmarks of the audio engines, each next to a baseline measured in the same run:
+ *  - stems: realtime factor on one core (a 3-minute track, processing and wav encoding), against plain ffmpeg
+ *    transcoding the same file; peak memory for a 3- and a 12-minute track; separation quality (SDR per stem) on
+ *    a mix of separately synthesised sources whose truth is known, against doing nothing (the mix as estimate);
+ *  - generate: realtime factor on one core, against ffmpeg encoding the same length of a test tone;
+ *  - extract: wall time against the plain ffmpeg command it wraps.
+ * "One core": the engine runs in a child process pinned with taskset (its ffmpeg children inherit the pinning).
+ *
+ * Run alone with `tsx bench/engines.ts [--quick]`; bench/run.ts calls benchEngines.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { Engine, EngineResult } from '../src/engines/engine.js';
+import { extractEngine } from '../src/engines/extract.js';
+import { ffmpegPath } from '../src/engines/ffmpeg.js';
+import { generateEngine } from '../src/engines/generate.js';
+import { stemsEngine } from '../src/engines/stems.js';
+import { decodeF32, makeStemMix, type StemSource } from '../test/helpers/media.js';
+import { medianBy, table } from './table.js';
+
+const here = fileURLToPath(import.meta.url);
+const root = path.resolve(path.dirname(here), '..');
+const run = promisify(execFile);
+const ENGINES: Record<string, Engine> = { stems: stemsEngine, generate: generateEngine, extract: extractEngine };
+
+interface ChildJob {
+  kind: string;
+  input: string | null;
+  params: Record<string, unknown>;
+  target: Record<string, unknown>;
+  outDir: string;
+}
+
+interface ChildReport {
+  wallMs: number;
+  cpuMs: number;
+  /** Peak resident set of the node process (ffmpeg children excluded), bytes. */
+  peakRss: number;
+  /** Resident set just before the run, after imports: the peak minus this is what the run itself cost. */
+  baseRss: number;
+  result: EngineResult;
+}
+
+function context(job: ChildJob) {
+  const engine = ENGINES[job.kind]!;
+  return {
+    taskId: 'task_bench',
+    targetId: 'tgt_bench',
+    input: { path: job.input },
+    inputUrl: null,
+    params: job.params,
+    target: job.target,
+    targetName: engine.targetName(job.target, 0),
+    outDir: job.outDir,
+    signal: new AbortController().signal,
+    progress: () => {},
+  };
+}
+
+/** Child side: run one engine job, report time and memory as one JSON line. */
+async function childMain(job: ChildJob): Promise<void> {
+  const engine = ENGINES[job.kind]!;
+  globalThis.gc?.();
+  const baseRss = process.memoryUsage().rss;
+  const cpu = process.cpuUsage();
+  const t0 = performance.now();
+  const result = await engine.run(context(job));
+  const wallMs = performance.now() - t0;
+  const report: ChildReport = {
+    wallMs,
+    cpuMs: process.cpuUsage(cpu).user / 1000 + process.cpuUsage(cpu).system / 1000,
+    peakRss: process.resourceUsage().maxRSS * 1024,
+    baseRss,
+    result,
+  };
+  process.stdout.write(JSON.stringify(report) + '\n');
+}
+
+let tasksetChecked: boolean | null = null;
+async function canPin(): Promise<boolean> {
+  if (tasksetChecked === null) {
+    tasksetChecked = await run('taskset', ['-c', '0', 'true']).then(
+      () => true,
+      () => false,
+    );
+  }
+  return tasksetChecked;
+}
+
+/** Runs `cmd args` pinned to CPU 0 when taskset exists. */
+async function pinned(cmd: string, args: string[]): Promise<{ stdout: string; ms: number }> {
+  const [c, a] = (await canPin()) ? ['taskset', ['-c', '0', cmd, ...args]] : [cmd, args];
+  const t0 = performance.now();
+  const { stdout } = await run(c, a, { cwd: root, maxBuffer: 64 * 1024 * 1024 });
+  return { stdout, ms: performance.now() - t0 };
+}
+
+async function inChild(job: ChildJob): Promise<ChildReport> {
+  const { stdout } = await pinned(process.execPath, ['--expose-gc', '--import', 'tsx', here, '--engine-child', JSON.stringify(job)]);
+  return JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildReport;
+}
+
+async function ffmpeg(args: string[]): Promise<number> {
+  return (await pinned(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args])).ms;
+}
+
+const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MB`;
+const x = (factor: number) => `${factor.toFixed(1)}×`;
+
+/** A realistic test track: the generator's own output (drums, bass, chords, melody), as 16-bit wav. */
+async function makeTrack(dir: string, seconds: number, prompt: string): Promise<string> {
+  const report = await inChild({ kind: 'generate', input: null, params: { prompt, duration: seconds, seed: 7 }, target: { format: 'wav', name: `track-${seconds}s` }, outDir: dir });
+  return report.result.outputs[0]!.path;
+}
+
+async function benchStemsSpeed(dir: string, track: string, seconds: number, rounds: number): Promise<void> {
+  const ours: ChildReport[] = [];
+  const base: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    base.push(await ffmpeg(['-i', track, '-c:a', 'pcm_s16le', path.join(dir, 'baseline.wav')]));
+    ours.push(await inChild({ kind: 'stems', input: track, params: {}, target: { stem: 'vocals', format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'stems-')) }));
+  }
+  const o = medianBy(ours, (r) => r.wallMs);
+  const b = medianBy(base, (v) => v);
+  table(`stems: speed on one core (${seconds / 60}-minute 44.1 kHz stereo track, median of ${rounds})`, [
+    { run: 'ffmpeg wav → wav transcode (baseline)', 'wall s': b / 1000, 'realtime factor': x(seconds / (b / 1000)) },
+    { run: 'stems vocals → wav (decode, STFT, masks, encode)', 'wall s': o.wallMs / 1000, 'realtime factor': x(seconds / (o.wallMs / 1000)) },
+  ]);
+  console.log('goal: stems ≥ 20× realtime');
+}
+
+async function benchStemsMemory(dir: string, tracks: Array<{ seconds: number; path: string }>): Promise<void> {
+  const rows = [];
+  const peaks: number[] = [];
+  for (const t of tracks) {
+    const r = await inChild({ kind: 'stems', input: t.path, params: {}, target: { stem: 'other', format: 'flac' }, outDir: mkdtempSync(path.join(dir, 'mem-')) });
+    peaks.push(r.peakRss);
+    rows.push({ track: `${t.seconds / 60} min`, 'node RSS before run': mb(r.baseRss), 'peak RSS': mb(r.peakRss), 'peak − before': mb(r.peakRss - r.baseRss) });
+  }
+  rows.push({ track: 'ratio (long / short)', 'node RSS before run': '', 'peak RSS': `${(peaks[1]! / peaks[0]!).toFixed(2)}`, 'peak − before': '' });
+  table('stems: peak memory of the engine process (ffmpeg children stream and are not counted)', rows);
+  console.log('goal: 12-minute peak < 1.5× the 3-minute peak');
+}
+
+function sdr(estimate: Float32Array, reference: Float32Array): number {
+  let signal = 0;
+  let error = 0;
+  for (let i = 0; i < reference.length; i++) {
+    signal += reference[i]! ** 2;
+    error += (reference[i]! - (estimate[i] ?? 0)) ** 2;
+  }
+  return 10 * Math.log10(signal / error);
+}
+
+async function benchStemsQuality(dir: string, seconds: number): Promise<void> {
+  const mix = await makeStemMix(dir, { seconds });
+  const mixPcm = await decodeF32(mix.mix);
+  const truth: Record<string, Float32Array> = {};
+  for (const s of Object.keys(mix.sources) as StemSource[]) truth[s] = await decodeF32(mix.sources[s]!);
+  const instrumental = new Float32Array(mixPcm.length);
+  for (const s of ['drums', 'pad', 'bass'] as const) for (let i = 0; i < instrumental.length; i++) instrumental[i] = instrumental[i]! + truth[s]![i]!;
+  const refs: Array<[string, string, Float32Array]> = [
+    ['vocals', 'centred formant voice', truth.vocal!],
+    ['drums', 'kick, snare, hats', truth.drums!],
+    ['bass', 'sine bass', truth.bass!],
+    ['other', 'wide stereo pad', truth.pad!],
+    ['instrumental', 'drums + pad + bass', instrumental],
+  ];
+  const rows = [];
+  for (const [stem, what, ref] of refs) {
+    const result = await stemsEngine.run({ ...context({ kind: 'stems', input: mix.mix, params: {}, target: { stem, format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'sdr-')) }) });
+    const est = await decodeF32(result.outputs[0]!.path);
+    const ours = sdr(est, ref);
+    const baseline = sdr(mixPcm, ref);
+    rows.push({ stem, 'true source': what, 'SDR of the mix as is (baseline)': `${baseline.toFixed(1)} dB`, 'SDR of our stem': `${ours.toFixed(1)} dB`, gain: `${(ours - baseline).toFixed(1)} dB` });
+  }
+  table(`stems: separation quality on a ${seconds} s synthetic mix (truth known; SDR = 10·log10(‖s‖² / ‖s − ŝ‖²))`, rows);
+}
+
+async function benchGenerate(dir: string, seconds: number, rounds: number): Promise<void> {
+  const rows = [];
+  const base: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    base.push(await ffmpeg(['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`, '-ac', '2', '-c:a', 'pcm_s16le', path.join(dir, 'tone.wav')]));
+  }
+  const b = medianBy(base, (v) => v);
+  rows.push({ run: 'ffmpeg: encode a tone of the same length to wav (baseline)', 'wall s': b / 1000, 'cpu s (node)': '', 'realtime factor': x(seconds / (b / 1000)) });
+  for (const prompt of ['lofi chill, piano, vinyl crackle', 'edm, synth', 'rock, guitar', 'ambient, strings, bells']) {
+    const runs: ChildReport[] = [];
+    for (let r = 0; r < rounds; r++) runs.push(await inChild({ kind: 'generate', input: null, params: { prompt, duration: seconds, seed: r + 1 }, target: { format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'gen-')) }));
+    const o = medianBy(runs, (v) => v.wallMs);
+    rows.push({ run: `generate "${prompt}" → wav`, 'wall s': o.wallMs / 1000, 'cpu s (node)': o.cpuMs / 1000, 'realtime factor': x(seconds / (o.wallMs / 1000)) });
+  }
+  table(`generate: speed on one core (${seconds / 60} minutes of music, median of ${rounds})`, rows);
+  console.log('goal: generate ≥ 50× realtime');
+}
+
+async function benchExtract(dir: string, track: string, rounds: number): Promise<void> {
+  const ours: number[] = [];
+  const base: number[] = [];
+  const plainArgs = ['-i', track, '-vn', '-map', '0:a:0', '-c:a', 'libmp3lame', '-af', 'aformat=channel_layouts=stereo', '-b:a', '192000', '-f', 'mp3'];
+  for (let r = 0; r < rounds; r++) {
+    const t0 = performance.now();
+    await run(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...plainArgs, path.join(dir, 'plain.mp3')]);
+    base.push(performance.now() - t0);
+    const t1 = performance.now();
+    await extractEngine.run(context({ kind: 'extract', input: track, params: {}, target: { format: 'mp3' }, outDir: mkdtempSync(path.join(dir, 'extract-')) }));
+    ours.push(performance.now() - t1);
+  }
+  const b = medianBy(base, (v) => v);
+  const o = medianBy(ours, (v) => v);
+  table(`extract: wall time against the plain ffmpeg command (3-minute wav → mp3 192k, median of ${rounds} alternating rounds)`, [
+    { run: 'plain ffmpeg (baseline)', 'wall ms': b, ratio: '1.00' },
+    { run: 'extract engine (probe, encode to temp file, rename, describe)', 'wall ms': o, ratio: (o / b).toFixed(2) },
+  ]);
+  console.log(`goal: ≤ 1.10 × baseline + 100 ms = ${(1.1 * b + 100).toFixed(0)} ms`);
+}
+
+export async function benchEngines(opts: { quick: boolean }): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'hookwave-bench-engines-'));
+  try {
+    const rounds = opts.quick ? 1 : 3;
+    if (!(await canPin())) console.log('\n(taskset not found: engine runs are not pinned to one core)');
+    const short = await makeTrack(dir, 180, 'pop, piano, synth');
+    await benchStemsSpeed(dir, short, 180, rounds);
+    const long = await makeTrack(dir, 720, 'pop, piano, synth');
+    await benchStemsMemory(dir, [
+      { seconds: 180, path: short },
+      { seconds: 720, path: long },
+    ]);
+    await benchStemsQuality(dir, opts.quick ? 15 : 30);
+    await benchGenerate(dir, 180, rounds);
+    await benchExtract(dir, short, opts.quick ? 3 : 5);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[2] === '--engine-child') {
+  await childMain(JSON.parse(process.argv[3]!) as ChildJob);
+} else if (path.resolve(process.argv[1] ?? '') === here) {
+  await benchEngines({ quick: process.argv.includes('--quick') });
+}

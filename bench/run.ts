@@ -1,0 +1,192 @@
+/**
+ * `npm run bench`: every figure next to a baseline measured in the same run on the same machine,
+ * so the ratio means something on a noisy two-core box. Loopback only; every loop is bounded.
+ */
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { Agent, request } from 'undici';
+import { loadConfig } from '../src/config.js';
+import { createApiKey } from '../src/domain/tenants.js';
+import type { DeliveryRow, EventRow } from '../src/domain/types.js';
+import { newId } from '../src/ids.js';
+import { createLogger } from '../src/logger.js';
+import { openStore } from '../src/store/open-store.js';
+import { Dispatcher } from '../src/webhooks/dispatcher.js';
+import { UrlGuard } from '../src/webhooks/url-guard.js';
+import { runCli, spawnScript, spawnService, type ServiceProcess } from '../test/helpers/process.js';
+import { tempDir } from '../test/helpers/service.js';
+import { medianBy, pct, table } from './table.js';
+import { benchWebhooks } from './webhooks.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const quick = process.argv.includes('--quick');
+const ROUNDS = 3;
+
+
+function stop(p: ServiceProcess): Promise<unknown> {
+  p.child.kill('SIGTERM');
+  return p.exited;
+}
+
+async function load(url: string, key: string | null, body: string, seconds: number): Promise<autocannon.Result> {
+  return autocannon({
+    url: `${url}/v1/tasks`,
+    method: 'POST',
+    connections: 32,
+    duration: seconds,
+    headers: { 'content-type': 'application/json', ...(key ? { 'x-api-key': key } : {}) },
+    body,
+  });
+}
+
+/** POST /v1/tasks (auth, validation, one durable transaction) against a bare Fastify route. */
+async function benchCreate(): Promise<void> {
+  const seconds = quick ? 2 : 5;
+  const dataDir = tempDir('hookwave-bench-');
+  const env = { HOOKWAVE_DATA_DIR: dataDir, HOOKWAVE_LOG_LEVEL: 'info' };
+  const { key } = JSON.parse(runCli(['keys', 'create', '--tenant', 'bench', '--json'], env).stdout) as { key: string };
+  const body = JSON.stringify({
+    kind: 'extract',
+    input: { url: 'https://media.example.com/song.wav' },
+    targets: [{ format: 'mp3', bitrate: '192k' }, { format: 'flac' }],
+    webhook_url: 'https://hooks.example.com/audio?token=abc',
+    metadata: { user_id: 1234, plan: 'pro' },
+  });
+
+  // Both servers stay up; rounds alternate between them so machine noise hits both alike.
+  const bare = await spawnScript(path.join(here, 'bare-server.ts'), [], {});
+  // The API role alone: a worker would compete for the same two cores with ffmpeg.
+  const hw = await spawnService(['--role', 'api'], env);
+  await load(bare.url, null, body, 1); // warm-up
+  await load(hw.url, key, body, 1);
+  const bases: autocannon.Result[] = [];
+  const ourRuns: autocannon.Result[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    bases.push(await load(bare.url, null, body, seconds));
+    ourRuns.push(await load(hw.url, key, body, seconds));
+  }
+  await stop(bare);
+  await stop(hw);
+  for (const r of [...bases, ...ourRuns]) if (r.non2xx > 0 || r.errors > 0) throw new Error(`benchmark saw ${r.non2xx} non-2xx answers and ${r.errors} errors`);
+  const base = medianBy(bases, (r) => r.requests.average);
+  const ours = medianBy(ourRuns, (r) => r.requests.average);
+  table(`POST /v1/tasks (32 connections, SQLite synchronous=NORMAL; median of ${ROUNDS} alternating rounds of ${seconds} s)`, [
+    { server: 'bare Fastify route (baseline)', 'req/s': base.requests.average, 'p50 ms': base.latency.p50, 'p99 ms': base.latency.p99, ratio: '100 %' },
+    { server: 'hookwave POST /v1/tasks', 'req/s': ours.requests.average, 'p50 ms': ours.latency.p50, 'p99 ms': ours.latency.p99, ratio: pct(ours.requests.average, base.requests.average) },
+  ]);
+  console.log(`goal: ≥ 40 % of the bare route`);
+}
+
+function samplePayload(id: string): string {
+  // The size of a real task.completed body: a task with two targets and their outputs.
+  const output = (n: string) => ({ name: n, format: n, size: 123456, duration: 3.01, bitrate: 192000, sample_rate: 44100, channels: 2, url: `http://127.0.0.1:8080/v1/files/out_01jabcdefghjkmnpqrstvwxyz0/${n}.${n}?expires=1790000000&signature=${'x'.repeat(43)}`, url_expires_at: new Date().toISOString() });
+  return JSON.stringify({
+    type: 'task.completed',
+    timestamp: new Date().toISOString(),
+    data: {
+      id,
+      kind: 'extract',
+      status: 'completed',
+      title: null,
+      input: { url: 'https://media.example.com/song.wav' },
+      params: {},
+      metadata: { user_id: 1234 },
+      webhook_url: 'https://hooks.example.com/audio',
+      targets: ['mp3', 'flac'].map((f) => ({ id: newId('tgt'), name: f, status: 'completed', progress: 1, params: { format: f }, outputs: [output(f)], duration: 3.01, cost: 0.003, error: null })),
+      cost: 0.006,
+      error: null,
+      created_at: new Date().toISOString(),
+      updated_at: new Date().toISOString(),
+      completed_at: new Date().toISOString(),
+    },
+  });
+}
+
+/** Raw undici POST loop with `concurrency` workers: the ceiling for any dispatcher. */
+async function rawPostLoop(url: string, n: number, concurrency: number, body: string): Promise<number> {
+  const agent = new Agent({ connections: concurrency });
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n) {
+        next++;
+        const res = await request(url, { method: 'POST', body, headers: { 'content-type': 'application/json' }, dispatcher: agent });
+        await res.body.text();
+        if (res.statusCode !== 200) throw new Error(`receiver answered ${res.statusCode}`);
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  await agent.close();
+  return n / seconds;
+}
+
+/** Durable deliveries/s: claim from the outbox, sign, POST, record the attempt — against the raw loop. */
+async function benchDelivery(): Promise<void> {
+  const n = quick ? 3000 : 10000;
+  const concurrency = 64;
+  const receiver = await spawnScript(path.join(here, 'receiver.ts'), [], {});
+  const hookUrl = `${receiver.url}/hook`;
+  const body = samplePayload(newId('task'));
+  const config = loadConfig({ dataDir: tempDir('hookwave-bench-'), dev: true, dispatcherConcurrency: concurrency, logLevel: 'warn' }, {});
+  const store = await openStore(config);
+  const { tenant } = await createApiKey(store, 'bench');
+  const guard = new UrlGuard({ allowHttp: true, allowLoopback: true, allowCidrs: [] });
+
+  /** Fills the outbox with n due deliveries (untimed). */
+  async function preload(): Promise<void> {
+    const now = Date.now();
+    for (let i = 0; i < n; i += 1000) {
+      await store.tx(async (tx) => {
+        for (let j = i; j < Math.min(n, i + 1000); j++) {
+          const event: EventRow = { id: newId('msg'), tenant_id: tenant.id, task_id: null, type: 'task.completed', payload: body, created_at: now };
+          await tx.insertEvent(event);
+          const d: DeliveryRow = { id: newId('dlv'), event_id: event.id, tenant_id: tenant.id, task_id: null, endpoint_id: null, url: hookUrl, status: 'pending', attempt_count: 0, next_attempt_at: now, last_error: null, last_status_code: null, created_at: now, updated_at: now, delivered_at: null };
+          await tx.insertDeliveries([d]);
+        }
+      });
+    }
+  }
+
+  async function dispatchAll(): Promise<number> {
+    await preload();
+    const dispatcher = new Dispatcher({ store, guard, config, logger: createLogger('warn') });
+    const t0 = performance.now();
+    dispatcher.start();
+    while ((await store.nextDeliveryDueAt()) !== null) await new Promise((r) => setTimeout(r, 5));
+    await dispatcher.idle();
+    const seconds = (performance.now() - t0) / 1000;
+    await dispatcher.stop();
+    return n / seconds;
+  }
+
+  await rawPostLoop(hookUrl, 2000, concurrency, body); // warm-up
+  const raws: number[] = [];
+  const ourRuns: number[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    raws.push(await rawPostLoop(hookUrl, n, concurrency, body));
+    ourRuns.push(await dispatchAll());
+  }
+  await guard.close();
+  await store.close();
+  await stop(receiver);
+  const raw = medianBy(raws, (x) => x);
+  const ours = medianBy(ourRuns, (x) => x);
+  table(`Webhook deliveries (${n} events per round, median of ${ROUNDS} alternating rounds, ${concurrency} in flight, ~${Math.round(body.length / 100) / 10} KB bodies)`, [
+    { sender: 'raw undici POST loop (baseline)', 'req/s': raw, ratio: '100 %' },
+    { sender: 'hookwave dispatcher (signed, attempts recorded)', 'req/s': ours, ratio: pct(ours, raw) },
+  ]);
+  console.log('goal: ≥ 50 % of the raw loop');
+}
+
+console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
+// `npm run bench -- --only=create,delivery` runs a subset; `--quick` shortens every section.
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+const sections: Array<[string, () => Promise<void>]> = [
+  ['create', benchCreate],
+  ['delivery', benchDelivery],
+  ['webhooks', () => benchWebhooks({ quick })],
+];
+for (const [name, run] of sections) if (!only || only.includes(name)) await run();

@@ -1,0 +1,80 @@
+/** The HTTP API: Fastify with schema-validated routes, API-key auth on /v1, and one error shape. */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import type { BlobStore } from '../blobs/blob-store.js';
+import type { UrlSigner } from '../blobs/signed-url.js';
+import type { Config } from '../config.js';
+import type { BatchService } from '../domain/batches.js';
+import type { EndpointService } from '../domain/endpoints.js';
+import type { UploadService } from '../domain/uploads.js';
+import type { TaskService } from '../domain/tasks.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Store } from '../store/store.js';
+import { requireApiKey } from './auth.js';
+import { errorHandler, notFoundHandler } from './error-handler.js';
+import { collectRoutes, registerDocs, swaggerOptions } from './openapi.js';
+import { accountRoutes } from './routes/account.js';
+import { batchRoutes } from './routes/batches.js';
+import { dashboardRoutes } from './routes/dashboard.js';
+import { deliveryRoutes } from './routes/deliveries.js';
+import { uploadRoutes } from './routes/uploads.js';
+import { endpointRoutes } from './routes/endpoints.js';
+import { eventRoutes } from './routes/events.js';
+import { fileRoutes } from './routes/files.js';
+import { healthRoutes } from './routes/health.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { taskRoutes } from './routes/tasks.js';
+import { sharedSchemas } from './schemas.js';
+
+export interface ApiDeps {
+  config: Config;
+  store: Store;
+  tasks: TaskService;
+  endpoints: EndpointService;
+  batches: BatchService;
+  uploads: UploadService;
+  signer: UrlSigner;
+  blobs: BlobStore;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: d.logger as FastifyBaseLogger,
+    // One log line per request only when debugging: at thousands of requests a second they drown the rest.
+    logController: new LogController({ disableRequestLogging: d.config.logLevel !== 'debug' && d.config.logLevel !== 'trace' }),
+    bodyLimit: d.config.bodyLimit,
+    // Unknown fields are an error to report, not something to drop silently; "5" is not 5.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
+    return503OnClosing: true,
+  });
+  // Before any route: test/openapi.test.ts checks that every route is in the document.
+  app.decorate('registeredRoutes', collectRoutes(app));
+  // The API speaks JSON only; any other body type is a 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  for (const s of sharedSchemas) app.addSchema(s);
+
+  await app.register(swagger, swaggerOptions());
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  await registerDocs(app);
+
+  healthRoutes(app, d.store);
+  if (d.metrics) metricsRoutes(app, d.metrics);
+  dashboardRoutes(app, { dev: d.config.dev });
+  fileRoutes(app, d);
+  await app.register(async (v1) => {
+    v1.addHook('onRequest', requireApiKey(d.store));
+    taskRoutes(v1, d.tasks);
+    deliveryRoutes(v1, d.store);
+    endpointRoutes(v1, d.endpoints);
+    batchRoutes(v1, d.batches);
+    uploadRoutes(v1, d.uploads);
+    eventRoutes(v1, d.store);
+    accountRoutes(v1);
+  });
+  return app;
+}

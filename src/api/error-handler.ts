@@ -1,0 +1,44 @@
+/**
+ * Every error leaves the API as {"success": false, "error": {code, message, details}} with the
+ * right status. Bad input is always a 4xx that names the field; only our own faults are a 500.
+ */
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { describeAjvError } from '../domain/validation.js';
+import { HookwaveError, isHookwaveError } from '../errors.js';
+
+const FASTIFY_CODES: Record<string, [number, HookwaveError['code'], string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE', 'request body is larger than the limit'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'INVALID_JSON', 'request body is empty; send a JSON object'],
+  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'INVALID_JSON', 'request body is not valid JSON'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'INVALID_JSON', 'Content-Length does not match the body'],
+};
+
+export function toHookwaveError(err: FastifyError | Error): HookwaveError {
+  if (isHookwaveError(err)) return err;
+  const fe = err as FastifyError;
+  if (fe.validation && fe.validation.length > 0) {
+    const { field, message } = describeAjvError(fe.validation[0] as never, fe.validationContext === 'body' ? '' : '');
+    const where = fe.validationContext && fe.validationContext !== 'body' ? ` (in ${fe.validationContext})` : '';
+    return new HookwaveError('VALIDATION_ERROR', message + where, { field });
+  }
+  const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
+  if (known) return new HookwaveError(known[1], known[2], undefined, known[0]);
+  if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
+    return new HookwaveError('INVALID_JSON', `request body is not valid JSON: ${fe.message}`);
+  }
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return new HookwaveError('VALIDATION_ERROR', fe.message, undefined, fe.statusCode);
+  }
+  return new HookwaveError('INTERNAL_ERROR', 'internal error; the request id in the logs tells us more', undefined, 500);
+}
+
+export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
+  const e = toHookwaveError(err);
+  if (e.status >= 500) req.log.error({ err }, 'request failed');
+  void reply.status(e.status).send({ success: false, error: e.toJSON() });
+}
+
+export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void {
+  void reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+}

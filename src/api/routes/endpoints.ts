@@ -1,0 +1,92 @@
+import type { FastifyInstance } from 'fastify';
+import { endpointView, type EndpointInput, type EndpointService } from '../../domain/endpoints.js';
+import { EVENT_TYPES } from '../../domain/types.js';
+import { HookwaveError } from '../../errors.js';
+import { errorReplies } from '../schemas.js';
+
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
+const endpointBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    url: { type: 'string', minLength: 1, maxLength: 2048, description: 'https URL that receives signed events' },
+    description: { type: ['string', 'null'], maxLength: 500 },
+    events: { type: ['array', 'null'], maxItems: 32, items: { type: 'string', enum: [...EVENT_TYPES] }, description: 'Event types to receive; null or absent = all' },
+    enabled: { type: 'boolean' },
+  },
+} as const;
+
+export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService): void {
+  app.post<{ Body: EndpointInput & { url: string } }>(
+    '/v1/endpoints',
+    {
+      schema: {
+        tags: ['endpoints'],
+        summary: 'Register an endpoint; the answer shows its signing secret once',
+        body: { ...endpointBody, required: ['url'] },
+        response: { ...errorReplies },
+      },
+    },
+    async (req, reply) => {
+      const e = await endpoints.create(req.tenant.id, req.body);
+      return reply.status(201).send({ success: true, ...endpointView(e), secret: e.secret });
+    },
+  );
+
+  app.get('/v1/endpoints', { schema: { tags: ['endpoints'], summary: "List the tenant's endpoints" } }, async (req) => ({
+    success: true,
+    data: (await endpoints.list(req.tenant.id)).map((e) => endpointView(e)),
+  }));
+
+  app.get<{ Params: { id: string } }>('/v1/endpoints/:id', { schema: { tags: ['endpoints'], summary: 'Get an endpoint', params: idParams, response: { ...errorReplies } } }, async (req) => ({
+    success: true,
+    ...endpointView(await endpoints.get(req.tenant.id, req.params.id)),
+  }));
+
+  app.patch<{ Params: { id: string }; Body: EndpointInput }>(
+    '/v1/endpoints/:id',
+    { schema: { tags: ['endpoints'], summary: 'Change url, description, event filter, or enable/disable', params: idParams, body: endpointBody, response: { ...errorReplies } } },
+    async (req) => ({ success: true, ...endpointView(await endpoints.update(req.tenant.id, req.params.id, req.body)) }),
+  );
+
+  app.delete<{ Params: { id: string } }>('/v1/endpoints/:id', { schema: { tags: ['endpoints'], summary: 'Delete an endpoint', params: idParams, response: { ...errorReplies } } }, async (req) => {
+    await endpoints.remove(req.tenant.id, req.params.id);
+    return { success: true, id: req.params.id, deleted: true };
+  });
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/endpoints/:id/rotate-secret',
+    {
+      schema: {
+        tags: ['endpoints'],
+        summary: 'Rotate the signing secret without downtime',
+        description: 'Deliveries carry signatures with the new and the previous secret for the overlap window (24 h by default).',
+        params: idParams,
+        response: { ...errorReplies },
+      },
+    },
+    async (req) => {
+      const e = await endpoints.rotateSecret(req.tenant.id, req.params.id);
+      return { success: true, ...endpointView(e), secret: e.secret };
+    },
+  );
+
+  app.post<{ Params: { id: string }; Querystring: { since?: string } }>(
+    '/v1/endpoints/:id/recover',
+    {
+      schema: {
+        tags: ['endpoints'],
+        summary: 'Replay every failed delivery to this endpoint since a time',
+        params: idParams,
+        querystring: { type: 'object', required: ['since'], properties: { since: { type: 'string', description: 'ISO 8601 time' } } },
+        response: { ...errorReplies },
+      },
+    },
+    async (req) => {
+      const since = Date.parse(req.query.since ?? '');
+      if (Number.isNaN(since)) throw new HookwaveError('VALIDATION_ERROR', 'since must be an ISO 8601 time, e.g. 2026-01-31T00:00:00Z', { field: 'since' });
+      const requeued = await endpoints.recover(req.tenant.id, req.params.id, since);
+      return { success: true, requeued };
+    },
+  );
+}

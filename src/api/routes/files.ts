@@ -1,0 +1,84 @@
+/**
+ * Downloads through signed, expiring URLs. The signature is the authorisation (like a presigned
+ * bucket URL), so the links in a webhook work without an API key, for one hour by default.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { BlobStore } from '../../blobs/blob-store.js';
+import type { UrlSigner } from '../../blobs/signed-url.js';
+import { fileNameOf } from '../../domain/task-view.js';
+import { HookwaveError } from '../../errors.js';
+import type { Store } from '../../store/store.js';
+
+const CONTENT_TYPES: Record<string, string> = {
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  flac: 'audio/flac',
+  ogg: 'audio/ogg',
+  opus: 'audio/ogg; codecs=opus',
+  m4a: 'audio/mp4',
+};
+
+export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: UrlSigner; blobs: BlobStore }): void {
+  app.get<{ Params: { outputId: string; fileName: string }; Querystring: { expires?: string; signature?: string } }>(
+    '/v1/files/:outputId/:fileName',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Download an output through its signed URL',
+        params: { type: 'object', properties: { outputId: { type: 'string', maxLength: 64 }, fileName: { type: 'string', maxLength: 200 } } },
+        querystring: { type: 'object', properties: { expires: { type: 'string' }, signature: { type: 'string' } } },
+        response: { 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 416: { $ref: 'Error#' } },
+      },
+    },
+    async (req, reply) => {
+      deps.signer.verify(req.params.outputId, req.query.expires, req.query.signature);
+      // Uploads are served the same way, so a model server can fetch a task's uploaded input.
+      const file = req.params.outputId.startsWith('upl_') ? await uploadFile(deps.store, req.params.outputId) : await deps.store.getOutput(req.params.outputId);
+      const size = file ? await deps.blobs.size(file.path) : null;
+      if (!file || size === null) throw new HookwaveError('NOT_FOUND', 'this file no longer exists');
+      const output = file;
+
+      const range = parseRange(req.headers.range, size);
+      void reply
+        .header('content-type', CONTENT_TYPES[output.format] ?? 'application/octet-stream')
+        .header('content-disposition', `attachment; filename="${fileNameOf(output)}"`)
+        .header('accept-ranges', 'bytes')
+        .header('cache-control', 'private, max-age=300');
+      if (range === 'invalid') {
+        void reply.header('content-range', `bytes */${size}`);
+        throw new HookwaveError('VALIDATION_ERROR', `Range does not fit a file of ${size} bytes`, { field: 'Range' }, 416);
+      }
+      if (range) {
+        void reply.status(206).header('content-range', `bytes ${range.start}-${range.end}/${size}`).header('content-length', range.end - range.start + 1);
+        return reply.send(await deps.blobs.open(output.path, range));
+      }
+      void reply.header('content-length', size);
+      return reply.send(await deps.blobs.open(output.path));
+    },
+  );
+}
+
+async function uploadFile(store: Store, id: string): Promise<{ path: string; name: string; format: string } | null> {
+  const u = await store.getUploadById(id);
+  return u ? { path: u.path, name: u.file_name?.replace(/\.[^.]+$/, '') ?? 'input', format: u.format?.split(',')[0] ?? 'bin' } : null;
+}
+
+/** One `bytes=a-b` range (what audio players send); multi-range requests get the whole file. */
+function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | null {
+  if (!header) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m) return null;
+  let start: number;
+  let end: number;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (!suffix) return 'invalid';
+    start = Math.max(0, size - suffix);
+    end = size - 1;
+  } else {
+    start = Number(m[1]);
+    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
+  }
+  if (start > end || start >= size) return 'invalid';
+  return { start, end };
+}

@@ -1,0 +1,99 @@
+import type { FastifyInstance } from 'fastify';
+import type { CreateTaskBody, TaskService } from '../../domain/tasks.js';
+import type { TaskStatus } from '../../domain/types.js';
+import { HookwaveError } from '../../errors.js';
+import { isId } from '../../ids.js';
+import { createTaskBodySchema, createTaskReplySchema, errorReplies } from '../schemas.js';
+
+const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
+const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
+
+export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
+  app.post<{ Body: CreateTaskBody; Headers: { 'idempotency-key'?: string } }>(
+    '/v1/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Create a task',
+        description: 'Answers 202 as soon as the task and its targets are durably stored. Send Idempotency-Key to make retries safe.',
+        body: createTaskBodySchema,
+        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } },
+        response: { 200: createTaskReplySchema, 202: createTaskReplySchema, 409: { $ref: 'Error#' }, ...errorReplies },
+      },
+    },
+    async (req, reply) => {
+      const { task, replayed } = await tasks.create(req.tenant.id, req.body, req.headers['idempotency-key']);
+      if (replayed) void reply.header('idempotent-replayed', 'true');
+      return reply.status(202).send({ success: true, task_id: task.id, status: task.status });
+    },
+  );
+
+  app.get<{ Querystring: { status?: string; kind?: string; cursor?: string; limit?: string } }>(
+    '/v1/tasks',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'List tasks, newest first',
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            status: { type: 'string', enum: STATUSES },
+            kind: { type: 'string', maxLength: 64 },
+            cursor: { type: 'string', maxLength: 64, description: 'next_cursor of the previous page' },
+            limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..100, default 20' },
+          },
+        },
+        response: {
+          200: {
+            type: 'object',
+            properties: {
+              success: { type: 'boolean' },
+              data: { type: 'array', items: { $ref: 'Task#' } },
+              next_cursor: { type: ['string', 'null'] },
+            },
+          },
+          ...errorReplies,
+        },
+      },
+    },
+    async (req) => {
+      const limit = req.query.limit === undefined ? 20 : Number(req.query.limit);
+      if (limit < 1 || limit > 100) throw new HookwaveError('VALIDATION_ERROR', 'limit must be between 1 and 100', { field: 'limit' });
+      if (req.query.cursor !== undefined && !isId('task', req.query.cursor)) {
+        throw new HookwaveError('INVALID_CURSOR', 'cursor is not a next_cursor this API returned', { field: 'cursor' });
+      }
+      const page = await tasks.list({
+        tenantId: req.tenant.id,
+        status: req.query.status as TaskStatus | undefined,
+        kind: req.query.kind,
+        cursor: req.query.cursor,
+        limit,
+      });
+      return { success: true, ...page };
+    },
+  );
+
+  app.get<{ Params: { id: string } }>(
+    '/v1/tasks/:id',
+    { schema: { tags: ['tasks'], summary: 'Get a task with fresh download URLs', params: idParams, response: { 200: { $ref: 'Task#' }, ...errorReplies } } },
+    async (req) => tasks.get(req.tenant.id, req.params.id),
+  );
+
+  app.post<{ Params: { id: string } }>(
+    '/v1/tasks/:id/cancel',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Cancel a queued or running task',
+        description: 'Running engines are stopped; the task ends canceled and a task.canceled event is sent.',
+        params: idParams,
+        response: { 200: createTaskReplySchema, 409: { $ref: 'Error#' }, ...errorReplies },
+      },
+    },
+    async (req) => {
+      const task = await tasks.cancel(req.tenant.id, req.params.id);
+      return { success: true, task_id: task.id, status: task.status };
+    },
+  );
+}

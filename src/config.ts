@@ -1,0 +1,239 @@
+/**
+ * Every setting in one place: defaults, then environment (HOOKWAVE_*), then explicit overrides
+ * (CLI flags, tests). Nothing else in the code reads process.env.
+ */
+import path from 'node:path';
+import os from 'node:os';
+
+export type Role = 'all' | 'api' | 'worker' | 'dispatcher';
+
+export interface ExternalEngineConfig {
+  /** The task kind clients use, e.g. "demucs". */
+  kind: string;
+  /** Where hookwave POSTs each target's work. Operator-configured, so it may be on a private network. */
+  url: string;
+  description?: string;
+  /** Whether tasks of this kind take an input file (default true). */
+  needs_input?: boolean;
+  /** Answer window for one call, ms (default 10 minutes). */
+  timeout_ms?: number;
+  /** Further calls after a connection error or 5xx (default 2). */
+  retries?: number;
+  /** JSON schema of one target beyond `name`/`format` (default: any object). */
+  target_schema?: Record<string, unknown>;
+  /** JSON schema of task params (default: any object). */
+  params_schema?: Record<string, unknown>;
+  /** Sent as Authorization: Bearer to the model server. */
+  token?: string;
+}
+export type SqliteSync = 'normal' | 'full';
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Base URL clients reach this server at; used to build signed download URLs. Defaults to http://host:port. */
+  publicUrl: string | null;
+  dataDir: string;
+  /** postgres://… selects the PostgreSQL store; null keeps the embedded SQLite default. A `?schema=name` parameter puts the tables in that schema. */
+  databaseUrl: string | null;
+  /** PostgreSQL connections per process (plus one for LISTEN). */
+  databasePoolSize: number;
+  role: Role;
+  /** Development switch: webhook and input URLs may be http:// and may point at loopback. */
+  dev: boolean;
+  /** Operator allow-list of CIDRs that outbound requests may reach even though they are not public. */
+  allowCidrs: string[];
+  logLevel: string;
+  sqliteSync: SqliteSync;
+  /** Largest JSON request body, bytes. */
+  bodyLimit: number;
+  /** Largest `metadata` object, bytes of its JSON. */
+  metadataLimit: number;
+  /** Signed download URLs live this long, seconds. */
+  fileUrlTtl: number;
+  /** Secret that signs download URLs; generated into the data directory when not given. */
+  fileSigningKey: string | null;
+  maxInputBytes: number;
+  downloadTimeoutMs: number;
+  workerConcurrency: number;
+  leaseMs: number;
+  heartbeatMs: number;
+  /** Runs of one target (each lost lease counts) before it fails with WORKER_LOST. */
+  maxTargetAttempts: number;
+  /** A target running longer than this fails with TARGET_TIMEOUT. */
+  targetTimeoutMs: number;
+  webhookTimeoutMs: number;
+  /** Delay before each retry of a webhook delivery, ms; its length is the number of retries. */
+  retryScheduleMs: number[];
+  /** ± fraction applied to each retry delay. */
+  retryJitter: number;
+  dispatcherConcurrency: number;
+  /** Requests in flight to one endpoint (or one origin, for a task's own URL) at most, so one slow receiver cannot take every slot. */
+  endpointConcurrency: number;
+  /** Consecutive failures that open an endpoint's circuit breaker. */
+  circuitBreakerThreshold: number;
+  /** How long an open circuit pauses an endpoint before it is probed again (doubles while it keeps failing, up to 1 h). */
+  circuitCooldownMs: number;
+  /** An endpoint failing for this long without a success is disabled. */
+  endpointDisableAfterMs: number;
+  /** After a secret rotation, deliveries are signed with both secrets for this long. */
+  secretRotationOverlapMs: number;
+  /** Upper bound on a Retry-After a receiver can ask for. */
+  retryAfterMaxMs: number;
+  /** Safety poll for work another process committed (SQLite multi-process, missed notifications). */
+  pollIntervalMs: number;
+  /** Processes without the API (worker or dispatcher role) serve GET /metrics on this port; null: they do not. */
+  metricsPort: number | null;
+  /** Uploaded inputs are deleted this long after upload. */
+  uploadTtlMs: number;
+  /** Model servers reached over HTTP, each served as its own task kind (see docs/external-engines.md). */
+  externalEngines: ExternalEngineConfig[];
+  /** Cost per second of audio, per kind (default rate applies to kinds not listed). */
+  costPerSecond: Record<string, number>;
+}
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const POSTGRES_POLL_INTERVAL_MS = 2 * SECOND;
+
+export const DEFAULT_RETRY_SCHEDULE_MS = [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR];
+
+export function defaultConfig(): Config {
+  return {
+    host: '127.0.0.1',
+    port: 8080,
+    publicUrl: null,
+    dataDir: path.resolve('data'),
+    databaseUrl: null,
+    databasePoolSize: 10,
+    role: 'all',
+    dev: false,
+    allowCidrs: [],
+    logLevel: 'info',
+    sqliteSync: 'normal',
+    bodyLimit: 1024 * 1024,
+    metadataLimit: 16 * 1024,
+    fileUrlTtl: 3600,
+    fileSigningKey: null,
+    maxInputBytes: 512 * 1024 * 1024,
+    downloadTimeoutMs: 120 * SECOND,
+    workerConcurrency: Math.max(1, os.availableParallelism()),
+    leaseMs: 30 * SECOND,
+    heartbeatMs: 10 * SECOND,
+    maxTargetAttempts: 3,
+    targetTimeoutMs: 30 * MINUTE,
+    webhookTimeoutMs: 10 * SECOND,
+    retryScheduleMs: DEFAULT_RETRY_SCHEDULE_MS,
+    retryJitter: 0.2,
+    dispatcherConcurrency: 64,
+    endpointConcurrency: 32,
+    circuitBreakerThreshold: 5,
+    circuitCooldownMs: 30 * SECOND,
+    endpointDisableAfterMs: 5 * 24 * HOUR,
+    secretRotationOverlapMs: 24 * HOUR,
+    retryAfterMaxMs: HOUR,
+    pollIntervalMs: 1000,
+    metricsPort: null,
+    uploadTtlMs: 24 * HOUR,
+    externalEngines: [],
+    costPerSecond: { default: 0.001 },
+  };
+}
+
+type Env = Record<string, string | undefined>;
+
+function num(env: Env, key: string): number | undefined {
+  const v = env[key];
+  if (v === undefined || v === '') return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n)) throw new Error(`${key} must be a number, got "${v}"`);
+  return n;
+}
+
+function bool(env: Env, key: string): boolean | undefined {
+  const v = env[key];
+  if (v === undefined || v === '') return undefined;
+  return ['1', 'true', 'yes', 'on'].includes(v.toLowerCase());
+}
+
+function list(env: Env, key: string): string[] | undefined {
+  const v = env[key];
+  if (v === undefined || v === '') return undefined;
+  return v.split(',').map((s) => s.trim()).filter(Boolean);
+}
+
+function parseJson<T>(key: string, text: string): T {
+  try {
+    return JSON.parse(text) as T;
+  } catch (err) {
+    throw new Error(`${key} must be JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Reads HOOKWAVE_* variables (and DATABASE_URL, PORT). Unset variables leave the default. */
+export function configFromEnv(env: Env = process.env): Partial<Config> {
+  const out: Partial<Config> = {};
+  const set = <K extends keyof Config>(k: K, v: Config[K] | undefined) => {
+    if (v !== undefined) out[k] = v;
+  };
+  set('host', env.HOOKWAVE_HOST);
+  set('port', num(env, 'HOOKWAVE_PORT') ?? num(env, 'PORT'));
+  set('publicUrl', env.HOOKWAVE_PUBLIC_URL);
+  set('dataDir', env.HOOKWAVE_DATA_DIR ? path.resolve(env.HOOKWAVE_DATA_DIR) : undefined);
+  set('databaseUrl', env.DATABASE_URL || env.HOOKWAVE_DATABASE_URL);
+  set('databasePoolSize', num(env, 'HOOKWAVE_DATABASE_POOL_SIZE'));
+  set('role', env.HOOKWAVE_ROLE as Role | undefined);
+  set('dev', bool(env, 'HOOKWAVE_DEV'));
+  set('allowCidrs', list(env, 'HOOKWAVE_ALLOW_CIDRS'));
+  set('logLevel', env.HOOKWAVE_LOG_LEVEL);
+  set('sqliteSync', env.HOOKWAVE_SQLITE_SYNC as SqliteSync | undefined);
+  set('bodyLimit', num(env, 'HOOKWAVE_BODY_LIMIT'));
+  set('metadataLimit', num(env, 'HOOKWAVE_METADATA_LIMIT'));
+  set('fileUrlTtl', num(env, 'HOOKWAVE_FILE_URL_TTL'));
+  set('fileSigningKey', env.HOOKWAVE_FILE_SIGNING_KEY);
+  set('maxInputBytes', num(env, 'HOOKWAVE_MAX_INPUT_BYTES'));
+  set('downloadTimeoutMs', num(env, 'HOOKWAVE_DOWNLOAD_TIMEOUT_MS'));
+  set('workerConcurrency', num(env, 'HOOKWAVE_WORKER_CONCURRENCY'));
+  set('leaseMs', num(env, 'HOOKWAVE_LEASE_MS'));
+  set('heartbeatMs', num(env, 'HOOKWAVE_HEARTBEAT_MS'));
+  set('maxTargetAttempts', num(env, 'HOOKWAVE_MAX_TARGET_ATTEMPTS'));
+  set('targetTimeoutMs', num(env, 'HOOKWAVE_TARGET_TIMEOUT_MS'));
+  set('webhookTimeoutMs', num(env, 'HOOKWAVE_WEBHOOK_TIMEOUT_MS'));
+  set('retryScheduleMs', list(env, 'HOOKWAVE_RETRY_SCHEDULE_MS')?.map(Number));
+  set('retryJitter', num(env, 'HOOKWAVE_RETRY_JITTER'));
+  set('dispatcherConcurrency', num(env, 'HOOKWAVE_DISPATCHER_CONCURRENCY'));
+  set('endpointConcurrency', num(env, 'HOOKWAVE_ENDPOINT_CONCURRENCY'));
+  set('circuitBreakerThreshold', num(env, 'HOOKWAVE_CIRCUIT_BREAKER_THRESHOLD'));
+  set('circuitCooldownMs', num(env, 'HOOKWAVE_CIRCUIT_COOLDOWN_MS'));
+  set('endpointDisableAfterMs', num(env, 'HOOKWAVE_ENDPOINT_DISABLE_AFTER_MS'));
+  set('secretRotationOverlapMs', num(env, 'HOOKWAVE_SECRET_ROTATION_OVERLAP_MS'));
+  set('retryAfterMaxMs', num(env, 'HOOKWAVE_RETRY_AFTER_MAX_MS'));
+  set('pollIntervalMs', num(env, 'HOOKWAVE_POLL_INTERVAL_MS'));
+  set('metricsPort', num(env, 'HOOKWAVE_METRICS_PORT'));
+  set('uploadTtlMs', num(env, 'HOOKWAVE_UPLOAD_TTL_MS'));
+  set('externalEngines', env.HOOKWAVE_EXTERNAL_ENGINES ? parseJson<ExternalEngineConfig[]>('HOOKWAVE_EXTERNAL_ENGINES', env.HOOKWAVE_EXTERNAL_ENGINES) : undefined);
+  set('costPerSecond', env.HOOKWAVE_COST_PER_SECOND ? parseJson<Record<string, number>>('HOOKWAVE_COST_PER_SECOND', env.HOOKWAVE_COST_PER_SECOND) : undefined);
+  return out;
+}
+
+export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.env): Config {
+  const fromEnv = configFromEnv(env);
+  const explicit = stripUndefined(overrides);
+  const cfg: Config = { ...defaultConfig(), ...fromEnv, ...explicit };
+  // On PostgreSQL, LISTEN/NOTIFY wakes every process at once; the poll only catches expired leases and missed wake-ups.
+  if (cfg.databaseUrl && fromEnv.pollIntervalMs === undefined && explicit.pollIntervalMs === undefined) cfg.pollIntervalMs = POSTGRES_POLL_INTERVAL_MS;
+  validateConfig(cfg);
+  return cfg;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function validateConfig(cfg: Config): void {
+  if (!['all', 'api', 'worker', 'dispatcher'].includes(cfg.role)) throw new Error(`role must be all|api|worker|dispatcher, got "${cfg.role}"`);
+  if (!['normal', 'full'].includes(cfg.sqliteSync)) throw new Error(`HOOKWAVE_SQLITE_SYNC must be normal|full, got "${cfg.sqliteSync}"`);
+  if (cfg.heartbeatMs >= cfg.leaseMs) throw new Error('heartbeat interval must be shorter than the lease');
+  if (cfg.retryScheduleMs.some((n) => !Number.isFinite(n) || n < 0)) throw new Error('retry schedule must be non-negative numbers of ms');
+}

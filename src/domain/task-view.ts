@@ -1,0 +1,106 @@
+/**
+ * The task as the API shows it: GET /v1/tasks/:id returns it, and every webhook carries it as `data`.
+ * One function builds it, so the two can never differ.
+ */
+import type { UrlSigner } from '../blobs/signed-url.js';
+import type { OutputRow, StoredError, TargetRow, TaskAggregate, TaskInput } from './types.js';
+
+export interface OutputView {
+  name: string;
+  format: string;
+  size: number;
+  duration: number | null;
+  bitrate: number | null;
+  sample_rate: number | null;
+  channels: number | null;
+  url: string;
+  url_expires_at: string;
+}
+
+export interface TargetView {
+  id: string;
+  name: string;
+  status: TargetRow['status'];
+  progress: number;
+  params: Record<string, unknown>;
+  outputs: OutputView[];
+  duration: number | null;
+  cost: number | null;
+  error: StoredError | null;
+  info: Record<string, unknown> | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface TaskView {
+  id: string;
+  kind: string;
+  status: TaskAggregate['task']['status'];
+  title: string | null;
+  input: TaskInput;
+  params: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
+  webhook_url: string | null;
+  batch_id: string | null;
+  targets: TargetView[];
+  cost: number | null;
+  error: StoredError | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+export function fileNameOf(o: Pick<OutputRow, 'name' | 'format'>): string {
+  return `${o.name}.${o.format}`;
+}
+
+function outputView(o: OutputRow, signer: UrlSigner, now: number): OutputView {
+  const signed = signer.sign(o.id, fileNameOf(o), now);
+  return {
+    name: o.name,
+    format: o.format,
+    size: o.size,
+    duration: o.duration,
+    bitrate: o.bitrate,
+    sample_rate: o.sample_rate,
+    channels: o.channels,
+    url: signed.url,
+    url_expires_at: signed.expiresAt.toISOString(),
+  };
+}
+
+export function taskView(agg: TaskAggregate, signer: UrlSigner, now = Date.now()): TaskView {
+  const { task } = agg;
+  return {
+    id: task.id,
+    kind: task.kind,
+    status: task.status,
+    title: task.title,
+    input: task.input,
+    params: task.params,
+    metadata: task.metadata,
+    webhook_url: task.webhook_url,
+    batch_id: task.batch_id,
+    targets: agg.targets.map((t) => ({
+      id: t.id,
+      name: t.name,
+      status: t.status,
+      progress: t.progress,
+      params: t.spec,
+      outputs: agg.outputs.filter((o) => o.target_id === t.id).map((o) => outputView(o, signer, now)),
+      duration: t.duration,
+      cost: t.cost,
+      error: t.error,
+      info: t.info,
+      started_at: iso(t.started_at),
+      finished_at: iso(t.finished_at),
+    })),
+    cost: task.cost,
+    error: task.error,
+    created_at: iso(task.created_at)!,
+    updated_at: iso(task.updated_at)!,
+    completed_at: iso(task.completed_at),
+  };
+}

@@ -1,0 +1,221 @@
+/**
+ * What a client can do with tasks: create (validated, stored with its targets in one transaction),
+ * read, list, cancel. The HTTP layer is a thin shell around these.
+ */
+import { createHash } from 'node:crypto';
+import type { UrlSigner } from '../blobs/signed-url.js';
+import type { Engine } from '../engines/engine.js';
+import type { EngineRegistry } from '../engines/registry.js';
+import { HookwaveError } from '../errors.js';
+import { newId } from '../ids.js';
+import type { Store } from '../store/store.js';
+import type { UrlGuard } from '../webhooks/url-guard.js';
+import { emitTaskEvent } from './outbox.js';
+import { taskView, type TaskView } from './task-view.js';
+import { EVENT_TYPES, type EventType, type TargetRow, type TaskRow, type TaskStatus } from './types.js';
+import { validateSchema } from './validation.js';
+
+export interface CreateTaskBody {
+  kind: string;
+  input?: { url?: string; upload_id?: string };
+  targets: Array<Record<string, unknown>>;
+  params?: Record<string, unknown>;
+  webhook_url?: string | null;
+  webhook_events?: string[];
+  metadata?: Record<string, unknown> | null;
+  title?: string | null;
+}
+
+export interface CreateTaskResult {
+  task: TaskRow;
+  /** True when an earlier request with the same Idempotency-Key created this task. */
+  replayed: boolean;
+}
+
+export interface TaskServiceDeps {
+  store: Store;
+  engines: EngineRegistry;
+  guard: UrlGuard;
+  signer: UrlSigner;
+  metadataLimit: number;
+}
+
+const ENDED: TaskStatus[] = ['completed', 'failed', 'canceled'];
+
+export class TaskService {
+  constructor(private readonly d: TaskServiceDeps) {}
+
+  /** Checks everything about a create request that a schema cannot; throws a HookwaveError naming the field. */
+  private validate(body: CreateTaskBody): { engine: Engine; names: string[] } {
+    const engine = this.d.engines.get(body.kind);
+    if (!engine) {
+      throw new HookwaveError('UNKNOWN_KIND', `kind "${body.kind}" is not one of: ${this.d.engines.kinds().join(', ')}`, {
+        field: 'kind',
+        allowed: this.d.engines.kinds(),
+      });
+    }
+    if (engine.needsInput) {
+      const { url, upload_id } = body.input ?? {};
+      if (!url && !upload_id) throw new HookwaveError('VALIDATION_ERROR', `input.url or input.upload_id is required for kind "${engine.kind}"`, { field: 'input.url' });
+      if (url && upload_id) throw new HookwaveError('VALIDATION_ERROR', 'give input.url or input.upload_id, not both', { field: 'input' });
+      if (url) this.d.guard.checkUrl(url, 'input.url');
+    } else if (body.input?.url || body.input?.upload_id) {
+      throw new HookwaveError('VALIDATION_ERROR', `kind "${engine.kind}" takes no input`, { field: 'input' });
+    }
+    validateSchema(engine.paramsSchema, body.params ?? {}, 'params');
+    const names: string[] = [];
+    body.targets.forEach((target, i) => {
+      validateSchema(engine.targetSchema, target, `targets[${i}]`, 'INVALID_TARGET');
+      const problem = engine.checkTarget?.(target);
+      if (problem) throw new HookwaveError('INVALID_TARGET', `targets[${i}].${problem.field}: ${problem.message}`, { field: `targets[${i}].${problem.field}` });
+      const name = engine.targetName(target, i);
+      const dup = names.indexOf(name);
+      if (dup >= 0) {
+        throw new HookwaveError('INVALID_TARGET', `targets[${i}] has the same name "${name}" as targets[${dup}]; give one of them a distinct "name"`, {
+          field: `targets[${i}].name`,
+        });
+      }
+      names.push(name);
+    });
+    if (body.webhook_url) this.d.guard.checkUrl(body.webhook_url, 'webhook_url');
+    body.webhook_events?.forEach((type, i) => {
+      if (!EVENT_TYPES.includes(type as EventType)) {
+        throw new HookwaveError('VALIDATION_ERROR', `webhook_events[${i}] "${type}" is not one of: ${EVENT_TYPES.join(', ')}`, { field: `webhook_events[${i}]` });
+      }
+    });
+    if (body.metadata) {
+      const size = Buffer.byteLength(JSON.stringify(body.metadata));
+      if (size > this.d.metadataLimit) {
+        throw new HookwaveError('METADATA_TOO_LARGE', `metadata is ${size} bytes as JSON; the limit is ${this.d.metadataLimit}`, {
+          field: 'metadata',
+          limit: this.d.metadataLimit,
+        });
+      }
+    }
+    return { engine, names };
+  }
+
+  async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<CreateTaskResult> {
+    const { names } = this.validate(body);
+    if (body.input?.upload_id) {
+      const upload = await this.d.store.getUpload(tenantId, body.input.upload_id);
+      if (!upload || upload.expires_at <= Date.now()) {
+        throw new HookwaveError('UPLOAD_NOT_FOUND', `input.upload_id "${body.input.upload_id}" is not an upload of yours that is still kept`, { field: 'input.upload_id' });
+      }
+    }
+    const requestHash = idempotencyKey ? createHash('sha256').update(JSON.stringify(body)).digest('hex') : null;
+    if (idempotencyKey) {
+      const earlier = await this.replay(tenantId, idempotencyKey, requestHash!);
+      if (earlier) return { task: earlier, replayed: true };
+    }
+
+    const now = Date.now();
+    const task: TaskRow = {
+      id: newId('task'),
+      tenant_id: tenantId,
+      kind: body.kind,
+      status: 'queued',
+      title: body.title ?? null,
+      input: body.input ?? {},
+      params: body.params ?? {},
+      metadata: body.metadata ?? null,
+      webhook_url: body.webhook_url ?? null,
+      webhook_events: (body.webhook_events as EventType[] | undefined) ?? null,
+      idempotency_key: idempotencyKey ?? null,
+      request_hash: requestHash,
+      batch_id: batchId,
+      cost: null,
+      error: null,
+      created_at: now,
+      updated_at: now,
+      completed_at: null,
+    };
+    const targets: TargetRow[] = body.targets.map((spec, position) => ({
+      id: newId('tgt'),
+      task_id: task.id,
+      position,
+      name: names[position]!,
+      spec,
+      status: 'queued',
+      progress: 0,
+      attempts: 0,
+      lease_owner: null,
+      lease_expires_at: null,
+      cost: null,
+      duration: null,
+      info: null,
+      error: null,
+      created_at: now,
+      started_at: null,
+      finished_at: null,
+    }));
+    try {
+      await this.d.store.tx(async (tx) => {
+        await tx.insertTask(task, targets);
+        tx.notifyAfterCommit('targets');
+      });
+    } catch (err) {
+      // Two requests with one Idempotency-Key raced; the loser answers with the winner's task.
+      if (idempotencyKey && /UNIQUE|duplicate key/i.test(String((err as Error).message))) {
+        const earlier = await this.replay(tenantId, idempotencyKey, requestHash!);
+        if (earlier) return { task: earlier, replayed: true };
+      }
+      throw err;
+    }
+    return { task, replayed: false };
+  }
+
+  private async replay(tenantId: string, key: string, requestHash: string): Promise<TaskRow | null> {
+    const earlier = await this.d.store.findTaskByIdempotencyKey(tenantId, key);
+    if (earlier && earlier.request_hash !== requestHash) {
+      throw new HookwaveError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was already used for a different request (task ${earlier.id})`, {
+        field: 'Idempotency-Key',
+        task_id: earlier.id,
+      });
+    }
+    return earlier;
+  }
+
+  async get(tenantId: string, id: string): Promise<TaskView> {
+    const task = await this.d.store.getTask(tenantId, id);
+    if (!task) throw notFound(id);
+    const [agg] = await this.d.store.loadAggregates([task]);
+    return taskView(agg!, this.d.signer);
+  }
+
+  async list(q: { tenantId: string; status?: TaskStatus; kind?: string; cursor?: string; limit: number }): Promise<{ data: TaskView[]; next_cursor: string | null }> {
+    const rows = await this.d.store.listTasks({ tenantId: q.tenantId, status: q.status, kind: q.kind, before: q.cursor, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    const aggs = await this.d.store.loadAggregates(page);
+    const now = Date.now();
+    return {
+      data: aggs.map((a) => taskView(a, this.d.signer, now)),
+      next_cursor: rows.length > q.limit ? page[page.length - 1]!.id : null,
+    };
+  }
+
+  /** Cancels a queued or running task; running engines are told through the 'cancel' wake-up. */
+  async cancel(tenantId: string, id: string): Promise<TaskRow> {
+    return this.d.store.tx(async (tx) => {
+      const task = await tx.getTask(tenantId, id);
+      if (!task) throw notFound(id);
+      if (task.status === 'canceled') return task;
+      if (ENDED.includes(task.status)) {
+        throw new HookwaveError('TASK_NOT_CANCELABLE', `task ${id} is already ${task.status} and cannot be canceled`, { status: task.status });
+      }
+      const now = Date.now();
+      await tx.cancelOpenTargets(id, now);
+      const error = { code: 'CANCELED', message: 'canceled by the client' };
+      await tx.updateTask(id, { status: 'canceled', error, updated_at: now, completed_at: now });
+      const canceled: TaskRow = { ...task, status: 'canceled', error, updated_at: now, completed_at: now };
+      const [agg] = await tx.loadAggregates([canceled]);
+      await emitTaskEvent(tx, this.d.signer, 'task.canceled', agg!, now);
+      tx.notifyAfterCommit('cancel', id);
+      return canceled;
+    });
+  }
+}
+
+export function notFound(id: string): HookwaveError {
+  return new HookwaveError('NOT_FOUND', `task ${id} does not exist`, { field: 'id' });
+}

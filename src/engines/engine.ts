@@ -1,0 +1,76 @@
+/**
+ * One interface for every kind of audio work: built-in ffmpeg/DSP engines and external model servers.
+ * Adding a kind is one file that exports an Engine, plus one line in registry.ts.
+ */
+import type { JsonSchema } from '../domain/json-schema.js';
+
+/** A target as the client asked for it, after validation against the engine's `targetSchema`. */
+export type TargetSpec = Record<string, unknown>;
+
+/** What an engine produced for one target: a file on local disk plus what ffprobe says about it. */
+export interface ProducedOutput {
+  /** Output name shown to users, e.g. "vocals" or "audio". */
+  name: string;
+  /** Container/codec family: mp3, wav, flac, ogg, opus, m4a. */
+  format: string;
+  /** Absolute path of the finished file inside `EngineRunContext.outDir`. */
+  path: string;
+  size: number;
+  duration: number | null;
+  bitrate: number | null;
+  sample_rate: number | null;
+  channels: number | null;
+}
+
+export interface EngineInput {
+  /** Absolute path of the downloaded or uploaded input file on local disk (absent for engines with no input). */
+  path: string | null;
+}
+
+export interface EngineRunContext {
+  taskId: string;
+  targetId: string;
+  input: EngineInput;
+  /** A URL another machine can fetch the input from (the task's input URL, or a signed URL of its upload); for engines that hand work to a server. */
+  inputUrl: string | null;
+  /** Task-level params (validated against `paramsSchema`). */
+  params: Record<string, unknown>;
+  /** This target's spec (validated against `targetSchema`). */
+  target: TargetSpec;
+  /** The target's name (from `targetName`). */
+  targetName: string;
+  /** Empty directory reserved for this run's outputs. */
+  outDir: string;
+  /** Aborted when the task is canceled or the worker shuts down; engines must stop promptly (kill ffmpeg). */
+  signal: AbortSignal;
+  /** Report progress 0..1; cheap to call often (the worker throttles writes). */
+  progress: (fraction: number) => void;
+}
+
+export interface EngineResult {
+  outputs: ProducedOutput[];
+  /** Seconds of audio processed or produced; the basis of the target's cost. */
+  duration: number | null;
+  /** Facts worth reporting on the target (e.g. the seed a generator used). */
+  info?: Record<string, unknown>;
+}
+
+export interface Engine {
+  /** The task `kind` this engine serves. */
+  readonly kind: string;
+  readonly description: string;
+  /** Whether a task of this kind needs an `input`. */
+  readonly needsInput: boolean;
+  /** JSON schema of one entry of `targets`. */
+  readonly targetSchema: JsonSchema;
+  /** JSON schema of the task-level `params` object. */
+  readonly paramsSchema: JsonSchema;
+  /** The name a target is known by (unique within a task). */
+  targetName(target: TargetSpec, index: number): string;
+  /**
+   * Extra checks that a schema cannot express. Return an error message naming the field
+   * (relative to the target, e.g. "sample_rate 44100 is not supported by opus"), or null.
+   */
+  checkTarget?(target: TargetSpec): { field: string; message: string } | null;
+  run(ctx: EngineRunContext): Promise<EngineResult>;
+}

@@ -1,0 +1,280 @@
+/**
+ * kind "extract": the first audio stream of any media file, re-encoded to one of six formats.
+ */
+import { randomBytes } from 'node:crypto';
+import { rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { HookwaveError } from '../errors.js';
+import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
+import { describeOutput, probe, runFfmpeg } from './ffmpeg.js';
+
+export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
+export type ExtractFormat = (typeof EXTRACT_FORMATS)[number];
+
+const SAMPLE_RATES = [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000];
+const MIN_BITRATE = 8000;
+const MAX_BITRATE = 512000;
+const MAX_CHANNELS = 8;
+
+interface FormatSpec {
+  ext: string;
+  muxer: string;
+  codecArgs: string[];
+  lossless?: boolean;
+  defaultBitrate?: number;
+  defaultSampleRate?: number;
+  /** Sample rates the encoder accepts; undefined = every rate we offer. */
+  sampleRates?: number[];
+  maxChannels: number;
+}
+
+const FORMATS: Record<ExtractFormat, FormatSpec> = {
+  // libmp3lame: MPEG-1/2/2.5 rates only, mono/stereo only; out-of-range bitrates are clamped, not rejected.
+  mp3: {
+    ext: 'mp3',
+    muxer: 'mp3',
+    codecArgs: ['-c:a', 'libmp3lame'],
+    defaultBitrate: 192000,
+    sampleRates: SAMPLE_RATES.filter((r) => r <= 48000),
+    maxChannels: 2,
+  },
+  wav: { ext: 'wav', muxer: 'wav', codecArgs: ['-c:a', 'pcm_s16le'], lossless: true, maxChannels: MAX_CHANNELS },
+  flac: { ext: 'flac', muxer: 'flac', codecArgs: ['-c:a', 'flac'], lossless: true, maxChannels: MAX_CHANNELS },
+  // Without a bitrate, VBR quality 5 (~160 kbit/s stereo) works at every sample rate; managed bitrates do not.
+  ogg: { ext: 'ogg', muxer: 'ogg', codecArgs: ['-c:a', 'libvorbis'], maxChannels: MAX_CHANNELS },
+  // Opus always decodes at 48 kHz (ffprobe reports 48000); a lower -ar only narrows the coded bandwidth.
+  opus: {
+    ext: 'opus',
+    muxer: 'ogg',
+    codecArgs: ['-c:a', 'libopus'],
+    defaultBitrate: 128000,
+    defaultSampleRate: 48000,
+    sampleRates: [8000, 12000, 16000, 24000, 48000],
+    maxChannels: MAX_CHANNELS,
+  },
+  // faststart moves the index to the front so players can start before the download ends.
+  m4a: {
+    ext: 'm4a',
+    muxer: 'ipod',
+    codecArgs: ['-c:a', 'aac', '-movflags', '+faststart'],
+    defaultBitrate: 192000,
+    maxChannels: MAX_CHANNELS,
+  },
+};
+
+/**
+ * Channel layouts per count in Vorbis/Opus order. `-ac 3`/`-ac 4` would pick 2.1/4.0, which libopus rejects
+ * and libvorbis/flac mislabel; these layouts are accepted by every encoder here (mp3 aside, which is ≤ 2).
+ */
+const LAYOUTS = ['mono', 'stereo', '3.0', 'quad', '5.0', '5.1', '6.1', '7.1'];
+
+/** libopus rejects more than 256 kbit/s per channel. */
+const OPUS_MAX_PER_CHANNEL = 256000;
+
+/**
+ * libvorbis managed-bitrate templates (measured against libvorbis 1.3.7 via ffmpeg `-b:a`): a bitrate works when
+ * some template covering the output rate (inclusive bounds) allows it. Bitrates are per channel; `channels` limits
+ * a template to stereo or 5.1. Outside 8000..50000 Hz (70000 for 6 channels) only quality mode works.
+ */
+const VORBIS_TEMPLATES: Array<{ rates: [number, number]; perChannel: [number, number]; channels?: number }> = [
+  { rates: [8000, 9000], perChannel: [8000, 42000] },
+  { rates: [8000, 9000], perChannel: [6000, 42000], channels: 2 },
+  { rates: [9000, 15000], perChannel: [12000, 50000] },
+  { rates: [9000, 15000], perChannel: [8000, 50000], channels: 2 },
+  { rates: [15000, 19000], perChannel: [16000, 100000] },
+  { rates: [15000, 19000], perChannel: [12000, 100000], channels: 2 },
+  { rates: [19000, 26000], perChannel: [16000, 90000] },
+  { rates: [19000, 26000], perChannel: [15000, 90000], channels: 2 },
+  { rates: [26000, 40000], perChannel: [30000, 190000] },
+  { rates: [26000, 40000], perChannel: [18000, 190000], channels: 2 },
+  { rates: [40000, 50000], perChannel: [32000, 240000] },
+  { rates: [40000, 50000], perChannel: [22500, 250000], channels: 2 },
+  { rates: [40000, 70000], perChannel: [14000, 240000], channels: 6 },
+];
+
+/** Total bitrate range libvorbis accepts, or null when it has no bitrate mode for this rate. */
+export function vorbisBitrateRange(sampleRate: number, channels: number): [number, number] | null {
+  let range: [number, number] | null = null;
+  for (const t of VORBIS_TEMPLATES) {
+    if (sampleRate < t.rates[0] || sampleRate > t.rates[1] || (t.channels && t.channels !== channels)) continue;
+    const [lo, hi] = [t.perChannel[0] * channels, t.perChannel[1] * channels];
+    range = range ? [Math.min(range[0], lo), Math.max(range[1], hi)] : [lo, hi];
+  }
+  return range;
+}
+
+const kbps = (bits: number) => `${Math.round(bits / 100) / 10}k`;
+
+export const extractTargetSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['format'],
+  properties: {
+    format: { type: 'string', enum: [...EXTRACT_FORMATS], description: 'Output container/codec.' },
+    name: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 64,
+      pattern: '^[A-Za-z0-9._-]+$',
+      description: 'Output name (defaults to the format).',
+    },
+    bitrate: {
+      description: 'Target bitrate for lossy formats: "192k" or bits per second (8000..512000).',
+      oneOf: [
+        { type: 'string', pattern: '^[0-9]{1,4}k$' },
+        { type: 'integer', minimum: MIN_BITRATE, maximum: MAX_BITRATE },
+      ],
+    },
+    sample_rate: { type: 'integer', enum: SAMPLE_RATES, description: 'Output sample rate in Hz.' },
+    channels: { type: 'integer', minimum: 1, maximum: MAX_CHANNELS, description: 'Output channel count.' },
+  },
+};
+
+interface ExtractTarget {
+  format: ExtractFormat;
+  name?: string;
+  bitrate?: number;
+  sample_rate?: number;
+  channels?: number;
+}
+
+function parseTarget(target: TargetSpec): ExtractTarget {
+  const b = target.bitrate;
+  return {
+    format: target.format as ExtractFormat,
+    name: target.name as string | undefined,
+    bitrate: typeof b === 'string' ? Number(b.slice(0, -1)) * 1000 : (b as number | undefined),
+    sample_rate: target.sample_rate as number | undefined,
+    channels: target.channels as number | undefined,
+  };
+}
+
+type TargetProblem = { field: string; message: string };
+
+/** Problems that depend on the output rate and channel count, which may only be known once the input is probed. */
+function checkEncoding(format: ExtractFormat, bitrate: number | undefined, rate?: number, channels?: number): TargetProblem | null {
+  if (bitrate === undefined) return null;
+  if (format === 'opus' && channels !== undefined && bitrate > OPUS_MAX_PER_CHANNEL * channels) {
+    return {
+      field: 'bitrate',
+      message: `bitrate ${kbps(bitrate)} exceeds opus's limit of ${kbps(OPUS_MAX_PER_CHANNEL)} per channel (${channels} channel${channels === 1 ? '' : 's'})`,
+    };
+  }
+  if (format === 'ogg' && rate !== undefined) {
+    const range = vorbisBitrateRange(rate, channels ?? 2);
+    if (!range) {
+      return { field: 'bitrate', message: `ogg (vorbis) has no bitrate mode at ${rate} Hz; omit bitrate to use quality mode` };
+    }
+    if (channels !== undefined && (bitrate < range[0] || bitrate > range[1])) {
+      return {
+        field: 'bitrate',
+        message: `bitrate ${kbps(bitrate)} is outside what ogg (vorbis) supports at ${rate} Hz with ${channels} channel${channels === 1 ? '' : 's'} (${kbps(range[0])}..${kbps(range[1])})`,
+      };
+    }
+  }
+  return null;
+}
+
+/** Checks of a target of `extractTargetSchema` that need no input; engines with the same output options reuse it. */
+export function checkTarget(spec: TargetSpec): TargetProblem | null {
+  const t = parseTarget(spec);
+  const f = FORMATS[t.format];
+  if (!f) return { field: 'format', message: `unknown format ${String(spec.format)}` };
+  if (t.bitrate !== undefined) {
+    if (f.lossless) return { field: 'bitrate', message: `bitrate is not used by lossless format ${t.format}` };
+    if (t.bitrate < MIN_BITRATE || t.bitrate > MAX_BITRATE) {
+      return { field: 'bitrate', message: `bitrate must be between ${kbps(MIN_BITRATE)} and ${kbps(MAX_BITRATE)}` };
+    }
+  }
+  if (t.sample_rate !== undefined && f.sampleRates && !f.sampleRates.includes(t.sample_rate)) {
+    return {
+      field: 'sample_rate',
+      message: `sample_rate ${t.sample_rate} is not supported by ${t.format} (supported: ${f.sampleRates.join(', ')})`,
+    };
+  }
+  if (t.channels !== undefined && t.channels > f.maxChannels) {
+    return { field: 'channels', message: `channels ${t.channels} is not supported by ${t.format} (at most ${f.maxChannels})` };
+  }
+  return checkEncoding(t.format, t.bitrate, t.sample_rate, t.channels);
+}
+
+export interface EncodeSource {
+  /** Channels of the audio fed to the encoder (null: unknown, taken as stereo). */
+  channels: number | null;
+  /** Sample rate of the audio fed to the encoder (null: unknown). */
+  sampleRate: number | null;
+}
+
+export interface EncoderPlan {
+  format: ExtractFormat;
+  ext: string;
+  /** Channels the output will have. */
+  channels: number;
+  /** ffmpeg output options: codec, filters, rate, bitrate and muxer; the output path goes after them. */
+  args: string[];
+}
+
+/**
+ * The encoder half of an ffmpeg command for a target of this schema, shared by every engine that writes audio.
+ * `filters` run before the layout conversion; `setLayout` forces it even for wav (e.g. when the source is a raw pipe
+ * whose channel count differs from the output's). Throws INVALID_TARGET when the source makes the target impossible.
+ */
+export function encoderArgs(spec: TargetSpec, source: EncodeSource, options: { filters?: string[]; setLayout?: boolean } = {}): EncoderPlan {
+  const t = parseTarget(spec);
+  const f = FORMATS[t.format];
+  // Resolve what the encoder will actually get, so codec limits can be checked with real numbers.
+  const channels = t.channels ?? Math.min(source.channels ?? 2, f.maxChannels);
+  const rate = t.sample_rate ?? f.defaultSampleRate;
+  const bitrate = t.bitrate ?? f.defaultBitrate;
+  const problem = checkEncoding(t.format, bitrate, rate ?? source.sampleRate ?? undefined, channels);
+  if (problem) throw new HookwaveError('INVALID_TARGET', problem.message, { field: problem.field });
+
+  const args = [...f.codecArgs];
+  const filters = [...(options.filters ?? [])];
+  // wav stores any layout, so only remix it when asked; other encoders need a layout they know.
+  if (t.channels !== undefined || t.format !== 'wav' || options.setLayout) filters.push(`aformat=channel_layouts=${LAYOUTS[channels - 1]}`);
+  if (filters.length > 0) args.push('-af', filters.join(','));
+  if (rate !== undefined) args.push('-ar', String(rate));
+  if (bitrate !== undefined) args.push('-b:a', String(bitrate));
+  else if (t.format === 'ogg') args.push('-q:a', '5');
+  args.push('-f', f.muxer);
+  return { format: t.format, ext: f.ext, channels, args };
+}
+
+async function run(ctx: EngineRunContext): Promise<EngineResult> {
+  const inputPath = ctx.input.path;
+  if (!inputPath) throw new HookwaveError('ENGINE_FAILED', 'extract needs an input file');
+
+  const info = await probe(inputPath, { signal: ctx.signal });
+  const audio = info.audio!;
+  const duration = audio.duration ?? info.duration;
+  const plan = encoderArgs(ctx.target, { channels: audio.channels, sampleRate: audio.sampleRate });
+
+  const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
+  // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
+  const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
+  const args = ['-i', inputPath, '-vn', '-map', '0:a:0', ...plan.args, '-y', tempPath];
+
+  try {
+    await runFfmpeg(args, {
+      signal: ctx.signal,
+      onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
+    });
+    await rename(tempPath, finalPath);
+  } finally {
+    await rm(tempPath, { force: true });
+  }
+  ctx.progress(1);
+  return { outputs: [await describeOutput(finalPath, ctx.targetName, plan.format)], duration };
+}
+
+export const extractEngine: Engine = {
+  kind: 'extract',
+  description: 'Extract the audio of any audio or video file and convert it to mp3, wav, flac, ogg, opus or m4a.',
+  needsInput: true,
+  targetSchema: extractTargetSchema,
+  paramsSchema: { type: 'object', additionalProperties: false, properties: {} },
+  targetName: (target) => (typeof target.name === 'string' ? target.name : String(target.format)),
+  checkTarget,
+  run,
+};

@@ -1,0 +1,266 @@
+/**
+ * Thin, cancelable wrappers around the ffmpeg and ffprobe binaries.
+ * The system binaries are preferred: the npm-bundled builds are from 2018 and lack newer codecs and fixes.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { delimiter, join } from 'node:path';
+import { HookwaveError } from '../errors.js';
+import type { ProducedOutput } from './engine.js';
+
+export type ToolSource = 'env' | 'system' | 'bundled';
+
+export interface ToolLocation {
+  path: string;
+  source: ToolSource;
+}
+
+const require = createRequire(import.meta.url);
+const located = new Map<string, ToolLocation>();
+
+function onPath(name: string): string | null {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, name);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not here; keep looking
+    }
+  }
+  return null;
+}
+
+function locate(name: 'ffmpeg' | 'ffprobe'): ToolLocation {
+  let found = located.get(name);
+  if (!found) {
+    const fromEnv = process.env[`HOOKWAVE_${name.toUpperCase()}`];
+    const system = fromEnv ? null : onPath(name);
+    found = fromEnv
+      ? { path: fromEnv, source: 'env' }
+      : system
+        ? { path: system, source: 'system' }
+        : { path: (require(`@${name}-installer/${name}`) as { path: string }).path, source: 'bundled' };
+    located.set(name, found);
+  }
+  return found;
+}
+
+export function ffmpegPath(): string {
+  return locate('ffmpeg').path;
+}
+
+export function ffprobePath(): string {
+  return locate('ffprobe').path;
+}
+
+/** Which binaries are in use, for startup logs. */
+export function toolInfo(): { ffmpeg: ToolLocation; ffprobe: ToolLocation } {
+  return { ffmpeg: locate('ffmpeg'), ffprobe: locate('ffprobe') };
+}
+
+export interface AudioStreamInfo {
+  codec: string;
+  sampleRate: number | null;
+  channels: number | null;
+  bitrate: number | null;
+  duration: number | null;
+}
+
+export interface ProbeResult {
+  formatName: string;
+  duration: number | null;
+  bitrate: number | null;
+  size: number | null;
+  /** The first audio stream, the one `-map 0:a:0` selects. */
+  audio: AudioStreamInfo | null;
+  /** True for real video streams; embedded cover art does not count. */
+  hasVideo: boolean;
+}
+
+export interface ProbeOptions {
+  signal?: AbortSignal;
+  /** Throw NO_AUDIO_STREAM when the file has no audio (default true). */
+  requireAudio?: boolean;
+}
+
+interface FfprobeJson {
+  format?: { format_name?: string; duration?: string; bit_rate?: string; size?: string };
+  streams?: Array<{
+    codec_type?: string;
+    codec_name?: string;
+    sample_rate?: string;
+    channels?: number;
+    bit_rate?: string;
+    duration?: string;
+    disposition?: { attached_pic?: number };
+  }>;
+}
+
+function num(value: unknown): number | null {
+  const n = typeof value === 'number' ? value : typeof value === 'string' ? Number(value) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : null;
+}
+
+function positive(value: unknown): number | null {
+  const n = num(value);
+  return n ? n : null;
+}
+
+function bitrateOf(value: unknown): number | null {
+  const n = num(value);
+  // libvorbis files without a nominal bitrate report (uint32)-1 or -2.
+  return n !== null && n > 0 && n < 0xfffffff0 ? n : null;
+}
+
+/** First line of a tool's stderr without the "[mp3 @ 0x55d5…]" pointer noise. */
+function firstLine(stderr: string): string {
+  const line = stderr.split('\n').find((l) => l.trim() !== '') ?? '';
+  return line.replace(/ @ 0x[0-9a-f]+\]/, ']').trim();
+}
+
+function canceled(): HookwaveError {
+  return new HookwaveError('CANCELED', 'canceled');
+}
+
+export function probe(path: string, options: ProbeOptions | AbortSignal = {}): Promise<ProbeResult> {
+  const { signal, requireAudio = true } = options instanceof AbortSignal ? { signal: options } : options;
+  if (signal?.aborted) return Promise.reject(canceled());
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path];
+  return new Promise((resolve, reject) => {
+    execFile(
+      ffprobePath(),
+      args,
+      { signal, killSignal: 'SIGKILL', maxBuffer: 16 * 1024 * 1024, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        if (signal?.aborted) return reject(canceled());
+        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
+          return reject(new HookwaveError('ENGINE_FAILED', `could not run ffprobe: ${err.message}`));
+        }
+        if (err) {
+          const detail = firstLine(stderr) || err.message;
+          return reject(new HookwaveError('UNSUPPORTED_MEDIA', `input is not a readable media file: ${detail}`));
+        }
+        let json: FfprobeJson;
+        try {
+          json = JSON.parse(stdout) as FfprobeJson;
+        } catch {
+          return reject(new HookwaveError('UNSUPPORTED_MEDIA', 'input is not a readable media file: unparseable ffprobe output'));
+        }
+        const streams = json.streams ?? [];
+        if (!json.format || streams.length === 0) {
+          return reject(new HookwaveError('UNSUPPORTED_MEDIA', 'input is not a readable media file: no streams found'));
+        }
+        const a = streams.find((s) => s.codec_type === 'audio');
+        const result: ProbeResult = {
+          formatName: json.format.format_name ?? 'unknown',
+          duration: num(json.format.duration),
+          bitrate: bitrateOf(json.format.bit_rate),
+          size: num(json.format.size),
+          audio: a
+            ? {
+                codec: a.codec_name ?? 'unknown',
+                sampleRate: positive(a.sample_rate),
+                channels: positive(a.channels),
+                bitrate: bitrateOf(a.bit_rate),
+                duration: num(a.duration) ?? num(json.format.duration),
+              }
+            : null,
+          hasVideo: streams.some((s) => s.codec_type === 'video' && s.disposition?.attached_pic !== 1),
+        };
+        if (requireAudio && !result.audio) {
+          const kinds = [...new Set(streams.map((s) => s.codec_type ?? 'unknown'))].join(', ');
+          return reject(new HookwaveError('NO_AUDIO_STREAM', `input has no audio stream (found: ${kinds})`));
+        }
+        // ffprobe "finds" 0 Hz, 0-channel mp3 streams in large random files; nothing can decode those.
+        if (requireAudio && (!result.audio?.sampleRate || !result.audio.channels)) {
+          const codec = result.audio?.codec ?? 'unknown';
+          return reject(new HookwaveError('UNSUPPORTED_MEDIA', `input is not a readable media file: no decodable ${codec} audio found`));
+        }
+        resolve(result);
+      },
+    );
+  });
+}
+
+export interface RunFfmpegOptions {
+  signal?: AbortSignal;
+  /** Seconds of output written so far, from `-progress`. */
+  onProgress?: (seconds: number) => void;
+}
+
+const STDERR_TAIL_CHARS = 8192;
+const STDERR_TAIL_LINES = 5;
+
+export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promise<void> {
+  const { signal, onProgress } = options;
+  if (signal?.aborted) return Promise.reject(canceled());
+  const fullArgs = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats', ...args];
+  return new Promise((resolve, reject) => {
+    const child = spawn(ffmpegPath(), fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderrTail = '';
+    let pending = '';
+    let lastSeconds = -1;
+    let spawnError: Error | null = null;
+
+    const onAbort = () => child.kill('SIGKILL');
+    signal?.addEventListener('abort', onAbort, { once: true });
+
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      const lines = (pending + chunk).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        // out_time_ms is also in microseconds (a long-standing ffmpeg misnomer); older builds only print it.
+        const m = /^out_time_(?:us|ms)=(\d+)/.exec(line);
+        if (!m || !onProgress) continue;
+        const seconds = Number(m[1]) / 1e6;
+        if (seconds > lastSeconds) {
+          lastSeconds = seconds;
+          onProgress(seconds);
+        }
+      }
+    });
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
+      stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
+    });
+    child.on('error', (err) => {
+      spawnError = err;
+    });
+    // 'close' (not 'exit') so the process is gone and its pipes drained before we settle.
+    child.on('close', (code, sig) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (signal?.aborted) return reject(canceled());
+      if (spawnError) return reject(new HookwaveError('ENGINE_FAILED', `could not start ffmpeg: ${spawnError.message}`));
+      if (code === 0) return resolve();
+      const tail = stderrTail
+        .split('\n')
+        .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/, ']').trim())
+        .filter(Boolean)
+        .slice(-STDERR_TAIL_LINES)
+        .join('\n');
+      const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+      reject(new HookwaveError('ENGINE_FAILED', `ffmpeg ${how}${tail ? `: ${tail}` : ''}`));
+    });
+  });
+}
+
+/** Describe a finished output file for the API: size from disk, the rest from ffprobe. */
+export async function describeOutput(path: string, name: string, format: string): Promise<ProducedOutput> {
+  const [info, probed] = await Promise.all([stat(path), probe(path)]);
+  const audio = probed.audio;
+  return {
+    name,
+    format,
+    path,
+    size: info.size,
+    duration: audio?.duration ?? probed.duration,
+    bitrate: audio?.bitrate ?? probed.bitrate,
+    sample_rate: audio?.sampleRate ?? null,
+    channels: audio?.channels ?? null,
+  };
+}

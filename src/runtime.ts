@@ -1,0 +1,130 @@
+/**
+ * Assembles a hookwave process from its configuration: the store, and the roles it runs — the API,
+ * the worker, the dispatcher, or all three (the embedded default).
+ */
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { buildApi } from './api/app.js';
+import { LocalBlobStore, type BlobStore } from './blobs/blob-store.js';
+import { UrlSigner } from './blobs/signed-url.js';
+import { loadConfig, type Config } from './config.js';
+import { BatchService } from './domain/batches.js';
+import { EndpointService } from './domain/endpoints.js';
+import { UploadService, defaultUploadTmp } from './domain/uploads.js';
+import { TaskService } from './domain/tasks.js';
+import { createExternalEngine } from './engines/external.js';
+import { builtinEngines, EngineRegistry } from './engines/registry.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics, serveMetrics } from './metrics.js';
+import { openStore } from './store/open-store.js';
+import type { Store } from './store/store.js';
+import { Dispatcher } from './webhooks/dispatcher.js';
+import { UrlGuard, type Resolver } from './webhooks/url-guard.js';
+import { VERSION } from './version.js';
+import { Worker } from './worker/worker.js';
+
+export interface Hookwave {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  engines: EngineRegistry;
+  tasks: TaskService;
+  endpoints: EndpointService;
+  uploads: UploadService;
+  guard: UrlGuard;
+  signer: UrlSigner;
+  blobs: BlobStore;
+  api: FastifyInstance | null;
+  worker: Worker | null;
+  dispatcher: Dispatcher | null;
+  metrics: Metrics;
+  /** Base URL the API listens on (null for worker/dispatcher-only processes). */
+  url: string | null;
+  close(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** DNS resolver for outbound connections (tests answer with addresses they control). */
+  resolver?: Resolver;
+  logger?: Logger;
+}
+
+export async function startHookwave(overrides: Partial<Config> = {}, opts: StartOptions = {}): Promise<Hookwave> {
+  const config = loadConfig(overrides);
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  if (config.dev) logger.warn('development mode: webhook and input URLs may use http:// and reach loopback addresses; never use it in production');
+
+  const store = await openStore(config);
+  const runsApi = config.role === 'all' || config.role === 'api';
+  const runsWorker = config.role === 'all' || config.role === 'worker';
+  const runsDispatcher = config.role === 'all' || config.role === 'dispatcher';
+
+  const signingKey = config.fileSigningKey ?? (await store.setSettingIfAbsent('file_signing_key', randomBytes(32).toString('base64url')));
+  const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver });
+  const blobs = new LocalBlobStore(path.join(config.dataDir, 'files'));
+  const builtin = builtinEngines().all();
+  for (const ext of config.externalEngines) {
+    if (builtin.some((e) => e.kind === ext.kind)) throw new Error(`external engine kind "${ext.kind}" collides with a built-in kind`);
+  }
+  const engines = new EngineRegistry([...builtin, ...config.externalEngines.map((ext) => createExternalEngine(ext, guard))]);
+
+  // The API may listen on an ephemeral port; URLs are signed for the address it really got.
+  const signer = new UrlSigner(signingKey, config.publicUrl ?? `http://${config.host}:${config.port}`, config.fileUrlTtl);
+  const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit });
+  const endpoints = new EndpointService(store, guard, config.secretRotationOverlapMs);
+  const batches = new BatchService(store, tasks);
+  const uploads = new UploadService({ store, blobs, maxBytes: config.maxInputBytes, ttlMs: config.uploadTtlMs, tmpDir: defaultUploadTmp(config.dataDir) });
+
+  const metrics = new Metrics(store, logger, { version: VERSION, role: config.role });
+
+  let api: FastifyInstance | null = null;
+  let url: string | null = null;
+  if (runsApi) {
+    api = await buildApi({ config, store, tasks, endpoints, batches, uploads, signer, blobs, logger, metrics });
+    await api.listen({ host: config.host, port: config.port });
+    const addr = api.server.address();
+    const port = typeof addr === 'object' && addr ? addr.port : config.port;
+    url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+    signer.baseUrl = config.publicUrl ?? url;
+  }
+  const worker = runsWorker ? new Worker({ store, engines, guard, signer, blobs, config, logger, metrics }) : null;
+  const dispatcher = runsDispatcher ? new Dispatcher({ store, guard, config, logger, metrics }) : null;
+  worker?.start();
+  dispatcher?.start();
+  // Expired uploads are swept by worker processes (any one of them may do it).
+  const sweeper = runsWorker ? setInterval(() => void uploads.sweep(Date.now(), logger).catch((err: unknown) => logger.error({ err }, 'upload sweep failed')), 10 * 60_000).unref() : null;
+  const metricsServer = !api && config.metricsPort !== null ? await serveMetrics(metrics, config.host, config.metricsPort) : null;
+  logger.info({ role: config.role, url, metrics_url: metricsServer?.url ?? null, data_dir: config.dataDir, database: store.dialect }, 'hookwave started');
+
+  let closing: Promise<void> | null = null;
+  return {
+    config,
+    store,
+    logger,
+    engines,
+    tasks,
+    endpoints,
+    uploads,
+    guard,
+    signer,
+    blobs,
+    api,
+    worker,
+    dispatcher,
+    metrics,
+    url,
+    close() {
+      closing ??= (async () => {
+        if (sweeper) clearInterval(sweeper);
+        await metricsServer?.close();
+        await api?.close();
+        await worker?.stop();
+        await dispatcher?.stop();
+        await guard.close();
+        await store.close();
+      })();
+      return closing;
+    },
+  };
+}

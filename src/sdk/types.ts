@@ -1,0 +1,264 @@
+/**
+ * The shapes the hookwave API sends and accepts, for SDK users. Written by hand so they read well
+ * in an editor; test/sdk-types.test.ts compares Task, Target and Output with the OpenAPI document a
+ * running server publishes, so a field added to the server without being added here fails a test.
+ *
+ * This module imports nothing from the server: `hookwave/client` must stay usable on its own.
+ */
+
+export type TaskStatus = 'queued' | 'processing' | 'completed' | 'failed' | 'canceled';
+export type TargetStatus = TaskStatus;
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed';
+
+export const TASK_EVENT_TYPES = ['task.completed', 'task.failed', 'task.canceled'] as const;
+export const TARGET_EVENT_TYPES = ['task.target.completed', 'task.target.failed'] as const;
+export const ENDPOINT_EVENT_TYPES = ['endpoint.disabled'] as const;
+export const EVENT_TYPES = [...TASK_EVENT_TYPES, ...TARGET_EVENT_TYPES, ...ENDPOINT_EVENT_TYPES] as const;
+export type TaskEventType = (typeof TASK_EVENT_TYPES)[number] | (typeof TARGET_EVENT_TYPES)[number];
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Statuses after which a task never changes again. */
+export const FINAL_STATUSES: readonly TaskStatus[] = ['completed', 'failed', 'canceled'];
+
+export interface StoredError {
+  code: string;
+  message: string;
+  details?: unknown;
+}
+
+export interface Output {
+  name: string;
+  format: string;
+  /** Bytes. */
+  size: number;
+  /** Seconds. */
+  duration: number | null;
+  /** Bits per second. */
+  bitrate: number | null;
+  sample_rate: number | null;
+  channels: number | null;
+  /** Signed download URL; fetch the task again for a fresh one once it expires. */
+  url: string;
+  url_expires_at: string;
+}
+
+export interface Target {
+  id: string;
+  name: string;
+  status: TargetStatus;
+  /** 0..1 */
+  progress: number;
+  params: Record<string, unknown>;
+  outputs: Output[];
+  duration: number | null;
+  cost: number | null;
+  error: StoredError | null;
+  info: Record<string, unknown> | null;
+  started_at: string | null;
+  finished_at: string | null;
+}
+
+export interface Task {
+  id: string;
+  kind: string;
+  status: TaskStatus;
+  title: string | null;
+  input: TaskInput;
+  params: Record<string, unknown>;
+  metadata: Record<string, unknown> | null;
+  webhook_url: string | null;
+  batch_id: string | null;
+  targets: Target[];
+  cost: number | null;
+  error: StoredError | null;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+export interface TaskInput {
+  /** https URL of the input audio or video. */
+  url?: string;
+  /** An upload made with `uploads.create` (POST /v1/uploads). */
+  upload_id?: string;
+}
+
+/** One output to produce; its shape depends on the kind (extract: `{ format, name?, bitrate?, sample_rate?, channels? }`). */
+export type TargetSpec = Record<string, unknown>;
+
+export interface CreateTaskRequest {
+  kind: string;
+  input?: TaskInput;
+  targets: TargetSpec[];
+  params?: Record<string, unknown>;
+  webhook_url?: string | null;
+  webhook_events?: EventType[];
+  metadata?: Record<string, unknown> | null;
+  title?: string | null;
+}
+
+export interface CreateTaskResponse {
+  success: true;
+  task_id: string;
+  status: TaskStatus;
+}
+
+export interface Page<T> {
+  data: T[];
+  /** Pass as `cursor` to get the next page; null on the last page. */
+  next_cursor: string | null;
+}
+
+export interface ListTasksQuery {
+  status?: TaskStatus;
+  kind?: string;
+  cursor?: string;
+  /** 1..100, default 20. */
+  limit?: number;
+}
+
+/** A webhook (and SSE) body: `data` is the task as GET /v1/tasks/:id shows it, at the time of the event. */
+export interface TaskEvent<T extends TaskEventType = TaskEventType> {
+  type: T;
+  timestamp: string;
+  data: Task;
+}
+
+export interface EndpointDisabledEvent {
+  type: 'endpoint.disabled';
+  timestamp: string;
+  data: Endpoint;
+}
+
+export type WebhookEvent = TaskEvent | EndpointDisabledEvent;
+
+/** Sent on a task's SSE stream while its targets run (not a webhook). */
+export interface ProgressUpdate {
+  task_id: string;
+  target_id: string;
+  name: string;
+  progress: number;
+}
+
+export interface Endpoint {
+  id: string;
+  url: string;
+  description: string | null;
+  /** Event types it receives; null = all. */
+  events: EventType[] | null;
+  enabled: boolean;
+  disabled_reason: string | null;
+  consecutive_failures: number;
+  failing_since: string | null;
+  circuit_open_until: string | null;
+  previous_secret_expires_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Create and rotate-secret answers carry the signing secret, once. */
+export interface EndpointWithSecret extends Endpoint {
+  secret: string;
+}
+
+export interface EndpointInput {
+  url?: string;
+  description?: string | null;
+  events?: EventType[] | null;
+  enabled?: boolean;
+}
+
+export interface Attempt {
+  attempt_number: number;
+  started_at: string;
+  status_code: number | null;
+  latency_ms: number;
+  request_headers: Record<string, string> | null;
+  response_headers: Record<string, string> | null;
+  response_excerpt: string | null;
+  error: string | null;
+}
+
+export interface Delivery {
+  id: string;
+  /** The webhook-id receivers deduplicate on. */
+  event_id: string;
+  event_type: EventType | null;
+  task_id: string | null;
+  endpoint_id: string | null;
+  url: string;
+  status: DeliveryStatus;
+  attempt_count: number;
+  next_attempt_at: string | null;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  delivered_at: string | null;
+  /** Present on single-delivery answers and on a task's delivery list. */
+  attempts?: Attempt[];
+}
+
+export interface ListDeliveriesQuery {
+  status?: DeliveryStatus;
+  endpoint_id?: string;
+  task_id?: string;
+  cursor?: string;
+  /** 1..200, default 50. */
+  limit?: number;
+}
+
+export interface CreateBatchRequest {
+  tasks: CreateTaskRequest[];
+  webhook_url?: string | null;
+  webhook_events?: EventType[];
+}
+
+export type BatchItemResult =
+  | { index: number; success: true; task_id: string; status: TaskStatus }
+  | { index: number; success: false; error: StoredError };
+
+export interface CreateBatchResponse {
+  success: true;
+  batch_id: string;
+  accepted: number;
+  rejected: number;
+  results: BatchItemResult[];
+}
+
+export interface Batch {
+  id: string;
+  /** `processing` while any task is queued or processing, then `ended`. */
+  status: 'processing' | 'ended';
+  webhook_url: string | null;
+  item_count: number;
+  task_count: number;
+  counts: Record<TaskStatus, number>;
+  cost: number;
+  tasks: Array<{ id: string; kind: string; status: TaskStatus; title: string | null; error: StoredError | null }>;
+  created_at: string;
+}
+
+export interface Upload {
+  upload_id: string;
+  file_name: string | null;
+  size: number;
+  format: string | null;
+  duration: number | null;
+  expires_at: string;
+}
+
+export interface Account {
+  tenant_id: string;
+  name: string;
+  /** Signs the webhooks of tasks' own webhook_url (registered endpoints have their own secrets). */
+  webhook_secret: string;
+}
+
+/** An event as the SSE streams send it: `id` is the webhook-id, `body` exactly the webhook body. */
+export interface StreamedEvent {
+  id: string;
+  type: EventType;
+  /** The raw JSON text, byte for byte what a webhook would carry (what signatures cover). */
+  payload: string;
+  body: WebhookEvent;
+}

@@ -1,0 +1,522 @@
+/**
+ * Every SQL statement of the PostgreSQL store, with the semantics of sqlite-queries.ts (the
+ * reference). One instance is bound to the pool (each statement in its own implicit transaction)
+ * or to a client inside BEGIN … COMMIT (PostgresStore.tx).
+ *
+ * Rows come back in the shapes SQLite gives: the pool parses BIGINT as a number, `json` columns
+ * arrive parsed and BOOLEAN as a boolean, so rows need no conversion. Rows go in as one JSON
+ * parameter through json_populate_recordset, which maps keys to columns by name and keeps the text
+ * of nested JSON exactly as sent.
+ *
+ * Where SQLite needs several statements inside one transaction, these use one statement with data-
+ * modifying CTEs where that keeps the semantics, so storing a task, claiming deliveries and
+ * recording attempts are one round trip each and atomic without a transaction of their own.
+ * Claiming targets reads the tasks after updating them, as SQLite does, so it is three statements
+ * in a short transaction (`atomic`).
+ */
+import type {
+  ApiKey,
+  AttemptRow,
+  BatchRow,
+  ClaimedDelivery,
+  ClaimedTarget,
+  DeliveryRow,
+  EndpointRow,
+  EventRow,
+  OutputRow,
+  TargetRow,
+  TaskAggregate,
+  TaskRow,
+  Tenant,
+  UploadRow,
+} from '../../domain/types.js';
+import type { AttemptOutcome, EndpointPatch, ListDeliveriesQuery, ListTasksQuery, Ops, QueueDepth, TargetPatch, TaskCount, TaskPatch } from '../store.js';
+import { signingSecrets } from '../sqlite/sqlite-queries.js';
+
+type Row = Record<string, unknown>;
+
+export type Exec = (text: string, values?: unknown[]) => Promise<{ rows: Row[]; rowCount: number | null }>;
+
+/** Runs `fn` atomically: with the same queries inside an open transaction, else in a new one. */
+export type Atomic = <T>(fn: (q: PostgresQueries) => Promise<T>) => Promise<T>;
+
+const json = (v: unknown): string | null => (v === null || v === undefined ? null : JSON.stringify(v));
+
+const COLUMNS = {
+  tenants: ['id', 'name', 'webhook_secret', 'created_at'],
+  api_keys: ['id', 'tenant_id', 'hash', 'prefix', 'created_at', 'revoked_at'],
+  tasks: [
+    'id', 'tenant_id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'webhook_events',
+    'idempotency_key', 'request_hash', 'batch_id', 'cost', 'error', 'created_at', 'updated_at', 'completed_at',
+  ],
+  targets: [
+    'id', 'task_id', 'position', 'name', 'spec', 'status', 'progress', 'attempts', 'lease_owner', 'lease_expires_at',
+    'cost', 'duration', 'info', 'error', 'created_at', 'started_at', 'finished_at',
+  ],
+  outputs: ['id', 'target_id', 'task_id', 'tenant_id', 'name', 'format', 'path', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'created_at'],
+  events: ['id', 'tenant_id', 'task_id', 'type', 'payload', 'created_at'],
+  deliveries: [
+    'id', 'event_id', 'tenant_id', 'task_id', 'endpoint_id', 'url', 'status', 'attempt_count', 'next_attempt_at', 'last_error',
+    'last_status_code', 'created_at', 'updated_at', 'delivered_at',
+  ],
+  attempts: [
+    'id', 'delivery_id', 'attempt_number', 'started_at', 'status_code', 'latency_ms', 'response_excerpt', 'error',
+    'request_headers', 'response_headers',
+  ],
+  endpoints: [
+    'id', 'tenant_id', 'url', 'description', 'events', 'secret', 'previous_secret', 'previous_secret_until', 'enabled',
+    'disabled_reason', 'consecutive_failures', 'failing_since', 'circuit_open_until', 'created_at', 'updated_at',
+  ],
+  batches: ['id', 'tenant_id', 'webhook_url', 'item_count', 'created_at'],
+  uploads: ['id', 'tenant_id', 'file_name', 'path', 'size', 'format', 'duration', 'created_at', 'expires_at'],
+} as const;
+
+type Table = keyof typeof COLUMNS;
+
+/** `INSERT INTO table (cols) SELECT cols FROM json_populate_recordset(NULL::table, $1)`: any number of rows, one statement. */
+function insertSql(table: Table, param = '$1', suffix = ''): string {
+  const cols = COLUMNS[table].join(', ');
+  return `INSERT INTO ${table} (${cols}) SELECT ${cols} FROM json_populate_recordset(NULL::${table}, ${param}) ${suffix}`.trim();
+}
+
+/** `SET a = $1, b = $2` for the keys present in a patch; JSON columns are serialised. */
+function patchSql(patch: object, jsonColumns: readonly string[], firstParam = 1): { set: string; values: unknown[] } {
+  const values: unknown[] = [];
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    values.push(jsonColumns.includes(k) ? json(v) : v);
+    parts.push(`${k} = $${firstParam + values.length - 1}`);
+  }
+  return { set: parts.join(', '), values };
+}
+
+/** WHERE clauses with numbered parameters, for the list queries whose filters are optional. */
+class Where {
+  readonly parts: string[] = [];
+  readonly values: unknown[] = [];
+  add(sqlWithParam: (p: string) => string, value: unknown): void {
+    this.values.push(value);
+    this.parts.push(sqlWithParam(`$${this.values.length}`));
+  }
+  param(value: unknown): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+  get sql(): string {
+    return this.parts.join(' AND ');
+  }
+}
+
+// Each side of the due set is bounded by its own LIMIT so a long queue is never sorted whole, and
+// rows another claimer holds are skipped rather than waited for. A row whose lease a heartbeat
+// renewed after this statement's snapshot is re-checked once locked and left out.
+const CLAIM_TARGETS = `
+  WITH queued AS (
+    SELECT id, created_at FROM targets WHERE status = 'queued' ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
+  ), expired AS (
+    SELECT id, created_at FROM targets WHERE status = 'processing' AND lease_expires_at < $3 LIMIT $2 FOR UPDATE SKIP LOCKED
+  ), due AS (
+    SELECT id FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS d ORDER BY created_at LIMIT $2
+  )
+  UPDATE targets AS t
+     SET status = 'processing', lease_owner = $1, lease_expires_at = $4,
+         attempts = t.attempts + 1, started_at = COALESCE(t.started_at, $3)
+    FROM due
+   WHERE t.id = due.id
+  RETURNING t.*`;
+
+const CLAIM_DELIVERIES = `
+  WITH due AS (
+    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
+  ), claimed AS (
+    UPDATE deliveries AS d SET next_attempt_at = $3 FROM due WHERE d.id = due.id
+    RETURNING d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count
+  )
+  SELECT c.*, e.payload, e.created_at AS event_created_at,
+         t.webhook_secret, ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until
+    FROM claimed c
+    JOIN events e ON e.id = c.event_id
+    JOIN tenants t ON t.id = c.tenant_id
+    LEFT JOIN endpoints ep ON ep.id = c.endpoint_id`;
+
+// One statement, so targets and outputs come from one snapshot (as SQLite's single connection gives).
+const LOAD_AGGREGATES = `
+  SELECT (SELECT COALESCE(json_agg(t ORDER BY t.task_id, t.position), '[]') FROM targets t WHERE t.task_id = ANY($1)) AS targets,
+         (SELECT COALESCE(json_agg(o ORDER BY o.created_at, o.id), '[]') FROM outputs o WHERE o.task_id = ANY($1)) AS outputs`;
+
+// `d.id = ANY($3)` lets the planner find the rows by primary key: it cannot see how many rows the
+// JSON holds, and would otherwise scan the whole table to hash-join them.
+const RECORD_ATTEMPTS = `
+  WITH attempt AS (${insertSql('attempts', '$1', 'ON CONFLICT DO NOTHING')})
+  UPDATE deliveries AS d
+     SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at, last_error = u.last_error,
+         last_status_code = u.last_status_code, updated_at = u.updated_at, delivered_at = u.delivered_at
+    FROM json_populate_recordset(NULL::deliveries, $2) AS u
+   WHERE d.id = u.id AND d.id = ANY($3)`;
+
+export class PostgresQueries implements Ops {
+  constructor(
+    private readonly exec: Exec,
+    private readonly atomic: Atomic,
+  ) {}
+
+  // Helpers are instance fields, not methods, so PostgresStore delegates only the Ops methods.
+  private readonly one = async <T>(text: string, values: unknown[]): Promise<T | null> => {
+    const { rows } = await this.exec(text, values);
+    return (rows[0] as T | undefined) ?? null;
+  };
+
+  private readonly all = async <T>(text: string, values: unknown[] = []): Promise<T[]> => (await this.exec(text, values)).rows as T[];
+
+  private readonly count = async (text: string, values: unknown[]): Promise<number> => (await this.exec(text, values)).rowCount ?? 0;
+
+  private readonly insert = async (table: Table, rows: object[]): Promise<void> => {
+    if (rows.length === 0) return;
+    await this.exec(insertSql(table), [JSON.stringify(rows)]);
+  };
+
+  // ---- tenants and keys ----
+
+  async insertTenant(t: Tenant): Promise<void> {
+    await this.insert('tenants', [t]);
+  }
+
+  getTenant(id: string): Promise<Tenant | null> {
+    return this.one('SELECT * FROM tenants WHERE id = $1', [id]);
+  }
+
+  getTenantByName(name: string): Promise<Tenant | null> {
+    return this.one('SELECT * FROM tenants WHERE name = $1', [name]);
+  }
+
+  listTenants(): Promise<Tenant[]> {
+    return this.all('SELECT * FROM tenants ORDER BY name');
+  }
+
+  async insertApiKey(k: ApiKey): Promise<void> {
+    await this.insert('api_keys', [k]);
+  }
+
+  async findApiKey(hash: string): Promise<{ key: ApiKey; tenant: Tenant } | null> {
+    const key = await this.one<ApiKey>('SELECT * FROM api_keys WHERE hash = $1 AND revoked_at IS NULL', [hash]);
+    if (!key) return null;
+    const tenant = await this.getTenant(key.tenant_id);
+    return tenant ? { key, tenant } : null;
+  }
+
+  listApiKeys(tenantId?: string): Promise<Array<ApiKey & { tenant_name: string }>> {
+    return this.all(
+      `SELECT k.*, t.name AS tenant_name FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
+        ${tenantId ? 'WHERE k.tenant_id = $1' : ''} ORDER BY k.created_at, k.id`,
+      tenantId ? [tenantId] : [],
+    );
+  }
+
+  async revokeApiKey(idOrPrefix: string, now: number): Promise<boolean> {
+    return (await this.count('UPDATE api_keys SET revoked_at = $1 WHERE (id = $2 OR prefix = $2) AND revoked_at IS NULL', [now, idOrPrefix])) > 0;
+  }
+
+  // ---- tasks, targets, outputs ----
+
+  async insertTask(task: TaskRow, targets: TargetRow[]): Promise<void> {
+    // One statement: the task and its targets are stored together or not at all. The foreign key
+    // of targets is checked at the end of the statement, when the task row exists.
+    await this.exec(`WITH task AS (${insertSql('tasks', '$1')}) ${insertSql('targets', '$2')}`, [
+      JSON.stringify([task]),
+      JSON.stringify(targets),
+    ]);
+  }
+
+  getTask(tenantId: string, id: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  getTaskById(id: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE id = $1', [id]);
+  }
+
+  findTaskByIdempotencyKey(tenantId: string, key: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
+  }
+
+  listTasks(q: ListTasksQuery): Promise<TaskRow[]> {
+    const w = new Where();
+    w.add((p) => `tenant_id = ${p}`, q.tenantId);
+    if (q.status) w.add((p) => `status = ${p}`, q.status);
+    if (q.kind) w.add((p) => `kind = ${p}`, q.kind);
+    if (q.before) w.add((p) => `id < ${p}`, q.before);
+    return this.all(`SELECT * FROM tasks WHERE ${w.sql} ORDER BY id DESC LIMIT ${w.param(q.limit)}`, w.values);
+  }
+
+  async loadAggregates(tasks: TaskRow[]): Promise<TaskAggregate[]> {
+    if (tasks.length === 0) return [];
+    const r = (await this.one<{ targets: TargetRow[]; outputs: OutputRow[] }>(LOAD_AGGREGATES, [tasks.map((t) => t.id)]))!;
+    const targets = groupBy(r.targets, (t) => t.task_id);
+    const outputs = groupBy(r.outputs, (o) => o.task_id);
+    return tasks.map((task) => ({ task, targets: targets.get(task.id) ?? [], outputs: outputs.get(task.id) ?? [] }));
+  }
+
+  async updateTask(id: string, patch: TaskPatch): Promise<void> {
+    const { set, values } = patchSql(patch, ['error'], 2);
+    await this.exec(`UPDATE tasks SET ${set} WHERE id = $1`, [id, ...values]);
+  }
+
+  getTargets(taskId: string): Promise<TargetRow[]> {
+    return this.all('SELECT * FROM targets WHERE task_id = $1 ORDER BY position', [taskId]);
+  }
+
+  async insertOutputs(outputs: OutputRow[]): Promise<void> {
+    await this.insert('outputs', outputs);
+  }
+
+  getOutput(id: string): Promise<OutputRow | null> {
+    return this.one('SELECT * FROM outputs WHERE id = $1', [id]);
+  }
+
+  // ---- worker leases ----
+
+  claimTargets(owner: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedTarget[]> {
+    return this.atomic(async (q) => {
+      const targets = await q.all<TargetRow>(CLAIM_TARGETS, [owner, limit, now, leaseUntil]);
+      if (targets.length === 0) return [];
+      const taskIds = [...new Set(targets.map((t) => t.task_id))];
+      await q.exec("UPDATE tasks SET status = 'processing', updated_at = $1 WHERE id = ANY($2) AND status = 'queued'", [now, taskIds]);
+      const tasks = new Map((await q.all<TaskRow>('SELECT * FROM tasks WHERE id = ANY($1)', [taskIds])).map((t) => [t.id, t]));
+      const out: ClaimedTarget[] = [];
+      for (const target of targets) {
+        const task = tasks.get(target.task_id);
+        if (task) out.push({ target, task });
+      }
+      return out;
+    });
+  }
+
+  async renewLeases(owner: string, targetIds: string[], leaseUntil: number): Promise<string[]> {
+    if (targetIds.length === 0) return [];
+    const rows = await this.all<{ id: string }>(
+      "UPDATE targets SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 AND status = 'processing' RETURNING id",
+      [leaseUntil, targetIds, owner],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async updateLeasedTarget(targetId: string, owner: string, patch: TargetPatch): Promise<boolean> {
+    const { set, values } = patchSql(patch, ['spec', 'info', 'error'], 3);
+    return (await this.count(`UPDATE targets SET ${set} WHERE id = $1 AND lease_owner = $2 AND status = 'processing'`, [targetId, owner, ...values])) > 0;
+  }
+
+  async updateTarget(targetId: string, patch: TargetPatch): Promise<void> {
+    const { set, values } = patchSql(patch, ['spec', 'info', 'error'], 2);
+    await this.exec(`UPDATE targets SET ${set} WHERE id = $1`, [targetId, ...values]);
+  }
+
+  cancelOpenTargets(taskId: string, now: number): Promise<number> {
+    return this.count(
+      `UPDATE targets SET status = 'canceled', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
+        WHERE task_id = $2 AND status IN ('queued', 'processing')`,
+      [now, taskId],
+    );
+  }
+
+  // ---- outbox ----
+
+  async insertEvent(e: EventRow): Promise<void> {
+    await this.insert('events', [e]);
+  }
+
+  async insertDeliveries(ds: DeliveryRow[]): Promise<void> {
+    await this.insert('deliveries', ds);
+  }
+
+  async claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+    const rows = await this.all<Row>(CLAIM_DELIVERIES, [now, limit, leaseUntil]);
+    return rows.map((r) => ({
+      id: r.id as string,
+      event_id: r.event_id as string,
+      tenant_id: r.tenant_id as string,
+      endpoint_id: r.endpoint_id as string | null,
+      url: r.url as string,
+      attempt_count: r.attempt_count as number,
+      payload: r.payload as string,
+      event_created_at: r.event_created_at as number,
+      secrets: signingSecrets(r, now),
+    }));
+  }
+
+  async releaseDeliveries(ids: string[], dueAt: number): Promise<void> {
+    await this.exec("UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2) AND status = 'pending'", [dueAt, ids]);
+  }
+
+  async recordAttempts(outcomes: AttemptOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    // SQLite applies the updates in order, so the last outcome of a delivery wins; one UPDATE … FROM
+    // would pick any, so only the last is sent.
+    const last = new Map(outcomes.map((o) => [o.delivery.id, o.delivery]));
+    await this.exec(RECORD_ATTEMPTS, [JSON.stringify(outcomes.map((o) => o.attempt)), JSON.stringify([...last.values()]), [...last.keys()]]);
+  }
+
+  async nextDeliveryDueAt(): Promise<number | null> {
+    const r = await this.one<{ due: number | null }>("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'", []);
+    return r?.due ?? null;
+  }
+
+  listDeliveriesForTask(tenantId: string, taskId: string): Promise<DeliveryRow[]> {
+    return this.all('SELECT * FROM deliveries WHERE task_id = $1 AND tenant_id = $2 ORDER BY created_at, id', [taskId, tenantId]);
+  }
+
+  getDelivery(tenantId: string, id: string): Promise<DeliveryRow | null> {
+    return this.one('SELECT * FROM deliveries WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  listAttempts(deliveryId: string): Promise<AttemptRow[]> {
+    return this.all('SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number', [deliveryId]);
+  }
+
+  listDeliveries(q: ListDeliveriesQuery): Promise<DeliveryRow[]> {
+    const w = new Where();
+    w.add((p) => `tenant_id = ${p}`, q.tenantId);
+    if (q.status) w.add((p) => `status = ${p}`, q.status);
+    if (q.endpointId) w.add((p) => `endpoint_id = ${p}`, q.endpointId);
+    if (q.taskId) w.add((p) => `task_id = ${p}`, q.taskId);
+    if (q.before) w.add((p) => `id < ${p}`, q.before);
+    return this.all(`SELECT * FROM deliveries WHERE ${w.sql} ORDER BY id DESC LIMIT ${w.param(q.limit)}`, w.values);
+  }
+
+  async requeueDelivery(tenantId: string, id: string, now: number): Promise<boolean> {
+    return (await this.count("UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND tenant_id = $3", [now, id, tenantId])) > 0;
+  }
+
+  requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): Promise<number> {
+    return this.count(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1
+        WHERE tenant_id = $2 AND endpoint_id = $3 AND status = 'failed' AND created_at >= $4`,
+      [now, tenantId, endpointId, since],
+    );
+  }
+
+  async deferEndpointDeliveries(endpointId: string, until: number): Promise<void> {
+    await this.exec("UPDATE deliveries SET next_attempt_at = $1 WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at < $1", [until, endpointId]);
+  }
+
+  failEndpointDeliveries(endpointId: string, reason: string, now: number): Promise<number> {
+    return this.count(
+      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1, updated_at = $2 WHERE endpoint_id = $3 AND status = 'pending'",
+      [reason, now, endpointId],
+    );
+  }
+
+  listEventsForTask(tenantId: string, taskId: string, afterId?: string): Promise<EventRow[]> {
+    return this.all('SELECT * FROM events WHERE task_id = $1 AND tenant_id = $2 AND id > $3 ORDER BY id', [taskId, tenantId, afterId ?? '']);
+  }
+
+  listEvents(tenantId: string, afterId: string | undefined, limit: number): Promise<EventRow[]> {
+    return this.all('SELECT * FROM events WHERE tenant_id = $1 AND id > $2 ORDER BY id LIMIT $3', [tenantId, afterId ?? '', limit]);
+  }
+
+  getEvent(tenantId: string, id: string): Promise<EventRow | null> {
+    return this.one('SELECT * FROM events WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  // ---- endpoints ----
+
+  async insertEndpoint(e: EndpointRow): Promise<void> {
+    await this.insert('endpoints', [e]);
+  }
+
+  getEndpoint(tenantId: string, id: string): Promise<EndpointRow | null> {
+    return this.one('SELECT * FROM endpoints WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  getEndpointById(id: string): Promise<EndpointRow | null> {
+    return this.one('SELECT * FROM endpoints WHERE id = $1', [id]);
+  }
+
+  listEndpoints(tenantId: string): Promise<EndpointRow[]> {
+    return this.all('SELECT * FROM endpoints WHERE tenant_id = $1 ORDER BY id', [tenantId]);
+  }
+
+  async updateEndpoint(id: string, patch: EndpointPatch): Promise<void> {
+    const { set, values } = patchSql(patch, ['events'], 2);
+    await this.exec(`UPDATE endpoints SET ${set} WHERE id = $1`, [id, ...values]);
+  }
+
+  async deleteEndpoint(tenantId: string, id: string): Promise<boolean> {
+    return (await this.count('DELETE FROM endpoints WHERE id = $1 AND tenant_id = $2', [id, tenantId])) > 0;
+  }
+
+  // ---- batches and uploads ----
+
+  async insertBatch(b: BatchRow): Promise<void> {
+    await this.insert('batches', [b]);
+  }
+
+  getBatch(tenantId: string, id: string): Promise<BatchRow | null> {
+    return this.one('SELECT * FROM batches WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  listTasksOfBatch(tenantId: string, batchId: string): Promise<TaskRow[]> {
+    return this.all('SELECT * FROM tasks WHERE batch_id = $1 AND tenant_id = $2 ORDER BY id', [batchId, tenantId]);
+  }
+
+  async insertUpload(u: UploadRow): Promise<void> {
+    await this.insert('uploads', [u]);
+  }
+
+  getUpload(tenantId: string, id: string): Promise<UploadRow | null> {
+    return this.one('SELECT * FROM uploads WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  getUploadById(id: string): Promise<UploadRow | null> {
+    return this.one('SELECT * FROM uploads WHERE id = $1', [id]);
+  }
+
+  listExpiredUploads(now: number, limit: number): Promise<UploadRow[]> {
+    return this.all('SELECT * FROM uploads WHERE expires_at < $1 ORDER BY expires_at, id LIMIT $2', [now, limit]);
+  }
+
+  async deleteUpload(id: string): Promise<void> {
+    await this.exec('DELETE FROM uploads WHERE id = $1', [id]);
+  }
+
+  // ---- settings ----
+
+  async getSetting(key: string): Promise<string | null> {
+    return (await this.one<{ value: string }>('SELECT value FROM settings WHERE key = $1', [key]))?.value ?? null;
+  }
+
+  async setSettingIfAbsent(key: string, value: string): Promise<string> {
+    await this.exec('INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, value]);
+    return (await this.getSetting(key))!;
+  }
+
+  // ---- operations metrics ----
+
+  countTasksByStatus(): Promise<TaskCount[]> {
+    return this.all('SELECT status, kind, count(*) AS count FROM tasks GROUP BY status, kind');
+  }
+
+  async queueDepth(now: number): Promise<QueueDepth> {
+    // Each count reads one partial index (targets_queued, targets_leased, deliveries_due).
+    const r = (await this.one<{ queued: number; processing: number; due: number; oldest: number | null }>(
+      `SELECT (SELECT count(*) FROM targets WHERE status = 'queued') AS queued,
+              (SELECT count(*) FROM targets WHERE status = 'processing') AS processing,
+              d.due, d.oldest
+         FROM (SELECT count(*) AS due, min(next_attempt_at) AS oldest FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1) AS d`,
+      [now],
+    ))!;
+    return { queued_targets: r.queued, processing_targets: r.processing, due_deliveries: r.due, oldest_due_at: r.oldest };
+  }
+}
+
+function groupBy<T>(rows: T[], key: (row: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const row of rows) {
+    const k = key(row);
+    const list = out.get(k);
+    if (list) list.push(row);
+    else out.set(k, [row]);
+  }
+  return out;
+}

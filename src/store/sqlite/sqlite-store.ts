@@ -1,0 +1,197 @@
+/**
+ * The embedded store: one SQLite file in WAL mode, one connection per process.
+ *
+ * better-sqlite3 is synchronous, so the async Store interface is a thin layer: an operation runs at
+ * once unless a transaction is open, in which case it waits its turn. A transaction holds the
+ * connection from BEGIN IMMEDIATE to COMMIT, and its callback only awaits Tx calls (which resolve
+ * at once), so transactions never interleave and stay microseconds long.
+ *
+ * Durability: with synchronous=NORMAL (default) a commit survives a crash of the process but the
+ * last commits may be lost on power loss; synchronous=FULL (HOOKWAVE_SQLITE_SYNC=full) fsyncs the
+ * WAL on every commit and survives power loss too.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import Database from 'better-sqlite3';
+import type { Ops, Store, Tx, WakeChannel } from '../store.js';
+import { SqliteQueries } from './sqlite-queries.js';
+import { Checkpointer } from './checkpointer.js';
+import { migrateSqlite, pendingMigrations } from './migrate.js';
+
+export interface SqliteStoreOptions {
+  file: string;
+  synchronous: 'normal' | 'full';
+}
+
+const MAX_GROUP = 512;
+
+class Lock {
+  private tail: Promise<unknown> = Promise.resolve();
+  run<T>(fn: () => Promise<T>): Promise<T> {
+    const p = this.tail.then(fn);
+    this.tail = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    return p;
+  }
+}
+
+export class SqliteStore implements Store {
+  readonly dialect = 'sqlite' as const;
+  private readonly db: Database.Database;
+  private readonly q: SqliteQueries;
+  /** Transaction control statements, prepared once: they run for every transaction. */
+  private readonly control: Record<'begin' | 'commit' | 'savepoint' | 'release' | 'rollbackTo', Database.Statement>;
+  private readonly lock = new Lock();
+  private readonly wake = new EventEmitter();
+  private inTx = false;
+  private readonly checkpointer: Checkpointer;
+  private readonly ops: Ops;
+  /** Ops that run at once, for transaction callbacks that already hold the connection. */
+  private readonly direct: Ops;
+  private batch: Array<{ fn: (tx: Tx) => Promise<unknown>; resolve: (v: unknown) => void; reject: (e: unknown) => void }> = [];
+
+  constructor(opts: SqliteStoreOptions) {
+    fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    this.db = new Database(opts.file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+    this.db.pragma('foreign_keys = ON');
+    // Other hookwave processes (a separate worker) may hold the write lock briefly.
+    this.db.pragma('busy_timeout = 5000');
+    // Checkpoints run in a background thread; the automatic one stays as a high backstop.
+    this.db.pragma('wal_autocheckpoint = 10000');
+    this.checkpointer = new Checkpointer(opts.file);
+    this.q = new SqliteQueries(this.db);
+    this.control = {
+      begin: this.db.prepare('BEGIN IMMEDIATE'),
+      commit: this.db.prepare('COMMIT'),
+      savepoint: this.db.prepare('SAVEPOINT tx'),
+      release: this.db.prepare('RELEASE tx'),
+      rollbackTo: this.db.prepare('ROLLBACK TO tx'),
+    };
+    this.wake.setMaxListeners(0);
+    this.ops = this.bindOps((fn) => (this.inTx ? this.lock.run(async () => fn()) : Promise.resolve().then(fn)));
+    this.direct = this.bindOps((fn) => {
+      try {
+        return Promise.resolve(fn());
+      } catch (err) {
+        return Promise.reject(err);
+      }
+    });
+  }
+
+  /** Every Ops method of SqliteQueries, made async through `run`. */
+  private bindOps(run: <T>(fn: () => T) => Promise<T>): Ops {
+    const q = this.q as unknown as Record<string, (...args: unknown[]) => unknown>;
+    return new Proxy({} as Ops, {
+      get: (_target, name: string) => {
+        const method = q[name];
+        if (typeof method !== 'function') return undefined;
+        return (...args: unknown[]) => run(() => method.apply(this.q, args));
+      },
+    });
+  }
+
+  async migrate(): Promise<void> {
+    migrateSqlite(this.db);
+  }
+
+  async pendingMigrations(): Promise<number> {
+    return pendingMigrations(this.db);
+  }
+
+  /**
+   * Group commit: transactions requested in the same turn of the event loop share one
+   * BEGIN … COMMIT, each inside its own SAVEPOINT so one failing callback rolls back only its own
+   * writes. Every caller is answered after the shared COMMIT, so "resolved" still means "durable".
+   */
+  tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.batch.push({ fn: fn as (tx: Tx) => Promise<unknown>, resolve: resolve as (v: unknown) => void, reject });
+      if (this.batch.length === 1) setImmediate(() => void this.lock.run(() => this.commitBatch()));
+    });
+  }
+
+  private async commitBatch(): Promise<void> {
+    const batch = this.batch.splice(0, MAX_GROUP);
+    if (this.batch.length > 0) setImmediate(() => void this.lock.run(() => this.commitBatch()));
+    if (batch.length === 0) return;
+    const results: Array<{ ok: boolean; value: unknown; after: Array<[WakeChannel, string | undefined]> }> = [];
+    this.inTx = true;
+    try {
+      this.control.begin.run();
+      for (const item of batch) {
+        const after: Array<[WakeChannel, string | undefined]> = [];
+        const tx = Object.assign(Object.create(this.direct) as Tx, {
+          notifyAfterCommit: (channel: WakeChannel, payload?: string) => void after.push([channel, payload]),
+        });
+        this.control.savepoint.run();
+        try {
+          const value = await item.fn(tx);
+          this.control.release.run();
+          results.push({ ok: true, value, after });
+        } catch (err) {
+          this.control.rollbackTo.run();
+          this.control.release.run();
+          results.push({ ok: false, value: err, after: [] });
+        }
+      }
+      this.control.commit.run();
+    } catch (err) {
+      if (this.db.inTransaction) this.db.exec('ROLLBACK');
+      for (const item of batch) item.reject(err);
+      return;
+    } finally {
+      this.inTx = false;
+    }
+    batch.forEach((item, i) => {
+      const r = results[i]!;
+      if (r.ok) item.resolve(r.value);
+      else item.reject(r.value);
+    });
+    const fired = new Set<string>();
+    for (const r of results) {
+      for (const [channel, payload] of r.after) {
+        // Many rows on one channel need one wake-up, not one each.
+        const key = `${channel}\u0000${payload ?? ''}`;
+        if (fired.has(key)) continue;
+        fired.add(key);
+        this.notify(channel, payload);
+      }
+    }
+  }
+
+  subscribe(channel: WakeChannel, fn: (payload: string | undefined) => void): () => void {
+    this.wake.on(channel, fn);
+    return () => this.wake.off(channel, fn);
+  }
+
+  notify(channel: WakeChannel, payload?: string): void {
+    this.wake.emit(channel, payload);
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    await this.checkpointer.stop();
+    await this.lock.run(async () => {
+      if (this.db.open) this.db.close();
+    });
+  }
+}
+
+// Delegate every Ops method to the bound proxy so `store.getTask(...)` works as declared.
+export interface SqliteStore extends Ops {}
+for (const name of Object.getOwnPropertyNames(SqliteQueries.prototype)) {
+  if (name === 'constructor' || name === 's') continue;
+  Object.defineProperty(SqliteStore.prototype, name, {
+    value(this: { ops: Record<string, (...a: unknown[]) => unknown> }, ...args: unknown[]) {
+      return this.ops[name]!(...args);
+    },
+  });
+}

@@ -1,0 +1,368 @@
+/**
+ * The dispatcher: claims due deliveries from the outbox, POSTs each one signed through the URL
+ * guard, and records every attempt.
+ *
+ * Hot path: a committed outbox row wakes the dispatcher at once (store.subscribe('deliveries')).
+ * Otherwise it sleeps until the earliest retry is due, with a slow safety poll for rows another
+ * process committed. Attempts are recorded in batches (one transaction per batch), so durability
+ * costs one commit per batch, not one per delivery.
+ *
+ * Crash safety: claiming pushes a delivery's next_attempt_at past the request timeout. If this
+ * process dies between the POST and the record, the delivery becomes due again and is re-sent with
+ * the same webhook-id, which is what receivers deduplicate on.
+ */
+import { request } from 'undici';
+import type { Config } from '../config.js';
+import type { ClaimedDelivery } from '../domain/types.js';
+import { newId } from '../ids.js';
+import type { Logger } from '../logger.js';
+import type { AttemptOutcome as AttemptMetric, Metrics } from '../metrics.js';
+import type { AttemptOutcome, Store } from '../store/store.js';
+import { USER_AGENT } from '../version.js';
+import { EndpointHealth } from './endpoint-health.js';
+import { nextRetryDelay } from './retry-schedule.js';
+import { signatureHeaders } from './signature.js';
+import { isGuardRefusal, readCapped, type UrlGuard } from './url-guard.js';
+
+export interface DispatcherDeps {
+  store: Store;
+  guard: UrlGuard;
+  config: Config;
+  logger: Logger;
+  metrics?: Metrics;
+}
+
+interface Queued {
+  delivery: ClaimedDelivery;
+  leaseUntil: number;
+}
+
+const RESPONSE_EXCERPT_BYTES = 16 * 1024;
+const CLAIM_BATCH = 256;
+/** Claimed deliveries held in memory at most. */
+const MAX_QUEUED = 4 * CLAIM_BATCH;
+/** How long a delivery to a slow, saturated receiver waits before it is claimed again. */
+const DEFER_MS = 1000;
+/** A receiver whose oldest request in flight has run this long counts as slow. */
+const SLOW_MS = 250;
+
+/** Concurrency is limited per registered endpoint, and per origin for tasks' own URLs. */
+function receiverKey(d: ClaimedDelivery): string {
+  if (d.endpoint_id) return d.endpoint_id;
+  const scheme = d.url.indexOf('://');
+  const end = d.url.indexOf('/', scheme + 3);
+  return end < 0 ? d.url : d.url.slice(0, end);
+}
+
+function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+/** Retry-After as delay-seconds or an HTTP date; null when unparseable. */
+export function parseRetryAfter(value: string, now: number): number | null {
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? null : Math.max(0, at - now);
+}
+
+export class Dispatcher {
+  private inflight = 0;
+  private claiming = false;
+  private stopped = true;
+  /** Claimed deliveries waiting for a slot, one FIFO per receiver key. */
+  private readonly queues = new Map<string, Queued[]>();
+  private queued = 0;
+  private mayHaveMore = false;
+  private pending: AttemptOutcome[] = [];
+  private flushScheduled: Promise<void> | null = null;
+  private dueTimer: NodeJS.Timeout | null = null;
+  private pollTimer: NodeJS.Timeout | null = null;
+  private unsubscribe: (() => void) | null = null;
+  private idleWaiters: Array<() => void> = [];
+  private readonly perKey = new Map<string, number>();
+  /** Start times of the requests in flight, per receiver key. */
+  private readonly startedByKey = new Map<string, Map<string, number>>();
+  private readonly health: EndpointHealth;
+
+  constructor(private readonly d: DispatcherDeps) {
+    this.health = new EndpointHealth(d.store, d.config, d.logger);
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.unsubscribe = this.d.store.subscribe('deliveries', () => this.wake());
+    this.pollTimer = setInterval(() => this.wake(), this.d.config.pollIntervalMs).unref();
+    this.wake();
+  }
+
+  /** Something may be due: new outbox rows, a retry time reached, or the safety poll. */
+  wake(): void {
+    this.mayHaveMore = true;
+    this.pump();
+  }
+
+  /**
+   * Starts sends from the local queue while there is room, and refills the queue from the outbox
+   * (one claim for up to CLAIM_BATCH deliveries) when it runs low and more may be due.
+   */
+  private pump(): void {
+    if (this.stopped) return;
+    this.startSends();
+    // Refill below half a batch of deliveries that could go out now (a saturated receiver's
+    // backlog does not count, so it cannot stop the claims for everyone else), within a hard cap.
+    if (!this.mayHaveMore || this.queued >= MAX_QUEUED || this.sendableQueued() >= CLAIM_BATCH / 2) {
+      if (this.queued === 0 && this.inflight === 0) void this.armDueTimer();
+      return;
+    }
+    if (this.claiming) return;
+    this.claiming = true;
+    void this.claim().finally(() => {
+      this.claiming = false;
+      this.pump();
+    });
+  }
+
+  private async claim(): Promise<void> {
+    const want = Math.min(CLAIM_BATCH, MAX_QUEUED - this.queued);
+    const now = Date.now();
+    const leaseUntil = now + this.leaseMs();
+    try {
+      const batch = await this.d.store.claimDueDeliveries(now, want, leaseUntil);
+      this.mayHaveMore = batch.length === want;
+      for (const delivery of batch) {
+        const key = receiverKey(delivery);
+        let q = this.queues.get(key);
+        if (!q) this.queues.set(key, (q = []));
+        q.push({ delivery, leaseUntil });
+      }
+      this.queued += batch.length;
+    } catch (err) {
+      this.mayHaveMore = false;
+      this.d.logger.error({ err }, 'claiming deliveries failed');
+    }
+  }
+
+  private startSends(): void {
+    const now = Date.now();
+    const limit = this.d.config.endpointConcurrency;
+    const deferred: string[] = [];
+    for (const [key, q] of this.queues) {
+      while (q.length > 0 && this.inflight < this.d.config.dispatcherConcurrency && (this.perKey.get(key) ?? 0) < limit) {
+        const item = q.shift()!;
+        this.queued--;
+        // One that waited here until its lease nearly ran out is left for the next claim, so it
+        // is never sent by two dispatchers at once.
+        if (item.leaseUntil - now < this.d.config.webhookTimeoutMs + 1000) continue;
+        void this.send(item.delivery, key);
+      }
+      // A slow receiver (its oldest request has run for a while) keeps at most `limit` more
+      // waiting here; the rest go back to the outbox for a moment, so it cannot hold the queue
+      // and starve the receivers behind it. A fast receiver's backlog simply waits its turn.
+      if (q.length > limit && this.isSlow(key, now)) {
+        const excess = q.splice(limit);
+        this.queued -= excess.length;
+        for (const item of excess) deferred.push(item.delivery.id);
+      }
+      if (q.length === 0) this.queues.delete(key);
+    }
+    if (deferred.length > 0) {
+      this.mayHaveMore = true;
+      void this.d.store.releaseDeliveries(deferred, now + DEFER_MS).catch((err: unknown) => this.d.logger.error({ err }, 'deferring deliveries failed'));
+    }
+  }
+
+  private sendableQueued(): number {
+    let n = 0;
+    for (const [key, q] of this.queues) if ((this.perKey.get(key) ?? 0) < this.d.config.endpointConcurrency) n += q.length;
+    return n;
+  }
+
+  private isSlow(key: string, now: number): boolean {
+    const started = this.startedByKey.get(key);
+    if (!started) return false;
+    for (const t of started.values()) if (now - t >= SLOW_MS) return true;
+    return false;
+  }
+
+  private leaseMs(): number {
+    return this.d.config.webhookTimeoutMs * 3 + 5000;
+  }
+
+  /** Wakes up when the earliest scheduled retry is due. */
+  private async armDueTimer(): Promise<void> {
+    if (this.stopped) return;
+    let due: number | null;
+    try {
+      due = await this.d.store.nextDeliveryDueAt();
+    } catch {
+      return;
+    }
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    this.dueTimer = null;
+    if (due === null) return;
+    const delay = Math.max(0, Math.min(due - Date.now(), 2 ** 31 - 1));
+    this.dueTimer = setTimeout(() => this.wake(), delay + 1).unref();
+  }
+
+  private async send(d: ClaimedDelivery, key: string): Promise<void> {
+    this.inflight++;
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+    const attemptNumber = d.attempt_count + 1;
+    const startedAt = Date.now();
+    let started = this.startedByKey.get(key);
+    if (!started) this.startedByKey.set(key, (started = new Map()));
+    started.set(d.id, startedAt);
+    const t0 = performance.now();
+    const requestHeaders: Record<string, string> = {
+      'content-type': 'application/json',
+      'user-agent': USER_AGENT,
+      ...signatureHeaders(d.secrets, d.event_id, Math.floor(startedAt / 1000), d.payload),
+    };
+    let statusCode: number | null = null;
+    let excerpt: string | null = null;
+    let error: string | null = null;
+    let responseHeaders: Record<string, string> | null = null;
+    let failure: AttemptMetric = 'network_error';
+    try {
+      const res = await request(d.url, {
+        method: 'POST',
+        body: d.payload,
+        headers: requestHeaders,
+        dispatcher: this.d.guard.dispatcher,
+        headersTimeout: this.d.config.webhookTimeoutMs,
+        bodyTimeout: this.d.config.webhookTimeoutMs,
+      });
+      statusCode = res.statusCode;
+      responseHeaders = flattenHeaders(res.headers);
+      excerpt = (await readCapped(res.body, RESPONSE_EXCERPT_BYTES)).text;
+      if (statusCode >= 300 && statusCode < 400) {
+        error = `redirect to ${responseHeaders.location ?? '(no Location)'} not followed`;
+      }
+    } catch (err) {
+      error = describeSendError(err, this.d.config.webhookTimeoutMs);
+      failure = sendFailure(err);
+    }
+    const latency = performance.now() - t0;
+    const now = Date.now();
+    started.delete(d.id);
+    if (started.size === 0) this.startedByKey.delete(key);
+    const ok = statusCode !== null && statusCode >= 200 && statusCode < 300;
+    const gone = statusCode === 410;
+    const delay = ok || gone ? null : this.retryDelay(attemptNumber, statusCode, responseHeaders, now);
+    const lastError = ok ? null : (error ?? (gone ? 'HTTP 410 Gone: not retried' : `HTTP ${statusCode}`));
+    this.d.metrics?.deliveryAttempt(ok ? 'success' : gone ? 'gone' : statusCode !== null ? 'http_error' : failure, latency / 1000);
+    if (ok) this.d.metrics?.deliveryEnded('delivered', (now - d.event_created_at) / 1000);
+    else if (delay === null) this.d.metrics?.deliveryEnded('failed', null);
+    this.pending.push({
+      attempt: {
+        id: newId('att'),
+        delivery_id: d.id,
+        attempt_number: attemptNumber,
+        started_at: startedAt,
+        status_code: statusCode,
+        latency_ms: Math.round(latency * 100) / 100,
+        response_excerpt: excerpt,
+        error,
+        request_headers: requestHeaders,
+        response_headers: responseHeaders,
+      },
+      delivery: {
+        id: d.id,
+        status: ok ? 'delivered' : delay === null ? 'failed' : 'pending',
+        attempt_count: attemptNumber,
+        next_attempt_at: delay === null ? null : now + delay,
+        last_error: lastError,
+        last_status_code: statusCode,
+        updated_at: now,
+        delivered_at: ok ? now : null,
+      },
+    });
+    if (!ok) this.d.logger.info({ delivery_id: d.id, event_id: d.event_id, attempt: attemptNumber, status_code: statusCode, error: lastError }, 'delivery attempt failed');
+    await this.flush();
+    if (d.endpoint_id) {
+      await (ok ? this.health.succeeded(d.endpoint_id) : this.health.failed(d.endpoint_id, gone)).catch((err: unknown) =>
+        this.d.logger.error({ err, endpoint_id: d.endpoint_id }, 'recording endpoint health failed'),
+      );
+    }
+    this.inflight--;
+    const left = (this.perKey.get(key) ?? 1) - 1;
+    if (left === 0) this.perKey.delete(key);
+    else this.perKey.set(key, left);
+    this.pump();
+    if (this.inflight === 0) {
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
+  }
+
+  /** The wait before the next try: the schedule, or what a 429/503 asked for (within bounds). */
+  private retryDelay(attemptNumber: number, statusCode: number | null, headers: Record<string, string> | null, now: number): number | null {
+    const scheduled = nextRetryDelay({ scheduleMs: this.d.config.retryScheduleMs, jitter: this.d.config.retryJitter }, attemptNumber);
+    if (scheduled === null) return null;
+    if ((statusCode === 429 || statusCode === 503) && headers?.['retry-after']) {
+      const asked = parseRetryAfter(headers['retry-after'], now);
+      if (asked !== null) return Math.min(Math.max(asked, 1000), this.d.config.retryAfterMaxMs);
+    }
+    return scheduled;
+  }
+
+  /**
+   * Records buffered attempts in one transaction per turn of the event loop: responses that arrive
+   * together share one commit. Resolves once this caller's attempt is durable (or failed to be).
+   */
+  private flush(): Promise<void> {
+    if (!this.flushScheduled) {
+      this.flushScheduled = new Promise<void>((resolve) => {
+        setImmediate(() => {
+          const batch = this.pending;
+          this.pending = [];
+          this.flushScheduled = null;
+          this.d.store.recordAttempts(batch).then(resolve, (err: unknown) => {
+            // Unrecorded deliveries stay claimed until their lease runs out, then are sent again.
+            this.d.logger.error({ err, count: batch.length }, 'recording delivery attempts failed');
+            resolve();
+          });
+        });
+      });
+    }
+    return this.flushScheduled;
+  }
+
+  /** Resolves when no request is in flight (tests, benchmarks, graceful shutdown). */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.unsubscribe?.();
+    if (this.dueTimer) clearTimeout(this.dueTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    // Claimed but unsent deliveries are handed back at once rather than after their lease.
+    const unsent = [...this.queues.values()].flat().map((q) => q.delivery.id);
+    this.queues.clear();
+    this.queued = 0;
+    if (unsent.length > 0) await this.d.store.releaseDeliveries(unsent, Date.now()).catch(() => undefined);
+    // In-flight requests finish (bounded by the webhook timeout) and are recorded.
+    await this.idle();
+  }
+}
+
+function sendFailure(err: unknown): AttemptMetric {
+  if (isGuardRefusal(err)) return 'blocked';
+  const e = err as { code?: string; cause?: { code?: string } };
+  const code = e.code ?? e.cause?.code;
+  return code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' ? 'timeout' : 'network_error';
+}
+
+function describeSendError(err: unknown, timeoutMs: number): string {
+  if (isGuardRefusal(err)) return `refused by the URL guard: ${(err as Error).message}`;
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.code ?? e.cause?.code;
+  if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') return `timeout: no answer within ${timeoutMs} ms`;
+  if (code === 'ECONNREFUSED') return `connection refused: ${e.message ?? ''}`.trim();
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `DNS lookup failed: ${e.message ?? ''}`.trim();
+  return `${code ? code + ': ' : ''}${e.message ?? String(err)}`;
+}

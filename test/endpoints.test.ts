@@ -1,0 +1,287 @@
+/**
+ * Registered endpoints as a tenant uses them: fan-out with filters, secret rotation with two
+ * signatures, the retry policy's special answers, the circuit breaker, replay and recovery.
+ */
+import path from 'node:path';
+import { Webhook } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startFileServer, type FileServer } from './helpers/file-server.js';
+import { makeTone } from './helpers/media.js';
+import { startReceiver, type Receiver } from './helpers/receiver.js';
+import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+
+let files: FileServer;
+let tone: string;
+const receivers: Receiver[] = [];
+const services: TestService[] = [];
+
+beforeAll(async () => {
+  const dir = tempDir('hookwave-media-');
+  tone = path.basename(await makeTone(dir, { seconds: 1, format: 'wav' }));
+  files = await startFileServer(dir);
+});
+afterAll(async () => {
+  await Promise.all(services.map((s) => s.close()));
+  await Promise.all(receivers.map((r) => r.close()));
+  await files.close();
+});
+
+async function service(overrides: Parameters<typeof startService>[0] = {}): Promise<TestService> {
+  const s = await startService({ retryScheduleMs: [150, 150, 150, 150], retryJitter: 0, webhookTimeoutMs: 1000, ...overrides });
+  services.push(s);
+  return s;
+}
+
+async function receiver(): Promise<Receiver> {
+  const r = await startReceiver();
+  receivers.push(r);
+  return r;
+}
+
+async function submit(svc: TestService, extra: Record<string, unknown> = {}): Promise<string> {
+  const res = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'mp3' }], ...extra });
+  expect(res.status).toBe(202);
+  return res.body.task_id;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 30));
+  }
+}
+
+describe('registered endpoints', () => {
+  it('fans each event out to every enabled endpoint whose filter matches, plus the task URL', async () => {
+    const svc = await service();
+    const all = await receiver();
+    const failuresOnly = await receiver();
+    const off = await receiver();
+    const own = await receiver();
+    const a = await svc.api('POST', '/v1/endpoints', { url: all.url, description: 'everything' });
+    expect(a.status).toBe(201);
+    expect(a.body.secret).toMatch(/^whsec_/);
+    expect(a.body).toMatchObject({ url: all.url, description: 'everything', events: null, enabled: true });
+    await svc.api('POST', '/v1/endpoints', { url: failuresOnly.url, events: ['task.failed'] });
+    const c = await svc.api('POST', '/v1/endpoints', { url: off.url });
+    await svc.api('PATCH', `/v1/endpoints/${c.body.id}`, { enabled: false });
+
+    const id = await submit(svc, { webhook_url: own.url, webhook_events: ['task.target.completed', 'task.completed'] });
+    await waitForTask(svc, id);
+    const [first, second] = await own.waitFor(2);
+    expect([first!.body.type, second!.body.type]).toEqual(['task.target.completed', 'task.completed']);
+    const [atAll] = await all.waitFor(2);
+    expect(all.received.map((r) => r.body.type).sort()).toEqual(['task.completed', 'task.target.completed']);
+    // Each endpoint signs with its own secret.
+    new Webhook(a.body.secret).verify(atAll!.raw, atAll!.headers as Record<string, string>);
+    expect(() => new Webhook(svc.secret).verify(atAll!.raw, atAll!.headers as Record<string, string>)).toThrow();
+    new Webhook(svc.secret).verify(first!.raw, first!.headers as Record<string, string>);
+
+    await new Promise((r) => setTimeout(r, 300));
+    expect(failuresOnly.received).toHaveLength(0);
+    expect(off.received).toHaveLength(0);
+
+    const list = await svc.api('GET', '/v1/endpoints');
+    expect(list.body.data).toHaveLength(3);
+    expect(list.body.data.every((e: Record<string, unknown>) => !('secret' in e))).toBe(true);
+  });
+
+  it('validates endpoints like webhook URLs and isolates them per tenant', async () => {
+    const svc = await service();
+    const bad = await svc.api('POST', '/v1/endpoints', { url: 'https://192.168.1.10/hook' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error).toMatchObject({ code: 'URL_NOT_ALLOWED', details: { field: 'url' } });
+    const badEvent = await svc.api('POST', '/v1/endpoints', { url: 'https://example.com/h', events: ['task.exploded'] });
+    expect(badEvent.status).toBe(400);
+    expect(badEvent.body.error.message).toMatch(/events\[0\]/);
+
+    const mine = await svc.api('POST', '/v1/endpoints', { url: 'https://example.com/h' });
+    const other = await svc.newTenant('other-co');
+    const { callApi } = await import('./helpers/service.js');
+    expect((await callApi(svc.url, other.key, 'GET', `/v1/endpoints/${mine.body.id}`)).status).toBe(404);
+    expect((await callApi(svc.url, other.key, 'DELETE', `/v1/endpoints/${mine.body.id}`)).status).toBe(404);
+    expect((await callApi(svc.url, other.key, 'GET', '/v1/endpoints')).body.data).toEqual([]);
+    expect((await svc.api('DELETE', `/v1/endpoints/${mine.body.id}`)).status).toBe(200);
+    expect((await svc.api('GET', `/v1/endpoints/${mine.body.id}`)).status).toBe(404);
+  });
+
+  it('signs with the old and the new secret after a rotation', async () => {
+    const svc = await service();
+    const rx = await receiver();
+    const created = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
+    const oldSecret = created.body.secret;
+    const rotated = await svc.api('POST', `/v1/endpoints/${created.body.id}/rotate-secret`);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).not.toBe(oldSecret);
+    expect(Date.parse(rotated.body.previous_secret_expires_at) - Date.now()).toBeGreaterThan(23 * 3600_000);
+
+    await waitForTask(svc, await submit(svc));
+    const [hook] = await rx.waitFor(1);
+    expect((hook!.headers['webhook-signature'] as string).split(' ')).toHaveLength(2);
+    // Receivers still on the old secret and those already on the new one both verify.
+    new Webhook(oldSecret).verify(hook!.raw, hook!.headers as Record<string, string>);
+    new Webhook(rotated.body.secret).verify(hook!.raw, hook!.headers as Record<string, string>);
+  });
+
+  it('stops signing with the old secret once the overlap ends', async () => {
+    const svc = await service({ secretRotationOverlapMs: 1 });
+    const rx = await receiver();
+    const created = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
+    const rotated = await svc.api('POST', `/v1/endpoints/${created.body.id}/rotate-secret`);
+    await new Promise((r) => setTimeout(r, 20));
+    await waitForTask(svc, await submit(svc));
+    const [hook] = await rx.waitFor(1);
+    expect((hook!.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
+    expect(() => new Webhook(created.body.secret).verify(hook!.raw, hook!.headers as Record<string, string>)).toThrow();
+    new Webhook(rotated.body.secret).verify(hook!.raw, hook!.headers as Record<string, string>);
+  });
+});
+
+describe('retry policy', () => {
+  it('honours Retry-After on 429', async () => {
+    const svc = await service();
+    const rx = await receiver();
+    rx.respond((_r, i) => (i === 0 ? { status: 429, headers: { 'retry-after': '1' } } : { status: 200 }));
+    await waitForTask(svc, await submit(svc, { webhook_url: rx.url }));
+    const [first, second] = await rx.waitFor(2);
+    // The schedule says 150 ms; the receiver asked for a second.
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(950);
+    expect(second!.headers['webhook-id']).toBe(first!.headers['webhook-id']);
+  });
+
+  it('disables an endpoint that answers 410 Gone and tells the other endpoints', async () => {
+    const svc = await service();
+    const gone = await receiver();
+    const watcher = await receiver();
+    gone.respond(() => ({ status: 410 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: gone.url, events: ['task.completed'] });
+    await svc.api('POST', '/v1/endpoints', { url: watcher.url, events: ['endpoint.disabled'] });
+    await waitForTask(svc, await submit(svc));
+    const [note] = await watcher.waitFor(1);
+    expect(note!.body.type).toBe('endpoint.disabled');
+    expect(note!.body.data).toMatchObject({ id: ep.body.id, enabled: false, disabled_reason: expect.stringMatching(/410/) });
+    const after = await svc.api('GET', `/v1/endpoints/${ep.body.id}`);
+    expect(after.body.enabled).toBe(false);
+    expect(gone.received).toHaveLength(1); // 410 is final: no retry
+  });
+
+  it('disables an endpoint that keeps failing for too long', async () => {
+    const svc = await service({ endpointDisableAfterMs: 300, circuitBreakerThreshold: 100 });
+    const broken = await receiver();
+    broken.respond(() => ({ status: 500 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: broken.url, events: ['task.completed'] });
+    await waitForTask(svc, await submit(svc));
+    const disabled = await until('the endpoint to be disabled', async () => {
+      const e = await svc.api('GET', `/v1/endpoints/${ep.body.id}`);
+      return e.body.enabled === false ? e.body : null;
+    });
+    expect(disabled.disabled_reason).toMatch(/failing without a success/);
+  });
+});
+
+describe('circuit breaker', () => {
+  it('pauses a failing endpoint, probes it later, and closes on success', async () => {
+    const svc = await service({ circuitBreakerThreshold: 2, circuitCooldownMs: 1500, retryScheduleMs: [100, 100, 100, 100, 100, 100] });
+    const flaky = await receiver();
+    let healthy = false;
+    flaky.respond(() => (healthy ? { status: 200 } : { status: 500 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: flaky.url, events: ['task.completed'] });
+    await waitForTask(svc, await submit(svc));
+    await flaky.waitFor(2);
+    const open = await until('the circuit to open', async () => {
+      const e = await svc.api('GET', `/v1/endpoints/${ep.body.id}`);
+      return e.body.circuit_open_until ? e.body : null;
+    });
+    expect(open.consecutive_failures).toBeGreaterThanOrEqual(2);
+    const countAtOpen = flaky.received.length;
+    // While open, nothing is sent even though the schedule says 100 ms.
+    await new Promise((r) => setTimeout(r, 700));
+    expect(flaky.received.length).toBe(countAtOpen);
+    healthy = true;
+    await flaky.waitFor(countAtOpen + 1, 5000);
+    const closed = await until('the circuit to close', async () => {
+      const e = await svc.api('GET', `/v1/endpoints/${ep.body.id}`);
+      return e.body.consecutive_failures === 0 ? e.body : null;
+    });
+    expect(closed.circuit_open_until).toBeNull();
+    const deliveries = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}`);
+    expect(deliveries.body.data[0].status).toBe('delivered');
+  });
+});
+
+describe('delivery log and replay', () => {
+  it('shows every attempt with request and response, and redelivers with the same webhook-id', async () => {
+    const svc = await service();
+    const rx = await receiver();
+    rx.respond((_r, i) => (i === 0 ? { status: 500, body: 'x'.repeat(40_000), headers: { 'x-reason': 'busy' } } : { status: 200, body: 'thanks' }));
+    const id = await submit(svc, { webhook_url: rx.url });
+    await rx.waitFor(2);
+    const [summary] = (await until('the delivery to finish', async () => {
+      const r = await svc.api('GET', `/v1/tasks/${id}/deliveries`);
+      return r.body.data?.[0]?.status === 'delivered' ? r.body.data : null;
+    })) as any[];
+    const full = await svc.api('GET', `/v1/deliveries/${summary.id}`);
+    expect(full.status).toBe(200);
+    const [a1, a2] = full.body.attempts;
+    expect(a1.status_code).toBe(500);
+    expect(a1.response_headers['x-reason']).toBe('busy');
+    expect(a1.response_excerpt.length).toBe(16 * 1024); // bodies are kept only up to 16 KB
+    expect(a1.request_headers['webhook-id']).toBe(summary.event_id);
+    expect(a1.request_headers['user-agent']).toMatch(/^hookwave\//);
+    expect(a2).toMatchObject({ status_code: 200, response_excerpt: 'thanks' });
+
+    const again = await svc.api('POST', `/v1/deliveries/${summary.id}/redeliver`);
+    expect(again.status).toBe(202);
+    const [, , third] = await rx.waitFor(3);
+    expect(third!.headers['webhook-id']).toBe(summary.event_id);
+    expect(third!.raw).toBe(rx.received[0]!.raw);
+    await until('the redelivery to be recorded', async () => {
+      const listed = await svc.api('GET', '/v1/deliveries?status=delivered');
+      return listed.body.data.some((d: { id: string }) => d.id === summary.id);
+    });
+    expect((await svc.api('POST', '/v1/deliveries/dlv_00000000000000000000000000/redeliver')).status).toBe(404);
+  });
+
+  it('recovers every failed delivery of an endpoint since a time', async () => {
+    const svc = await service({ retryScheduleMs: [50], circuitBreakerThreshold: 100 });
+    const rx = await receiver();
+    let up = false;
+    rx.respond(() => (up ? { status: 200 } : { status: 503 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
+    const since = new Date().toISOString();
+    for (let i = 0; i < 3; i++) await waitForTask(svc, await submit(svc));
+    await until('all deliveries to fail', async () => {
+      const r = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=failed`);
+      return r.body.data.length === 3;
+    });
+    up = true;
+    const before = rx.received.length;
+    const res = await svc.api('POST', `/v1/endpoints/${ep.body.id}/recover?since=${encodeURIComponent(since)}`);
+    expect(res.body).toEqual({ success: true, requeued: 3 });
+    await rx.waitFor(before + 3);
+    const ids = new Set(rx.received.slice(before).map((r) => r.headers['webhook-id']));
+    expect(ids.size).toBe(3);
+    expect((await svc.api('POST', `/v1/endpoints/${ep.body.id}/recover?since=yesterday`)).body.error.code).toBe('VALIDATION_ERROR');
+  });
+});
+
+describe('isolation', () => {
+  it('a hanging endpoint does not delay deliveries to a healthy one', async () => {
+    const timeoutMs = 5000;
+    const svc = await service({ webhookTimeoutMs: timeoutMs, endpointConcurrency: 2, dispatcherConcurrency: 8 });
+    const hang = await receiver();
+    hang.respond(() => 'hang');
+    const ok = await receiver();
+    await svc.api('POST', '/v1/endpoints', { url: hang.url, events: ['task.completed'] });
+    await svc.api('POST', '/v1/endpoints', { url: ok.url, events: ['task.completed'] });
+    for (let i = 0; i < 6; i++) await submit(svc);
+    const got = await ok.waitFor(6, 20_000);
+    // The hanging endpoint holds its 2 slots until the 5 s timeout. A healthy delivery queued
+    // behind them would arrive at least that long after its event; each arrives well before.
+    for (const r of got) expect(r.at - Date.parse(r.body.timestamp)).toBeLessThan(timeoutMs / 2);
+    expect(hang.received.length).toBeLessThanOrEqual(2);
+  });
+});

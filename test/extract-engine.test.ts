@@ -1,0 +1,235 @@
+/**
+ * The extract engine against real ffmpeg, without the HTTP service around it.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import { extractEngine } from '../src/engines/extract.js';
+import { probe } from '../src/engines/ffmpeg.js';
+import { isHookwaveError } from '../src/errors.js';
+import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
+
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+let mediaDir: string;
+let tone: string; // 3 s, 44.1 kHz, stereo wav
+
+beforeAll(async () => {
+  mediaDir = tempDir('hookwave-media-');
+  tone = await makeTone(mediaDir, { seconds: 3, sampleRate: 44100, channels: 2, format: 'wav' });
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function context(input: string, target: TargetSpec, extra: Partial<EngineRunContext> = {}): EngineRunContext {
+  return {
+    taskId: 'task_test',
+    targetId: 'tgt_test',
+    input: { path: input },
+    inputUrl: null,
+    params: {},
+    target,
+    targetName: extractEngine.targetName(target, 0),
+    outDir: tempDir('hookwave-out-'),
+    signal: new AbortController().signal,
+    progress: () => {},
+    ...extra,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the run to fail');
+    },
+    (e: unknown) => e,
+  );
+  if (!isHookwaveError(err)) throw err;
+  return { code: err.code, message: err.message };
+}
+
+/** Linux: pids of live ffmpeg/ffprobe children of this process. */
+function childFfmpegs(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z' && /^ff(mpeg|probe)/.test(comm)) pids.push(Number(entry));
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return pids;
+}
+
+const CODEC = { mp3: 'mp3', wav: 'pcm_s16le', flac: 'flac', ogg: 'vorbis', opus: 'opus', m4a: 'aac' } as const;
+const CONTAINER = { mp3: 'mp3', wav: 'wav', flac: 'flac', ogg: 'ogg', opus: 'ogg', m4a: 'mp4' } as const;
+
+describe('extract: every format', () => {
+  const cases: Array<{ target: TargetSpec; rate: number; channels: number; bitrate?: number }> = [
+    { target: { format: 'mp3' }, rate: 44100, channels: 2, bitrate: 192000 },
+    { target: { format: 'mp3', bitrate: '128k', sample_rate: 22050, channels: 1, name: 'voice' }, rate: 22050, channels: 1, bitrate: 128000 },
+    { target: { format: 'wav' }, rate: 44100, channels: 2 },
+    { target: { format: 'wav', sample_rate: 8000, channels: 1 }, rate: 8000, channels: 1 },
+    { target: { format: 'flac' }, rate: 44100, channels: 2 },
+    { target: { format: 'flac', sample_rate: 96000, channels: 6 }, rate: 96000, channels: 6 },
+    { target: { format: 'ogg' }, rate: 44100, channels: 2 },
+    { target: { format: 'ogg', bitrate: 96000, sample_rate: 32000, channels: 3 }, rate: 32000, channels: 3, bitrate: 96000 },
+    // Opus always decodes at 48 kHz, whatever rate it was encoded at.
+    { target: { format: 'opus' }, rate: 48000, channels: 2 },
+    { target: { format: 'opus', sample_rate: 16000, channels: 4, bitrate: '64k' }, rate: 48000, channels: 4 },
+    { target: { format: 'm4a' }, rate: 44100, channels: 2 },
+    { target: { format: 'm4a', sample_rate: 48000, channels: 8, bitrate: 256000 }, rate: 48000, channels: 8 },
+  ];
+
+  for (const { target, rate, channels, bitrate } of cases) {
+    it(`${JSON.stringify(target)}`, async () => {
+      expect(extractEngine.checkTarget!(target)).toBeNull();
+      const ctx = context(tone, target);
+      const result = await extractEngine.run(ctx);
+      const format = target.format as keyof typeof CODEC;
+
+      expect(result.duration).toBeCloseTo(3, 1);
+      expect(result.outputs).toHaveLength(1);
+      const out = result.outputs[0]!;
+      const ext = format === 'opus' ? 'opus' : format;
+      expect(out.path).toBe(join(ctx.outDir, `${ctx.targetName}.${ext}`));
+      expect(readdirSync(ctx.outDir)).toEqual([`${ctx.targetName}.${ext}`]);
+      expect(out).toMatchObject({ name: ctx.targetName, format, sample_rate: rate, channels });
+      expect(out.size).toBeGreaterThan(0);
+      expect(Math.abs(out.duration! - 3)).toBeLessThanOrEqual(0.1);
+
+      const probed = await probe(out.path);
+      expect(probed.formatName.split(',')).toContain(CONTAINER[format]);
+      expect(probed.audio).toMatchObject({ codec: CODEC[format], sampleRate: rate, channels });
+      expect(Math.abs(probed.audio!.duration! - 3)).toBeLessThanOrEqual(0.1);
+      expect(probed.hasVideo).toBe(false);
+      if (bitrate) expect(out.bitrate).toBe(bitrate);
+    });
+  }
+});
+
+describe('extract: inputs', () => {
+  it('takes the audio out of a video', async () => {
+    const video = await makeVideoWithAudio(tempDir('hookwave-media-'), 2);
+    const result = await extractEngine.run(context(video, { format: 'mp3' }));
+    const probed = await probe(result.outputs[0]!.path);
+    expect(probed.hasVideo).toBe(false);
+    expect(probed.audio?.codec).toBe('mp3');
+    expect(Math.abs(result.outputs[0]!.duration! - 2)).toBeLessThanOrEqual(0.1);
+  });
+
+  it('rejects a video without audio with NO_AUDIO_STREAM', async () => {
+    const video = await makeVideoOnly(tempDir('hookwave-media-'), 2);
+    const ctx = context(video, { format: 'wav' });
+    expect((await failure(extractEngine.run(ctx))).code).toBe('NO_AUDIO_STREAM');
+    expect(readdirSync(ctx.outDir)).toEqual([]);
+  });
+
+  it('rejects garbage with UNSUPPORTED_MEDIA', async () => {
+    const garbage = await makeGarbage(tempDir('hookwave-media-'), 4096);
+    const ctx = context(garbage, { format: 'wav' });
+    const err = await failure(extractEngine.run(ctx));
+    expect(err.code).toBe('UNSUPPORTED_MEDIA');
+    expect(err.message).toMatch(/mp3/);
+    expect(readdirSync(ctx.outDir)).toEqual([]);
+  });
+});
+
+describe('extract: progress and cancelation', () => {
+  it('reports increasing progress that ends at 1', async () => {
+    const input = await makeTone(tempDir('hookwave-media-'), { seconds: 240, format: 'flac' });
+    const seen: number[] = [];
+    await extractEngine.run(context(input, { format: 'mp3' }, { progress: (f) => seen.push(f) }));
+    expect(seen.at(-1)).toBe(1);
+    expect(seen.some((f) => f > 0 && f < 1)).toBe(true);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThanOrEqual(seen[i - 1]!);
+    for (const f of seen) expect(f >= 0 && f <= 1).toBe(true);
+  });
+
+  it('kills ffmpeg promptly on abort and leaves no output behind', async () => {
+    const input = await makeTone(tempDir('hookwave-media-'), { seconds: 600, format: 'flac' });
+    const controller = new AbortController();
+    const ctx = context(input, { format: 'mp3' }, { signal: controller.signal });
+    const running = failure(extractEngine.run(ctx));
+
+    // Abort once the encode (not the probe) is under way.
+    const started = Date.now();
+    while (Date.now() - started < 100 || !readdirSync(ctx.outDir).some((f) => f.endsWith('.part'))) {
+      if (Date.now() - started > 10_000) throw new Error('ffmpeg never started');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(childFfmpegs()).toHaveLength(1);
+    const abortedAt = Date.now();
+    controller.abort();
+
+    const err = await running;
+    expect(err.code).toBe('CANCELED');
+    expect(Date.now() - abortedAt).toBeLessThan(1000);
+    expect(childFfmpegs()).toEqual([]);
+    expect(readdirSync(ctx.outDir)).toEqual([]);
+  });
+
+  it('rejects at once when already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const ctx = context(tone, { format: 'mp3' }, { signal: controller.signal });
+    expect((await failure(extractEngine.run(ctx))).code).toBe('CANCELED');
+    expect(childFfmpegs()).toEqual([]);
+  });
+});
+
+describe('extract: checkTarget', () => {
+  const check = (t: TargetSpec) => extractEngine.checkTarget!(t);
+
+  it('names the target by name, else by format', () => {
+    expect(extractEngine.targetName({ format: 'mp3' }, 0)).toBe('mp3');
+    expect(extractEngine.targetName({ format: 'mp3', name: 'voice' }, 0)).toBe('voice');
+  });
+
+  it('rejects sample rates an encoder does not support', () => {
+    expect(check({ format: 'opus', sample_rate: 44100 })).toMatchObject({ field: 'sample_rate', message: expect.stringMatching(/44100.*opus/) });
+    expect(check({ format: 'mp3', sample_rate: 96000 })?.field).toBe('sample_rate');
+    for (const rate of [8000, 12000, 16000, 24000, 48000]) expect(check({ format: 'opus', sample_rate: rate })).toBeNull();
+    expect(check({ format: 'flac', sample_rate: 96000 })).toBeNull();
+  });
+
+  it('rejects a bitrate on lossless formats', () => {
+    expect(check({ format: 'flac', bitrate: '192k' })).toEqual({ field: 'bitrate', message: 'bitrate is not used by lossless format flac' });
+    expect(check({ format: 'wav', bitrate: 128000 })?.field).toBe('bitrate');
+  });
+
+  it('rejects bitrates out of range or beyond a codec limit', () => {
+    expect(check({ format: 'mp3', bitrate: '9999k' })?.field).toBe('bitrate');
+    expect(check({ format: 'opus', bitrate: '320k', channels: 1 })?.field).toBe('bitrate');
+    expect(check({ format: 'opus', bitrate: '320k', channels: 2 })).toBeNull();
+    expect(check({ format: 'ogg', bitrate: '192k', sample_rate: 96000 })?.field).toBe('bitrate');
+    expect(check({ format: 'ogg', bitrate: '320k', sample_rate: 22050, channels: 2 })?.field).toBe('bitrate');
+    expect(check({ format: 'ogg', bitrate: '160k', sample_rate: 22050, channels: 2 })).toBeNull();
+  });
+
+  it('rejects more than two channels for mp3', () => {
+    expect(check({ format: 'mp3', channels: 6 })?.field).toBe('channels');
+    expect(check({ format: 'mp3', channels: 2 })).toBeNull();
+  });
+
+  it('fails the run with INVALID_TARGET when the input makes the bitrate impossible', async () => {
+    const hiRes = await makeTone(tempDir('hookwave-media-'), { seconds: 1, sampleRate: 96000, format: 'flac' });
+    const ctx = context(hiRes, { format: 'ogg', bitrate: '192k' });
+    const err = await failure(extractEngine.run(ctx));
+    expect(err.code).toBe('INVALID_TARGET');
+    expect(err.message).toMatch(/96000 Hz/);
+    expect(readdirSync(ctx.outDir)).toEqual([]);
+  });
+});

@@ -1,0 +1,36 @@
+/** Serves test media from a directory on a loopback port, as an input URL would. */
+import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+
+export interface FileServer {
+  url(name: string): string;
+  requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startFileServer(dir: string): Promise<FileServer> {
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const u = new URL(req.url ?? '/', 'http://x');
+    requests.push(u.pathname);
+    if (u.pathname.startsWith('/status/')) return void res.writeHead(Number(u.pathname.slice(8))).end('nope');
+    if (u.pathname === '/hang') return; // never answers
+    if (u.pathname.startsWith('/redirect/')) return void res.writeHead(302, { location: `/${u.pathname.slice(10)}` }).end();
+    const file = path.join(dir, path.basename(u.pathname));
+    if (!fs.existsSync(file)) return void res.writeHead(404).end('not found');
+    res.writeHead(200, { 'content-length': fs.statSync(file).size });
+    fs.createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: (name) => `http://127.0.0.1:${port}/${name}`,
+    requests,
+    close() {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}

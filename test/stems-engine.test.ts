@@ -1,0 +1,243 @@
+/**
+ * The stems engine against real ffmpeg, on mixes synthesised by the test so the true sources are known.
+ */
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import { stemsEngine } from '../src/engines/stems.js';
+import { isHookwaveError } from '../src/errors.js';
+import { decodeF32, makeGarbage, makeStemMix, makeTone, readWav, type StemMix } from './helpers/media.js';
+
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+
+const SECONDS = 6;
+let mediaDir: string;
+let stereo: StemMix;
+
+beforeAll(async () => {
+  mediaDir = tempDir('hookwave-stems-media-');
+  stereo = await makeStemMix(mediaDir, { seconds: SECONDS });
+});
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function context(input: string, target: TargetSpec, extra: Partial<EngineRunContext> = {}): EngineRunContext {
+  return {
+    taskId: 'task_test',
+    targetId: 'tgt_test',
+    input: { path: input },
+    inputUrl: null,
+    params: {},
+    target,
+    targetName: stemsEngine.targetName(target, 0),
+    outDir: tempDir('hookwave-stems-out-'),
+    signal: new AbortController().signal,
+    progress: () => {},
+    ...extra,
+  };
+}
+
+async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
+  const err = await promise.then(
+    () => {
+      throw new Error('expected the run to fail');
+    },
+    (e: unknown) => e,
+  );
+  if (!isHookwaveError(err)) throw err;
+  return { code: err.code, message: err.message };
+}
+
+/** Linux: pids of live ffmpeg/ffprobe children of this process. */
+function childFfmpegs(): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) === process.pid && state !== 'Z' && /^ff(mpeg|probe)/.test(comm)) pids.push(Number(entry));
+    } catch {
+      // the process exited while we looked
+    }
+  }
+  return pids;
+}
+
+/** Runs every stem of `mix` to wav and decodes them. */
+async function allStems(input: string): Promise<Record<string, { samples: Float32Array; info: unknown; channels: number | null; duration: number | null }>> {
+  const out: Record<string, { samples: Float32Array; info: unknown; channels: number | null; duration: number | null }> = {};
+  for (const stem of ['vocals', 'instrumental', 'drums', 'bass', 'other']) {
+    const result = await stemsEngine.run(context(input, { stem, format: 'wav' }));
+    const o = result.outputs[0]!;
+    expect(o).toMatchObject({ name: stem, format: 'wav', sample_rate: 44100 });
+    out[stem] = { samples: readWav(o.path).samples, info: result.info, channels: o.channels, duration: o.duration };
+  }
+  return out;
+}
+
+function maxSumError(mix: Float32Array, parts: Float32Array[]): number {
+  let worst = 0;
+  for (let i = 0; i < mix.length; i++) {
+    let s = 0;
+    for (const p of parts) s += p[i]!;
+    worst = Math.max(worst, Math.abs(s - mix[i]!));
+  }
+  return worst;
+}
+
+function peak(x: Float32Array): number {
+  let p = 0;
+  for (const v of x) p = Math.max(p, Math.abs(v));
+  return p;
+}
+
+const dot = (a: Float32Array, b: Float32Array) => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+};
+
+describe('stems: stems add back up to the input', () => {
+  it('stereo: vocals + instrumental = mix and drums + bass + vocals + other = mix', async () => {
+    const mix = readWav(stereo.mix).samples;
+    const stems = await allStems(stereo.mix);
+    for (const s of Object.values(stems)) {
+      expect(s.samples.length).toBe(mix.length);
+      expect(s.channels).toBe(2);
+      expect(Math.abs(s.duration! - SECONDS)).toBeLessThan(0.01);
+      expect(s.info).toEqual({ stereo_cues: true });
+    }
+    // 16-bit wav rounds each stem by at most half a step (1.5e-5); the masks themselves add nothing visible.
+    const tolerance = 1e-3 * peak(mix);
+    expect(maxSumError(mix, [stems.vocals!.samples, stems.instrumental!.samples])).toBeLessThan(tolerance);
+    expect(maxSumError(mix, [stems.drums!.samples, stems.bass!.samples, stems.vocals!.samples, stems.other!.samples])).toBeLessThan(tolerance);
+    // Not trivially satisfied by one stem taking everything.
+    for (const s of ['vocals', 'drums', 'bass', 'other']) expect(peak(stems[s]!.samples)).toBeGreaterThan(0.02);
+  });
+
+  it('mono: works without stereo cues, outputs mono, and still adds up', async () => {
+    const mono = await makeStemMix(mediaDir, { seconds: 3, mono: true });
+    const mix = readWav(mono.mix).samples;
+    const stems = await allStems(mono.mix);
+    for (const s of Object.values(stems)) {
+      expect(s.channels).toBe(1);
+      expect(s.samples.length).toBe(mix.length);
+      expect(s.info).toEqual({ stereo_cues: false });
+    }
+    const tolerance = 1e-3 * peak(mix);
+    expect(maxSumError(mix, [stems.vocals!.samples, stems.instrumental!.samples])).toBeLessThan(tolerance);
+    expect(maxSumError(mix, [stems.drums!.samples, stems.bass!.samples, stems.vocals!.samples, stems.other!.samples])).toBeLessThan(tolerance);
+    // Mono vocals are the harmonic part of the vocal band: the formant voice must be in there.
+    const vocal = readWav(mono.sources.vocal!).samples;
+    expect(dot(stems.vocals!.samples, vocal) / dot(vocal, vocal)).toBeGreaterThan(0.5);
+  });
+});
+
+describe('stems: separation', () => {
+  it('puts the drums of a drums + pad mix in the drum stem, and little of the pad', async () => {
+    const mix = await makeStemMix(mediaDir, { seconds: 6, sources: ['drums', 'pad'] });
+    const drums = readWav(mix.sources.drums!).samples;
+    const pad = readWav(mix.sources.pad!).samples;
+    const result = await stemsEngine.run(context(mix.mix, { stem: 'drums', format: 'wav' }));
+    const stem = readWav(result.outputs[0]!.path).samples;
+
+    // Share of each source's energy the stem reproduces (projection coefficient) and overall fit.
+    const drumShare = dot(stem, drums) / dot(drums, drums);
+    const padShare = dot(stem, pad) / dot(pad, pad);
+    const correlation = dot(stem, drums) / Math.sqrt(dot(stem, stem) * dot(drums, drums));
+    expect(drumShare).toBeGreaterThan(0.7);
+    expect(correlation).toBeGreaterThan(0.8);
+    expect(padShare).toBeLessThan(0.1);
+  });
+
+  it('finds the centred voice in the vocal stem, not the wide pad', async () => {
+    const vocal = readWav(stereo.sources.vocal!).samples;
+    const pad = readWav(stereo.sources.pad!).samples;
+    const result = await stemsEngine.run(context(stereo.mix, { stem: 'vocals', format: 'flac' }));
+    const stem = await decodeF32(result.outputs[0]!.path);
+    expect(dot(stem, vocal) / dot(vocal, vocal)).toBeGreaterThan(0.6);
+    expect(dot(stem, pad) / dot(pad, pad)).toBeLessThan(0.25);
+  });
+});
+
+describe('stems: targets', () => {
+  it('names targets by name, else by stem', () => {
+    expect(stemsEngine.targetName({ stem: 'vocals', format: 'mp3' }, 0)).toBe('vocals');
+    expect(stemsEngine.targetName({ stem: 'vocals', format: 'mp3', name: 'voice' }, 0)).toBe('voice');
+  });
+
+  it('checks output options like extract does', () => {
+    expect(stemsEngine.checkTarget!({ stem: 'bass', format: 'wav', bitrate: '128k' })?.field).toBe('bitrate');
+    expect(stemsEngine.checkTarget!({ stem: 'bass', format: 'opus', sample_rate: 44100 })?.field).toBe('sample_rate');
+    expect(stemsEngine.checkTarget!({ stem: 'bass', format: 'mp3', bitrate: '128k' })).toBeNull();
+  });
+
+  it('encodes lossy formats with the requested options and reports progress up to 1', async () => {
+    const seen: number[] = [];
+    const target = { stem: 'instrumental', format: 'mp3', bitrate: '128k', sample_rate: 22050, channels: 1, name: 'backing' };
+    const ctx = context(stereo.mix, target, { progress: (f) => seen.push(f) });
+    const result = await stemsEngine.run(ctx);
+    expect(result.duration).toBeCloseTo(SECONDS, 2);
+    expect(result.outputs[0]).toMatchObject({ name: 'backing', format: 'mp3', sample_rate: 22050, channels: 1, bitrate: 128000 });
+    expect(readdirSync(ctx.outDir)).toEqual(['backing.mp3']);
+    expect(Math.abs(result.outputs[0]!.duration! - SECONDS)).toBeLessThan(0.1);
+    expect(seen.at(-1)).toBe(1);
+    expect(seen.some((f) => f > 0 && f < 1)).toBe(true);
+    for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThanOrEqual(seen[i - 1]!);
+  });
+
+  it('rejects unreadable input with UNSUPPORTED_MEDIA and leaves nothing behind', async () => {
+    const garbage = await makeGarbage(tempDir('hookwave-stems-media-'), 4096);
+    const ctx = context(garbage, { stem: 'drums', format: 'wav' });
+    expect((await failure(stemsEngine.run(ctx))).code).toBe('UNSUPPORTED_MEDIA');
+    expect(readdirSync(ctx.outDir)).toEqual([]);
+    expect(childFfmpegs()).toEqual([]);
+  });
+});
+
+describe('stems: cancelation', () => {
+  it('kills both ffmpeg processes promptly on abort and leaves no output behind', async () => {
+    // Long enough that separation is still running when we abort (≈ 2 s of work on an idle core).
+    const input = await makeTone(tempDir('hookwave-stems-media-'), { seconds: 90 });
+    const controller = new AbortController();
+    const ctx = context(input, { stem: 'vocals', format: 'mp3' }, { signal: controller.signal });
+    let progressed = 0;
+    ctx.progress = (f) => {
+      progressed = f;
+    };
+    const running = failure(stemsEngine.run(ctx));
+
+    const started = Date.now();
+    while (progressed === 0) {
+      if (Date.now() - started > 10_000) throw new Error('separation never started');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(childFfmpegs()).toHaveLength(2);
+    const abortedAt = Date.now();
+    controller.abort();
+
+    const err = await running;
+    expect(err.code).toBe('CANCELED');
+    expect(Date.now() - abortedAt).toBeLessThan(1000);
+    expect(childFfmpegs()).toEqual([]);
+    expect(readdirSync(ctx.outDir)).toEqual([]);
+  });
+
+  it('rejects at once when already aborted', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    const ctx = context(stereo.mix, { stem: 'drums', format: 'wav' }, { signal: controller.signal });
+    expect((await failure(stemsEngine.run(ctx))).code).toBe('CANCELED');
+    expect(childFfmpegs()).toEqual([]);
+  });
+});

@@ -1,0 +1,199 @@
+// The task list: filters in the URL, rows kept live by the tenant's event stream plus per-task
+// progress streams for the running ones.
+import { api, stream } from '../api.js';
+import { badge, cost, h, pageHeader, progressBar, replace, setProgress, shortId, time } from '../ui.js';
+import { KINDS } from './new-task.js';
+
+export const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
+const ACTIVE = ['queued', 'processing'];
+// Browsers allow six HTTP/1.1 connections per origin; the page keeps room for its API calls and audio.
+const MAX_PROGRESS_STREAMS = 3;
+
+/** @param {any} task */
+export function taskProgress(task) {
+  if (task.status === 'completed') return 1;
+  const ts = task.targets ?? [];
+  if (!ts.length) return 0;
+  return ts.reduce((/** @type {number} */ sum, /** @type {any} */ t) => sum + (t.status === 'completed' || t.status === 'failed' ? 1 : t.progress), 0) / ts.length;
+}
+
+/** @param {import('../app.js').PageContext} ctx */
+export async function tasksPage({ main, signal, query, go }) {
+  const status = query.get('status') ?? '';
+  const kind = query.get('kind') ?? '';
+  const setFilter = (/** @type {string} */ k, /** @type {string} */ v) => {
+    const q = new URLSearchParams(query);
+    if (v) q.set(k, v);
+    else q.delete(k);
+    go(`#/tasks${q.toString() ? `?${q}` : ''}`);
+  };
+
+  const statusSelect = h(
+    'select',
+    { name: 'status', onchange: () => setFilter('status', statusSelect.value) },
+    h('option', { value: '' }, 'All statuses'),
+    STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)),
+  );
+  const kindInput = h('input', { name: 'kind', list: 'kinds', placeholder: 'Any kind', value: kind, size: 12, onchange: () => setFilter('kind', kindInput.value.trim()) });
+  const live = h('span.live', { title: 'Live updates from the event stream' }, 'connecting');
+
+  const tbody = h('tbody');
+  const table = h(
+    'table.list.tasks',
+    null,
+    h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Kind'), h('th', null, 'Status'), h('th.wide', null, 'Progress'), h('th.num', null, 'Targets'), h('th.num', null, 'Cost'), h('th', null, 'Created'))),
+    tbody,
+  );
+  const empty = h('p.empty', { hidden: true }, status || kind ? 'No tasks match these filters.' : 'No tasks yet. ', !status && !kind ? h('a', { href: '#/new' }, 'Submit one.') : null);
+  const more = h('button', { type: 'button', hidden: true }, 'Load more');
+
+  replace(
+    main,
+    pageHeader('Tasks', live, h('a.button.primary', { href: '#/new' }, 'New task')),
+    h('div.filters', null, h('label', null, 'Status', statusSelect), h('label', null, 'Kind', kindInput), h('datalist', { id: 'kinds' }, KINDS.map((k) => h('option', { value: k })))),
+    h('div.card.flush', null, table, empty),
+    more,
+  );
+
+  /** @type {Map<string, { task: any, row: HTMLElement, abort?: AbortController }>} */
+  const rows = new Map();
+  /** @type {string | null} */
+  let cursor = null;
+
+  /** @param {any} task */
+  function renderRow(task) {
+    const bar = progressBar(taskProgress(task));
+    return h(
+      'tr',
+      { dataset: { taskId: task.id, status: task.status } },
+      h('td', null, h('a.mono', { href: `#/tasks/${task.id}`, title: task.id }, shortId(task.id)), task.title ? h('div.muted.small', null, task.title) : null),
+      h('td', null, task.kind),
+      h('td', null, badge(task.status)),
+      h('td.wide', null, bar),
+      h('td.num', null, String(task.targets.length)),
+      h('td.num', null, cost(task.cost)),
+      h('td', null, time(task.created_at)),
+    );
+  }
+
+  /** @param {any} task */
+  function upsert(task, atTop = false) {
+    const existing = rows.get(task.id);
+    const row = renderRow(task);
+    if (existing) {
+      existing.row.replaceWith(row);
+      existing.task = task;
+      existing.row = row;
+    } else {
+      rows.set(task.id, { task, row });
+      if (atTop) tbody.prepend(row);
+      else tbody.append(row);
+    }
+    empty.hidden = rows.size > 0;
+    followProgress();
+  }
+
+  function matches(/** @type {any} */ task) {
+    return (!status || task.status === status) && (!kind || task.kind === kind);
+  }
+
+  async function load(/** @type {string | null} */ after) {
+    const q = new URLSearchParams({ limit: '25' });
+    if (status) q.set('status', status);
+    if (kind) q.set('kind', kind);
+    if (after) q.set('cursor', after);
+    const page = await api('GET', `/v1/tasks?${q}`, { signal });
+    for (const t of page.data) upsert(t);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    empty.hidden = rows.size > 0;
+  }
+  more.addEventListener('click', () => void load(cursor));
+
+  async function refresh(/** @type {string} */ id) {
+    try {
+      const task = await api('GET', `/v1/tasks/${id}`, { signal });
+      if (matches(task)) upsert(task, !rows.has(task.id));
+      else if (rows.has(id)) {
+        rows.get(id)?.row.remove();
+        rows.delete(id);
+        empty.hidden = rows.size > 0;
+      }
+    } catch {
+      /* the next event or poll tries again */
+    }
+  }
+
+  // A per-task stream for the first few running tasks: progress events as the worker writes them.
+  function followProgress() {
+    let streams = [...rows.values()].filter((r) => r.abort && !r.abort.signal.aborted).length;
+    for (const r of rows.values()) {
+      if (streams >= MAX_PROGRESS_STREAMS) break;
+      if (r.abort || !ACTIVE.includes(r.task.status)) continue;
+      const abort = new AbortController();
+      signal.addEventListener('abort', () => abort.abort());
+      r.abort = abort;
+      streams++;
+      const id = r.task.id;
+      void stream(`/v1/tasks/${id}/events`, {
+        signal: abort.signal,
+        isFinal: (e) => /^task\.(completed|failed|canceled)$/.test(e.event),
+        onEvent: (e) => {
+          const entry = rows.get(id);
+          if (!entry) return;
+          if (e.event === 'progress') {
+            const p = JSON.parse(e.data);
+            const target = entry.task.targets.find((/** @type {any} */ t) => t.id === p.target_id);
+            if (target) {
+              target.progress = p.progress;
+              target.status = 'processing';
+            }
+            if (entry.task.status === 'queued') {
+              entry.task.status = 'processing';
+              upsert(entry.task);
+            } else setProgress(/** @type {HTMLElement} */ (entry.row.querySelector('.progress')), taskProgress(entry.task));
+          } else void refresh(id);
+        },
+      }).finally(() => {
+        abort.abort();
+        followProgress();
+      });
+    }
+  }
+
+  await load(null);
+
+  // Terminal events of every task, including ones submitted elsewhere while this page is open.
+  void stream('/v1/events', {
+    signal,
+    onState: (state) => {
+      live.textContent = state;
+      live.classList.toggle('on', state === 'live');
+    },
+    onEvent: (e) => {
+      const id = JSON.parse(e.data)?.data?.id;
+      if (typeof id === 'string' && id.startsWith('task_')) void refresh(id);
+    },
+  });
+
+  // Tasks are created and start without an event; a slow poll picks that up while anything is pending.
+  const poll = setInterval(() => {
+    if (document.hidden) return;
+    const pending = [...rows.values()].filter((r) => ACTIVE.includes(r.task.status) && !r.abort);
+    for (const r of pending) void refresh(r.task.id);
+    void loadNewest();
+  }, 5000);
+  signal.addEventListener('abort', () => clearInterval(poll));
+
+  async function loadNewest() {
+    const q = new URLSearchParams({ limit: '10' });
+    if (status) q.set('status', status);
+    if (kind) q.set('kind', kind);
+    try {
+      const page = await api('GET', `/v1/tasks?${q}`, { signal });
+      for (const t of [...page.data].reverse()) if (!rows.has(t.id)) upsert(t, true);
+    } catch {
+      /* next tick */
+    }
+  }
+}
