@@ -38,7 +38,9 @@ export async function finishTarget(
   }
   if (outcome.status === 'completed' && outcome.outputs.length > 0) await tx.insertOutputs(outcome.outputs);
 
-  const task = await tx.getTaskById(target.task_id);
+  // After the target's own row (the lock order claims use too): two targets of one task finishing
+  // at once settle it one after the other, the second seeing the first's outcome.
+  const task = await tx.lockTask(target.task_id);
   if (!task || task.status === 'canceled') return true;
   const [agg] = await tx.loadAggregates([task]);
   await emitTaskEvent(tx, signer, outcome.status === 'completed' ? 'task.target.completed' : 'task.target.failed', agg!, now);

@@ -197,14 +197,16 @@ export class TaskService {
   /** Cancels a queued or running task; running engines are told through the 'cancel' wake-up. */
   async cancel(tenantId: string, id: string): Promise<TaskRow> {
     return this.d.store.tx(async (tx) => {
-      const task = await tx.getTask(tenantId, id);
-      if (!task) throw notFound(id);
+      if (!(await tx.getTask(tenantId, id))) throw notFound(id);
+      const now = Date.now();
+      // Targets first, then the task: the lock order of finishTarget, so a target finishing at this
+      // moment either ends before (and may have settled the task) or finds itself canceled.
+      await tx.cancelOpenTargets(id, now);
+      const task = (await tx.lockTask(id))!;
       if (task.status === 'canceled') return task;
       if (ENDED.includes(task.status)) {
         throw new HookwaveError('TASK_NOT_CANCELABLE', `task ${id} is already ${task.status} and cannot be canceled`, { status: task.status });
       }
-      const now = Date.now();
-      await tx.cancelOpenTargets(id, now);
       const error = { code: 'CANCELED', message: 'canceled by the client' };
       await tx.updateTask(id, { status: 'canceled', error, updated_at: now, completed_at: now });
       const canceled: TaskRow = { ...task, status: 'canceled', error, updated_at: now, completed_at: now };

@@ -15,13 +15,18 @@ export function hashApiKey(key: string): string {
 }
 
 export async function ensureTenant(store: Store, name: string): Promise<Tenant> {
-  return store.tx(async (tx) => {
-    const existing = await tx.getTenantByName(name);
-    if (existing) return existing;
-    const tenant: Tenant = { id: newId('ten'), name, webhook_secret: newWebhookSecret(), created_at: Date.now() };
-    await tx.insertTenant(tenant);
+  const existing = await store.getTenantByName(name);
+  if (existing) return existing;
+  const tenant: Tenant = { id: newId('ten'), name, webhook_secret: newWebhookSecret(), created_at: Date.now() };
+  try {
+    await store.insertTenant(tenant);
     return tenant;
-  });
+  } catch (err) {
+    // Another process created it a moment ago (tenant names are unique).
+    const winner = await store.getTenantByName(name);
+    if (winner) return winner;
+    throw err;
+  }
 }
 
 /** Creates a key for the tenant (creating the tenant on first use). The key is returned once and never stored. */

@@ -115,6 +115,12 @@ export interface Ops {
   getTask(tenantId: string, id: string): Promise<TaskRow | null>;
   /** Lock-free read of a task by id alone, for internal use (workers); never for API lookups. */
   getTaskById(id: string): Promise<TaskRow | null>;
+  /**
+   * Reads a task by id inside a transaction and holds its row lock until the transaction ends
+   * (PostgreSQL: FOR UPDATE; SQLite transactions are serial anyway). What serialises the
+   * transactions that settle or cancel one task; lock the task's target rows first.
+   */
+  lockTask(id: string): Promise<TaskRow | null>;
   findTaskByIdempotencyKey(tenantId: string, key: string): Promise<TaskRow | null>;
   listTasks(q: ListTasksQuery): Promise<TaskRow[]>;
   /** Tasks with their targets and outputs, in the order of `tasks`. */

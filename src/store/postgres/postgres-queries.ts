@@ -237,6 +237,10 @@ export class PostgresQueries implements Ops {
     return this.one('SELECT * FROM tasks WHERE id = $1', [id]);
   }
 
+  lockTask(id: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
+  }
+
   findTaskByIdempotencyKey(tenantId: string, key: string): Promise<TaskRow | null> {
     return this.one('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
   }

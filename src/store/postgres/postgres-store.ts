@@ -3,16 +3,17 @@
  * processes.
  *
  * - Operations outside a transaction run on the pool, one implicit transaction each.
- * - `tx()` holds one pooled client from BEGIN to COMMIT at SERIALIZABLE isolation, the guarantee
- *   SQLite's single writer gives. Callbacks read, decide and write: finishTarget settles a task
- *   when it sees no open target, endpoint health increments counters. Under READ COMMITTED two
- *   workers finishing a task's last two targets at once would each still see the other's target
- *   open, and the task would never complete. A serialization failure or deadlock rolls back and
- *   runs the callback again (callbacks only touch the database, so that is safe).
+ * - `tx()` holds one pooled client from BEGIN to COMMIT at READ COMMITTED isolation. Callbacks
+ *   that read, decide and write take the row lock of what they decide on (`lockTask`: finishTarget
+ *   settles a task when it sees no open target, cancel refuses an ended task), so two workers
+ *   finishing a task's last two targets at once settle it one after the other, the second seeing
+ *   the first's outcome in its next statement's snapshot. SERIALIZABLE gave the same answer but,
+ *   with hundreds of tasks in flight, failed finishing transactions on predicate-lock conflicts
+ *   more often than retries could absorb; a target whose outcome could not be stored ran again.
+ *   A deadlock (a cancel meeting a claim) rolls back and runs the callback again (callbacks only
+ *   touch the database, so that is safe).
  * - Leases: claims use FOR UPDATE SKIP LOCKED, so concurrent workers and dispatchers never take
- *   the same row and never wait on each other. A claim that needs several statements runs in a
- *   READ COMMITTED transaction of its own: under SERIALIZABLE it would fail whenever another
- *   claimer committed after its snapshot, and it decides nothing from what it reads.
+ *   the same row and never wait on each other.
  * - Wake-ups: LISTEN on one dedicated connection per process; a transaction's notifyAfterCommit
  *   becomes pg_notify inside that transaction, so other processes hear it exactly when it commits.
  *   This process is told at once, without the round trip, and ignores its own echo.
@@ -100,7 +101,7 @@ export class PostgresStore implements Store {
     // Unnamed statements on purpose: each is planned for its parameters. Named (prepared) ones
     // doubled PostgreSQL's CPU per webhook delivery here, their generic plans being worse.
     const exec: Exec = (text, values) => this.pool.query(text, values);
-    this.q = new PostgresQueries(exec, (fn) => this.transaction(fn, 'READ COMMITTED'));
+    this.q = new PostgresQueries(exec, (fn) => this.transaction(fn));
   }
 
   async migrate(): Promise<void> {
@@ -122,11 +123,11 @@ export class PostgresStore implements Store {
   }
 
   tx<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.transaction(fn, 'SERIALIZABLE');
+    return this.transaction(fn);
   }
 
   /** BEGIN … COMMIT on one client; `fn` gets queries bound to it (a Tx, which is also what `atomic` needs). */
-  private async transaction<T>(fn: (tx: Tx & PostgresQueries) => Promise<T>, isolation: 'SERIALIZABLE' | 'READ COMMITTED'): Promise<T> {
+  private async transaction<T>(fn: (tx: Tx & PostgresQueries) => Promise<T>): Promise<T> {
     for (let run = 1; ; run++) {
       const client = await this.pool.connect();
       const notes = new Map<string, [WakeChannel, string | undefined]>();
@@ -140,7 +141,7 @@ export class PostgresStore implements Store {
       });
       let broken = false;
       try {
-        await client.query(`BEGIN ISOLATION LEVEL ${isolation}`);
+        await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
         const value = await fn(tx);
         if (notes.size > 0) {
           const list = [...notes.values()];

@@ -170,6 +170,10 @@ export class SqliteQueries implements SyncOps {
     return r ? taskFromRow(r) : null;
   }
 
+  lockTask(id: string): TaskRow | null {
+    return this.getTaskById(id);
+  }
+
   findTaskByIdempotencyKey(tenantId: string, key: string): TaskRow | null {
     const r = this.s('SELECT * FROM tasks WHERE tenant_id = ? AND idempotency_key = ?').get(tenantId, key) as Row | undefined;
     return r ? taskFromRow(r) : null;
