@@ -145,8 +145,9 @@ export class Worker {
       await fsp.mkdir(outDir, { recursive: true });
       let inputPath: string | null = null;
       if (engine.needsInput) {
-        usedInput = true;
         inputPath = await this.inputs.acquire(task.id, (dest) => this.fetchInput(task, dest, controller.signal));
+        // Only a successful acquire is released: a failed one has already let go.
+        usedInput = true;
       }
       const result = await engine.run({
         taskId: task.id,
