@@ -17,6 +17,8 @@ import { UrlGuard } from '../src/webhooks/url-guard.js';
 import { runCli, spawnScript, spawnService, type ServiceProcess } from '../test/helpers/process.js';
 import { tempDir } from '../test/helpers/service.js';
 import { medianBy, pct, table } from './table.js';
+import { benchEngines } from './engines.js';
+import { benchScaleOut } from './scale-out.js';
 import { benchWebhooks } from './webhooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -130,7 +132,7 @@ async function benchDelivery(): Promise<void> {
   const receiver = await spawnScript(path.join(here, 'receiver.ts'), [], {});
   const hookUrl = `${receiver.url}/hook`;
   const body = samplePayload(newId('task'));
-  const config = loadConfig({ dataDir: tempDir('hookwave-bench-'), dev: true, dispatcherConcurrency: concurrency, logLevel: 'warn' }, {});
+  const config = loadConfig({ dataDir: tempDir('hookwave-bench-'), dev: true, dispatcherConcurrency: concurrency, endpointConcurrency: concurrency, logLevel: 'warn' }, {});
   const store = await openStore(config);
   const { tenant } = await createApiKey(store, 'bench');
   const guard = new UrlGuard({ allowHttp: true, allowLoopback: true, allowCidrs: [] });
@@ -182,11 +184,15 @@ async function benchDelivery(): Promise<void> {
 }
 
 console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
-// `npm run bench -- --only=create,delivery` runs a subset; `--quick` shortens every section.
+// `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, engines,
+// workers, deliveries); `--quick` shortens every section.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
   ['delivery', benchDelivery],
   ['webhooks', () => benchWebhooks({ quick })],
+  ['engines', () => benchEngines({ quick })],
+  ['workers', () => benchScaleOut({ quick, sections: ['workers'] })],
+  ['deliveries', () => benchScaleOut({ quick, sections: ['deliveries'] })],
 ];
 for (const [name, run] of sections) if (!only || only.includes(name)) await run();
