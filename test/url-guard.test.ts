@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { HookwaveError } from '../src/errors.js';
 import { compilePolicy, describeAddress, isAddressAllowed } from '../src/webhooks/address-policy.js';
 import { GuardRefusedError, UrlGuard, isGuardRefusal, readCapped, type Resolver, type UrlGuardOptions } from '../src/webhooks/url-guard.js';
+import { postCapped } from '../src/webhooks/post.js';
 
 const strict = { allowLoopback: false, allowCidrs: [] };
 
@@ -389,6 +390,32 @@ describe('connect-time enforcement (dials loopback only)', () => {
     expect(await readCapped(exact.body, 2)).toEqual({ text: 'ok', truncated: false });
     const utf8 = await request(`http://receiver.test:${port}/utf8`, { dispatcher: g.dispatcher });
     expect(await readCapped(utf8.body, 7)).toEqual({ text: 'ééé', truncated: true });
+  });
+
+  describe('postCapped (the dispatcher\'s POST)', () => {
+  it('keeps the first 16 KB of a 1 MB answer and stops reading', async () => {
+    const g = makeGuard(fixed('127.0.0.1'), true);
+    const res = await postCapped(g.dispatcher, `http://receiver.test:${port}/big`, { body: '{}', headers: {}, timeoutMs: 5000, cap: 16 * 1024 });
+    expect(res).toMatchObject({ statusCode: 200, truncated: true });
+    expect(res.excerpt).toHaveLength(16 * 1024);
+  });
+
+  it('reads short answers whole, never splits a character, and returns redirects as they are', async () => {
+    const g = makeGuard(fixed('127.0.0.1'), true);
+    const post = (p: string, cap: number) => postCapped(g.dispatcher, `http://receiver.test:${port}${p}`, { body: '{}', headers: { 'content-type': 'application/json' }, timeoutMs: 5000, cap });
+    expect(await post('/', 16 * 1024)).toMatchObject({ statusCode: 200, excerpt: 'ok', truncated: false });
+    expect(await post('/', 2)).toMatchObject({ excerpt: 'ok', truncated: false });
+    expect(await post('/utf8', 7)).toMatchObject({ excerpt: 'ééé', truncated: true });
+    const redirect = await post('/redirect', 1024);
+    expect(redirect.statusCode).toBe(302);
+    expect(redirect.headers.location).toBe('http://10.0.0.1/');
+  });
+
+  it('fails with the guard\'s refusal when the name resolves to a private address', async () => {
+    const g = makeGuard(fixed('10.0.0.5'), false);
+    const err = await postCapped(g.dispatcher, `http://receiver.test:${port}/`, { body: '{}', headers: {}, timeoutMs: 5000, cap: 1024 }).catch((e: unknown) => e);
+    expect(isGuardRefusal(err)).toBe(true);
+  });
   });
 });
 

@@ -111,12 +111,12 @@ CREATE TABLE deliveries (
   created_at       INTEGER NOT NULL,
   updated_at       INTEGER NOT NULL,
   delivered_at     INTEGER
-);
+) WITHOUT ROWID;
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_by_task ON deliveries (task_id);
 
 CREATE TABLE attempts (
-  id                TEXT PRIMARY KEY,
+  id                TEXT NOT NULL,
   delivery_id       TEXT NOT NULL REFERENCES deliveries(id),
   attempt_number    INTEGER NOT NULL,
   started_at        INTEGER NOT NULL,
@@ -124,8 +124,9 @@ CREATE TABLE attempts (
   latency_ms        REAL NOT NULL,
   response_excerpt  TEXT,
   error             TEXT,
-  UNIQUE (delivery_id, attempt_number)
-);
+  -- Read only by delivery; one B-tree keyed as it is read keeps the hot insert cheap.
+  PRIMARY KEY (delivery_id, attempt_number)
+) WITHOUT ROWID;
 
 -- Secrets this installation generates for itself (e.g. the download-URL signing key).
 CREATE TABLE settings (

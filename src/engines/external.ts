@@ -16,13 +16,16 @@ import { Agent, request, type Dispatcher } from 'undici';
 import type { ExternalEngineConfig } from '../config.js';
 import { HookwaveError, type ErrorCode } from '../errors.js';
 import { USER_AGENT } from '../version.js';
-import type { UrlGuard } from '../webhooks/url-guard.js';
+import { readCapped, type UrlGuard } from '../webhooks/url-guard.js';
 import type { Engine, EngineRunContext, EngineResult } from './engine.js';
 import { EXTRACT_FORMATS } from './extract.js';
 import { describeOutput } from './ffmpeg.js';
 
 const PASSED_THROUGH: ErrorCode[] = ['NO_AUDIO_STREAM', 'UNSUPPORTED_MEDIA', 'INPUT_TOO_LARGE', 'DOWNLOAD_FAILED', 'INVALID_TARGET'];
 const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024;
+
+/** The JSON answer lists outputs by URL; anything near this size is not a well-formed answer. */
+const MAX_ANSWER_BYTES = 1024 * 1024;
 
 interface ServerAnswer {
   outputs?: Array<{ name?: string; format?: string; url?: string }>;
@@ -66,7 +69,8 @@ export function createExternalEngine(cfg: ExternalEngineConfig, guard: UrlGuard)
             ...(cfg.token ? { authorization: `Bearer ${cfg.token}` } : {}),
           },
         });
-        const text = await res.body.text();
+        const { text, truncated } = await readCapped(res.body, MAX_ANSWER_BYTES);
+        if (truncated) throw new HookwaveError('ENGINE_FAILED', `the model server's answer is larger than ${MAX_ANSWER_BYTES / 1024 / 1024} MiB (outputs go by URL, not inline)`);
         let answer: ServerAnswer;
         try {
           answer = JSON.parse(text) as ServerAnswer;

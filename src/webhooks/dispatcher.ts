@@ -11,7 +11,6 @@
  * process dies between the POST and the record, the delivery becomes due again and is re-sent with
  * the same webhook-id, which is what receivers deduplicate on.
  */
-import { request } from 'undici';
 import type { Config } from '../config.js';
 import type { ClaimedDelivery } from '../domain/types.js';
 import { newId } from '../ids.js';
@@ -22,7 +21,8 @@ import { USER_AGENT } from '../version.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { nextRetryDelay } from './retry-schedule.js';
 import { signatureHeaders } from './signature.js';
-import { isGuardRefusal, readCapped, type UrlGuard } from './url-guard.js';
+import { postCapped } from './post.js';
+import { isGuardRefusal, type UrlGuard } from './url-guard.js';
 
 export interface DispatcherDeps {
   store: Store;
@@ -52,12 +52,6 @@ function receiverKey(d: ClaimedDelivery): string {
   const scheme = d.url.indexOf('://');
   const end = d.url.indexOf('/', scheme + 3);
   return end < 0 ? d.url : d.url.slice(0, end);
-}
-
-function flattenHeaders(h: Record<string, string | string[] | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
 }
 
 /** Retry-After as delay-seconds or an HTTP date; null when unparseable. */
@@ -111,8 +105,10 @@ export class Dispatcher {
     if (this.stopped) return;
     this.startSends();
     // Refill below half a batch of deliveries that could go out now (a saturated receiver's
-    // backlog does not count, so it cannot stop the claims for everyone else), within a hard cap.
-    if (!this.mayHaveMore || this.queued >= MAX_QUEUED || this.sendableQueued() >= CLAIM_BATCH / 2) {
+    // backlog does not count, so it cannot stop the claims for everyone else), within a hard cap,
+    // and only with room for a whole batch: a claim costs a transaction whatever its size, and
+    // topping the queue up by the few rows a saturated receiver just sent made claims of ~17 rows.
+    if (!this.mayHaveMore || MAX_QUEUED - this.queued < CLAIM_BATCH || this.sendableQueued() >= CLAIM_BATCH / 2) {
       if (this.queued === 0 && this.inflight === 0) void this.armDueTimer();
       return;
     }
@@ -125,7 +121,7 @@ export class Dispatcher {
   }
 
   private async claim(): Promise<void> {
-    const want = Math.min(CLAIM_BATCH, MAX_QUEUED - this.queued);
+    const want = CLAIM_BATCH;
     const now = Date.now();
     const leaseUntil = now + this.leaseMs();
     try {
@@ -226,17 +222,15 @@ export class Dispatcher {
     let responseHeaders: Record<string, string> | null = null;
     let failure: AttemptMetric = 'network_error';
     try {
-      const res = await request(d.url, {
-        method: 'POST',
+      const res = await postCapped(this.d.guard.dispatcher, d.url, {
         body: d.payload,
         headers: requestHeaders,
-        dispatcher: this.d.guard.dispatcher,
-        headersTimeout: this.d.config.webhookTimeoutMs,
-        bodyTimeout: this.d.config.webhookTimeoutMs,
+        timeoutMs: this.d.config.webhookTimeoutMs,
+        cap: RESPONSE_EXCERPT_BYTES,
       });
       statusCode = res.statusCode;
-      responseHeaders = flattenHeaders(res.headers);
-      excerpt = (await readCapped(res.body, RESPONSE_EXCERPT_BYTES)).text;
+      responseHeaders = res.headers;
+      excerpt = res.excerpt;
       if (statusCode >= 300 && statusCode < 400) {
         error = `redirect to ${responseHeaders.location ?? '(no Location)'} not followed`;
       }
