@@ -136,27 +136,28 @@ export class SqliteQueries implements SyncOps {
   }
 
   insertTask(task: TaskRow, targets: TargetRow[]): void {
+    // Positional parameters: every create runs these, and binding by name costs ~1 µs a row more.
     this.atomic(() => {
       this.s(
         `INSERT INTO tasks (id, tenant_id, kind, status, title, input, params, metadata, webhook_url, webhook_events,
                             idempotency_key, request_hash, batch_id, cost, error, created_at, updated_at, completed_at)
-         VALUES (@id, @tenant_id, @kind, @status, @title, @input, @params, @metadata, @webhook_url, @webhook_events,
-                 @idempotency_key, @request_hash, @batch_id, @cost, @error, @created_at, @updated_at, @completed_at)`,
-      ).run({
-        ...task,
-        input: json(task.input),
-        params: json(task.params),
-        metadata: json(task.metadata),
-        webhook_events: json(task.webhook_events),
-        error: json(task.error),
-      });
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      ).run(
+        task.id, task.tenant_id, task.kind, task.status, task.title, json(task.input), json(task.params), json(task.metadata), task.webhook_url,
+        json(task.webhook_events), task.idempotency_key, task.request_hash, task.batch_id, task.cost, json(task.error), task.created_at, task.updated_at,
+        task.completed_at,
+      );
       const ins = this.s(
         `INSERT INTO targets (id, task_id, position, name, spec, status, progress, attempts, lease_owner, lease_expires_at,
                               cost, duration, info, error, created_at, started_at, finished_at)
-         VALUES (@id, @task_id, @position, @name, @spec, @status, @progress, @attempts, @lease_owner, @lease_expires_at,
-                 @cost, @duration, @info, @error, @created_at, @started_at, @finished_at)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
-      for (const t of targets) ins.run({ ...t, spec: json(t.spec), info: json(t.info), error: json(t.error) });
+      for (const t of targets) {
+        ins.run(
+          t.id, t.task_id, t.position, t.name, json(t.spec), t.status, t.progress, t.attempts, t.lease_owner, t.lease_expires_at,
+          t.cost, t.duration, json(t.info), json(t.error), t.created_at, t.started_at, t.finished_at,
+        );
+      }
     });
   }
 
@@ -337,21 +338,20 @@ export class SqliteQueries implements SyncOps {
   }
 
   recordAttempts(outcomes: AttemptOutcome[]): void {
+    // Positional parameters: this runs for every delivery attempt.
     const insAttempt = this.s(
       `INSERT OR IGNORE INTO attempts (id, delivery_id, attempt_number, started_at, status_code, latency_ms, response_excerpt, error,
                                        request_headers, response_headers)
-       VALUES (@id, @delivery_id, @attempt_number, @started_at, @status_code, @latency_ms, @response_excerpt, @error,
-               @request_headers, @response_headers)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const updDelivery = this.s(
-      `UPDATE deliveries SET status = @status, attempt_count = @attempt_count, next_attempt_at = @next_attempt_at,
-              last_error = @last_error, last_status_code = @last_status_code, updated_at = @updated_at, delivered_at = @delivered_at
-        WHERE id = @id`,
+      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_error = ?, last_status_code = ?, updated_at = ?, delivered_at = ?
+        WHERE id = ?`,
     );
     this.atomic(() => {
-      for (const o of outcomes) {
-        insAttempt.run({ ...o.attempt, request_headers: json(o.attempt.request_headers), response_headers: json(o.attempt.response_headers) });
-        updDelivery.run(o.delivery);
+      for (const { attempt: a, delivery: d } of outcomes) {
+        insAttempt.run(a.id, a.delivery_id, a.attempt_number, a.started_at, a.status_code, a.latency_ms, a.response_excerpt, a.error, json(a.request_headers), json(a.response_headers));
+        updDelivery.run(d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.last_status_code, d.updated_at, d.delivered_at, d.id);
       }
     });
   }
