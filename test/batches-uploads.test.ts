@@ -65,6 +65,42 @@ describe('batches', () => {
     expect((await svc.api('GET', '/v1/batches/bat_00000000000000000000000000')).status).toBe(404);
   });
 
+  it('reports items that are not task bodies as their own errors, and creates the rest', async () => {
+    const url = files.url(path.basename(tone));
+    const res = await svc.api('POST', '/v1/batches', {
+      tasks: [
+        { kind: 'extract', input: { url }, targets: [] },
+        { kind: 'extract', input: { url } },
+        { kind: 'extract', input: { url }, targets: [{ format: 'wav' }], colour: 'blue' },
+        { kind: 'extract', input: { url }, targets: [{ format: 'wav' }], title: 'x'.repeat(300) },
+        { kind: 'extract', input: { url }, targets: [{ format: 'wav' }] },
+      ],
+    });
+    expect(res.status).toBe(202);
+    expect(res.body).toMatchObject({ accepted: 1, rejected: 4 });
+    const [empty, missing, unknown, long, ok] = res.body.results;
+    expect(empty.error).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'tasks[0].targets' } });
+    expect(missing.error).toMatchObject({ code: 'VALIDATION_ERROR', message: 'tasks[1]: targets is required', details: { field: 'tasks[1].targets' } });
+    expect(unknown.error).toMatchObject({ code: 'VALIDATION_ERROR', details: { field: 'tasks[2].colour' } });
+    expect(long.error.details.field).toBe('tasks[3].title');
+    expect((await waitForTask(svc, ok.task_id)).status).toBe('completed');
+    const summary = await svc.api('GET', `/v1/batches/${res.body.batch_id}`);
+    expect(summary.body).toMatchObject({ item_count: 5, task_count: 1 });
+  });
+
+  it('answers a retried batch with the same Idempotency-Key with the same batch and tasks', async () => {
+    const url = files.url(path.basename(tone));
+    const body = { tasks: [{ kind: 'extract', input: { url }, targets: [{ format: 'wav' }] }, { kind: 'nope', input: { url }, targets: [{ format: 'wav' }] }] };
+    const first = await svc.api('POST', '/v1/batches', body, { 'idempotency-key': 'batch-42' });
+    const again = await svc.api('POST', '/v1/batches', body, { 'idempotency-key': 'batch-42' });
+    expect(again.status).toBe(202);
+    expect(again.body.batch_id).toBe(first.body.batch_id);
+    expect(again.body.results[0].task_id).toBe(first.body.results[0].task_id);
+    expect(again.body.results[1].error.code).toBe('UNKNOWN_KIND');
+    const summary = await svc.api('GET', `/v1/batches/${first.body.batch_id}`);
+    expect(summary.body.task_count).toBe(1);
+  });
+
   it('refuses more than 100 items', async () => {
     const item = { kind: 'extract', input: { url: files.url('x.wav') }, targets: [{ format: 'mp3' }] };
     const res = await svc.api('POST', '/v1/batches', { tasks: Array.from({ length: 101 }, () => item) });

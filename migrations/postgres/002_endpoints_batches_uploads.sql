@@ -35,8 +35,10 @@ CREATE TABLE batches (
   tenant_id    TEXT COLLATE "C" NOT NULL REFERENCES tenants(id),
   webhook_url  TEXT,
   item_count   INTEGER NOT NULL,
+  idempotency_key TEXT,                   -- a retried create answers with this batch
   created_at   BIGINT NOT NULL
 );
+CREATE UNIQUE INDEX batches_idempotency ON batches (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL;
 CREATE INDEX tasks_by_batch ON tasks (batch_id) WHERE batch_id IS NOT NULL;
 
 CREATE TABLE uploads (

@@ -2,7 +2,6 @@
  * JSON schemas of the API's bodies and answers. Fastify validates requests and serialises answers
  * with them, and @fastify/swagger publishes them as the OpenAPI document: one source for all three.
  */
-import { EVENT_TYPES } from '../domain/types.js';
 
 const nullable = (type: string, extra: Record<string, unknown> = {}) => ({ type: [type, 'null'], ...extra });
 const freeObject = { type: 'object', additionalProperties: true };
@@ -87,28 +86,7 @@ export const taskSchema = {
   },
 } as const;
 
-export const createTaskBodySchema = {
-  type: 'object',
-  required: ['kind', 'targets'],
-  additionalProperties: false,
-  properties: {
-    kind: { type: 'string', minLength: 1, maxLength: 64, description: 'Kind of work, e.g. extract' },
-    input: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        url: { type: 'string', minLength: 1, maxLength: 2048, description: 'https URL of the input audio or video' },
-        upload_id: { type: 'string', maxLength: 64, description: 'An upload made with POST /v1/uploads' },
-      },
-    },
-    targets: { type: 'array', minItems: 1, maxItems: 32, items: { type: 'object' }, description: 'Outputs to produce; shape depends on kind' },
-    params: { type: 'object', description: 'Task-level parameters; shape depends on kind' },
-    webhook_url: { type: ['string', 'null'], maxLength: 2048, description: 'https URL that receives signed events' },
-    webhook_events: { type: 'array', maxItems: 16, items: { type: 'string', enum: [...EVENT_TYPES] } },
-    metadata: { type: ['object', 'null'], description: 'Echoed back in the task and every webhook' },
-    title: { type: ['string', 'null'], maxLength: 256 },
-  },
-} as const;
+export { createTaskBodySchema } from '../domain/task-body.js';
 
 export const createTaskReplySchema = {
   type: 'object',

@@ -5,7 +5,9 @@
 import { HookwaveError, isHookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store/store.js';
+import { createTaskBodySchema } from './task-body.js';
 import type { CreateTaskBody, TaskService } from './tasks.js';
+import { validateSchema } from './validation.js';
 import type { BatchRow, TaskStatus } from './types.js';
 
 export const MAX_BATCH = 100;
@@ -30,11 +32,12 @@ export class BatchService {
     if (body.tasks.length > MAX_BATCH) {
       throw new HookwaveError('BATCH_TOO_LARGE', `tasks has ${body.tasks.length} items; a batch holds at most ${MAX_BATCH}`, { field: 'tasks', limit: MAX_BATCH });
     }
-    const batch: BatchRow = { id: newId('bat'), tenant_id: tenantId, webhook_url: body.webhook_url ?? null, item_count: body.tasks.length, created_at: Date.now() };
+    const batch = await this.batchRow(tenantId, body, idempotencyKey ?? null);
     const results: BatchItemResult[] = [];
-    await this.store.insertBatch(batch);
     for (const [index, item] of body.tasks.entries()) {
       try {
+        // The route checks only that each item is an object, so a bad item is this item's error.
+        validateSchema(createTaskBodySchema, item, '');
         const task: CreateTaskBody = {
           ...item,
           webhook_url: item.webhook_url ?? body.webhook_url ?? null,
@@ -46,10 +49,37 @@ export class BatchService {
       } catch (err) {
         if (!isHookwaveError(err)) throw err;
         const e = err.toJSON();
-        results.push({ index, success: false, error: { ...e, message: `tasks[${index}]: ${e.message}` } });
+        const details = e.details as { field?: string } | undefined;
+        const field = typeof details?.field === 'string' ? `tasks[${index}].${details.field}` : `tasks[${index}]`;
+        results.push({ index, success: false, error: { ...e, message: `tasks[${index}]: ${e.message}`, details: { ...details, field } } });
       }
     }
     return { batch, results };
+  }
+
+  /** A new batch, or, for a retried request with the same Idempotency-Key, the one it created. */
+  private async batchRow(tenantId: string, body: CreateBatchBody, idempotencyKey: string | null): Promise<BatchRow> {
+    if (idempotencyKey) {
+      const earlier = await this.store.findBatchByIdempotencyKey(tenantId, idempotencyKey);
+      if (earlier) return earlier;
+    }
+    const batch: BatchRow = {
+      id: newId('bat'),
+      tenant_id: tenantId,
+      webhook_url: body.webhook_url ?? null,
+      item_count: body.tasks.length,
+      idempotency_key: idempotencyKey,
+      created_at: Date.now(),
+    };
+    try {
+      await this.store.insertBatch(batch);
+      return batch;
+    } catch (err) {
+      // Two requests with one key raced; the loser answers with the winner's batch.
+      const winner = idempotencyKey ? await this.store.findBatchByIdempotencyKey(tenantId, idempotencyKey) : null;
+      if (winner) return winner;
+      throw err;
+    }
   }
 
   async summary(tenantId: string, id: string) {

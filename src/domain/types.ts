@@ -159,6 +159,7 @@ export interface BatchRow {
   tenant_id: string;
   webhook_url: string | null;
   item_count: number;
+  idempotency_key: string | null;
   created_at: number;
 }
 

@@ -187,6 +187,7 @@ export interface Ops {
   // batches and uploads
   insertBatch(b: BatchRow): Promise<void>;
   getBatch(tenantId: string, id: string): Promise<BatchRow | null>;
+  findBatchByIdempotencyKey(tenantId: string, key: string): Promise<BatchRow | null>;
   listTasksOfBatch(tenantId: string, batchId: string): Promise<TaskRow[]>;
   insertUpload(u: UploadRow): Promise<void>;
   getUpload(tenantId: string, id: string): Promise<UploadRow | null>;

@@ -67,7 +67,7 @@ const COLUMNS = {
     'id', 'tenant_id', 'url', 'description', 'events', 'secret', 'previous_secret', 'previous_secret_until', 'enabled',
     'disabled_reason', 'consecutive_failures', 'failing_since', 'circuit_open_until', 'created_at', 'updated_at',
   ],
-  batches: ['id', 'tenant_id', 'webhook_url', 'item_count', 'created_at'],
+  batches: ['id', 'tenant_id', 'webhook_url', 'item_count', 'idempotency_key', 'created_at'],
   uploads: ['id', 'tenant_id', 'file_name', 'path', 'size', 'format', 'duration', 'created_at', 'expires_at'],
 } as const;
 
@@ -454,6 +454,10 @@ export class PostgresQueries implements Ops {
 
   async insertBatch(b: BatchRow): Promise<void> {
     await this.insert('batches', [b]);
+  }
+
+  findBatchByIdempotencyKey(tenantId: string, key: string): Promise<BatchRow | null> {
+    return this.one('SELECT * FROM batches WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
   }
 
   getBatch(tenantId: string, id: string): Promise<BatchRow | null> {

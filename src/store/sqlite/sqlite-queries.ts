@@ -462,7 +462,13 @@ export class SqliteQueries implements SyncOps {
   // ---- batches and uploads ----
 
   insertBatch(b: BatchRow): void {
-    this.s('INSERT INTO batches (id, tenant_id, webhook_url, item_count, created_at) VALUES (@id, @tenant_id, @webhook_url, @item_count, @created_at)').run(b);
+    this.s(
+      'INSERT INTO batches (id, tenant_id, webhook_url, item_count, idempotency_key, created_at) VALUES (@id, @tenant_id, @webhook_url, @item_count, @idempotency_key, @created_at)',
+    ).run(b);
+  }
+
+  findBatchByIdempotencyKey(tenantId: string, key: string): BatchRow | null {
+    return (this.s('SELECT * FROM batches WHERE tenant_id = ? AND idempotency_key = ?').get(tenantId, key) as BatchRow | undefined) ?? null;
   }
 
   getBatch(tenantId: string, id: string): BatchRow | null {
