@@ -47,6 +47,8 @@ export interface Hookwave {
 export interface StartOptions {
   /** DNS resolver for outbound connections (tests answer with addresses they control). */
   resolver?: Resolver;
+  /** Called with every address the guard admits, right before it is dialed (tests: a safety net). */
+  connectHook?: (address: string, hostname: string) => void;
   logger?: Logger;
 }
 
@@ -61,7 +63,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const runsDispatcher = config.role === 'all' || config.role === 'dispatcher';
 
   const signingKey = config.fileSigningKey ?? (await store.setSettingIfAbsent('file_signing_key', randomBytes(32).toString('base64url')));
-  const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver });
+  const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver, connectHook: opts.connectHook });
   const blobs = new LocalBlobStore(path.join(config.dataDir, 'files'));
   const builtin = builtinEngines().all();
   for (const ext of config.externalEngines) {

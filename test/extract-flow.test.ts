@@ -158,6 +158,31 @@ describe('an extract task end to end', () => {
   });
 });
 
+describe('input downloads go through the URL guard', () => {
+  it('fails a target whose input redirects to a private address, by name or literally, without dialing it', async () => {
+    // cdn.test resolves to a private address; the connect step must refuse it (the loopback
+    // safety net would throw a different error if it were ever dialed).
+    const guarded = await startService({}, {
+      resolver: async (name) => {
+        if (name === 'cdn.test') return [{ address: '10.0.0.7', family: 4 }];
+        throw Object.assign(new Error(`ENOTFOUND ${name}`), { code: 'ENOTFOUND' });
+      },
+    });
+    try {
+      for (const target of ['http://cdn.test/song.wav', 'http://169.254.169.254/latest/meta-data']) {
+        const url = `${files.url('redirect-to')}?u=${encodeURIComponent(target)}`;
+        const created = await guarded.api('POST', '/v1/tasks', { kind: 'extract', input: { url }, targets: [{ format: 'mp3' }] });
+        const task = await waitForTask(guarded, created.body.task_id);
+        expect(task.status).toBe('failed');
+        expect(task.targets[0].error.code).toBe('URL_NOT_ALLOWED');
+        expect(task.targets[0].error.message).toMatch(/10\.0\.0\.7|169\.254\.169\.254/);
+      }
+    } finally {
+      await guarded.close();
+    }
+  });
+});
+
 describe('a task that fails', () => {
   const cases: Array<[string, () => string, string]> = [
     ['a video without audio', () => files.url('video-only.mp4'), 'NO_AUDIO_STREAM'],
@@ -177,6 +202,19 @@ describe('a task that fails', () => {
 });
 
 describe('canceling a running task', () => {
+  it('refuses to cancel a completed task with 409, and leaves it and its outputs as they were', async () => {
+    const created = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'wav' }] });
+    const done = await waitForTask(svc, created.body.task_id);
+    expect(done.status).toBe('completed');
+    const res = await svc.api('POST', `/v1/tasks/${done.id}/cancel`);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ code: 'TASK_NOT_CANCELABLE', details: { status: 'completed' } });
+    const after = (await svc.api('GET', `/v1/tasks/${done.id}`)).body;
+    expect(after.status).toBe('completed');
+    expect(after.targets[0].status).toBe('completed');
+    expect(after.targets[0].outputs).toHaveLength(1);
+  });
+
   it('kills the running ffmpeg, ends the task canceled and sends task.canceled', async () => {
     const big = await startService({ maxInputBytes: 500 * 1024 * 1024 });
     const rx = await startReceiver();

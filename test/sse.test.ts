@@ -58,6 +58,12 @@ describe('GET /v1/tasks/:id/events', () => {
     const events = await readSse(`${svc.url}/v1/tasks/${created.body.task_id}/events`, { authorization: `Bearer ${svc.key}` });
     expect(events.map((e) => e.event)).toEqual(['task.target.completed', 'task.completed']);
 
+    // A client that already has the final event gets an empty stream that ends, not one that hangs.
+    const t0 = Date.now();
+    const after = await readSse(`${svc.url}/v1/tasks/${created.body.task_id}/events`, { 'x-api-key': svc.key, 'last-event-id': events[1]!.id! }, { timeoutMs: 15_000 });
+    expect(after).toEqual([]);
+    expect(Date.now() - t0).toBeLessThan(5000);
+
     const other = await svc.newTenant('sse-other');
     const res = await fetch(`${svc.url}/v1/tasks/${created.body.task_id}/events`, { headers: { 'x-api-key': other.key } });
     expect(res.status).toBe(404);

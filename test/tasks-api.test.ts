@@ -10,7 +10,8 @@ const input = { url: 'http://127.0.0.1:9/never-fetched.wav' };
 
 beforeAll(async () => {
   // No worker: these tests are about the API and what it stores, not about running tasks.
-  svc = await startService({ role: 'api' });
+  // A model-server kind takes any params: what the echoed-payload limit is for. (Never called.)
+  svc = await startService({ role: 'api', externalEngines: [{ kind: 'echo', url: 'http://127.0.0.1:9/work' }] });
 });
 afterAll(() => svc.close());
 
@@ -151,6 +152,24 @@ describe('idempotency', () => {
     const other = await svc.api('POST', '/v1/tasks', { ...body, targets: [{ format: 'ogg' }] }, headers);
     expect(other.status).toBe(409);
     expect(other.body.error.code).toBe('IDEMPOTENCY_KEY_REUSED');
+
+    // The same request with its fields in another order is the same request.
+    const reordered = await svc.api('POST', '/v1/tasks', { targets: [{ format: 'flac' }], input, kind: 'extract' }, headers);
+    expect(reordered.status).toBe(202);
+    expect(reordered.body.task_id).toBe(first.body.task_id);
+  });
+});
+
+describe('webhook body size', () => {
+  it('refuses params and targets that would make every webhook body huge, and stores nothing', async () => {
+    const before = await taskCount();
+    const res = await svc.api('POST', '/v1/tasks', { kind: 'echo', input, params: { notes: 'x'.repeat(40_000) }, targets: [{ format: 'wav' }] });
+    expect(res.status).toBe(400);
+    expect(res.body.error).toMatchObject({ code: 'PARAMS_TOO_LARGE', details: { field: 'params', limit: 32768 } });
+    expect(res.body.error.message).toMatch(/params, targets and title are \d+ bytes/);
+    expect(await taskCount()).toBe(before);
+    const fine = await svc.api('POST', '/v1/tasks', { kind: 'echo', input, params: { notes: 'x'.repeat(1000) }, targets: [{ format: 'wav' }] });
+    expect(fine.status).toBe(202);
   });
 });
 

@@ -251,8 +251,8 @@ describe('connect-time enforcement (dials loopback only)', () => {
     dialed.push(address);
   };
 
-  const makeGuard = (resolver: Resolver | undefined, allowLoopback: boolean) => {
-    guard = new UrlGuard({ allowHttp: true, allowLoopback, allowCidrs: [], resolver, connectHook: safetyNet });
+  const makeGuard = (resolver: Resolver | undefined, allowLoopback: boolean, allowCidrs: string[] = []) => {
+    guard = new UrlGuard({ allowHttp: true, allowLoopback, allowCidrs, resolver, connectHook: safetyNet });
     return guard;
   };
   const fixed =
@@ -327,6 +327,25 @@ describe('connect-time enforcement (dials loopback only)', () => {
     const err = await request(`http://receiver.test:${port}/`, { dispatcher: g.dispatcher }).catch((e: unknown) => e);
     expect((err as Error).message).toBe(`refused to connect to receiver.test: it resolves to ${address} (${range} address)`);
     expect((err as GuardRefusedError).code).toBe('URL_NOT_ALLOWED');
+  });
+
+  // Every range the guard refuses, through the real connect path (a name our resolver answers).
+  it.each([
+    '127.0.0.1', '127.8.9.10', '10.255.0.1', '172.16.0.1', '172.31.255.254', '192.168.1.1', '169.254.169.254', '100.64.0.1', '100.127.255.254',
+    '0.0.0.0', '0.1.2.3', '224.0.0.1', '239.255.255.250', '240.0.0.1', '255.255.255.255',
+    '::1', '::', 'fc00::1', 'fdff::1', 'fe80::1', 'ff02::1', '::ffff:10.0.0.1', '::ffff:169.254.169.254', '64:ff9b::a00:1', '64:ff9b::7f00:1', '64:ff9b:1::a00:1',
+  ])('(b) refuses a name resolving to %s at connect time, before any socket', async (address) => {
+    await expectRefused(`http://receiver.test:${port}/`, makeGuard(fixed(address), false), address);
+  });
+
+  it('(b) lets an operator allow-list a private range at connect time, and only that range', async () => {
+    // The policy admits 10.0.0.5; the safety net then stops the dial, which is what shows it got that far.
+    const g = makeGuard(fixed('10.0.0.5'), false, ['10.0.0.0/8']);
+    const err = await request(`http://receiver.test:${port}/`, { dispatcher: g.dispatcher }).catch((e: unknown) => e);
+    expect(String((err as Error).message)).toContain('SAFETY NET: test tried to dial 10.0.0.5');
+    expect(isGuardRefusal(err)).toBe(false);
+    await guard?.close();
+    await expectRefused(`http://receiver.test:${port}/`, makeGuard(fixed('192.168.0.5'), false, ['10.0.0.0/8']), '192.168.0.5');
   });
 
   it('(c) catches DNS rebinding between the submit-time check and connect', async () => {

@@ -27,6 +27,7 @@ const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   INVALID_URL: 'A URL cannot be parsed or uses a scheme that is not allowed.',
   URL_NOT_ALLOWED: 'A URL points at a private, loopback or otherwise non-public address.',
   METADATA_TOO_LARGE: '`metadata` is larger than the limit as JSON.',
+  PARAMS_TOO_LARGE: 'params, targets and title of a task are larger than 32 KiB as JSON together (webhook bodies stay small)',
   IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used before with a different body.',
   INVALID_CURSOR: '`cursor` is not a `next_cursor` this API returned.',
   UPLOAD_NOT_FOUND: '`input.upload_id` is not an upload of this tenant that is still kept.',

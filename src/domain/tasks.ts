@@ -42,6 +42,19 @@ export interface TaskServiceDeps {
 
 const ENDED: TaskStatus[] = ['completed', 'failed', 'canceled'];
 
+/**
+ * Everything else a task echoes in every webhook (params, targets, title) together: with the
+ * metadata limit it keeps webhook bodies small enough that no receiver answers 413.
+ */
+export const PARAMS_LIMIT = 32 * 1024;
+
+/** JSON with object keys sorted, so the same request hashes alike whatever its key order. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) : v,
+  );
+}
+
 export class TaskService {
   constructor(private readonly d: TaskServiceDeps) {}
 
@@ -92,6 +105,13 @@ export class TaskService {
         });
       }
     }
+    const echoed = Buffer.byteLength(JSON.stringify([body.params ?? {}, body.targets, body.title ?? null]));
+    if (echoed > PARAMS_LIMIT) {
+      throw new HookwaveError('PARAMS_TOO_LARGE', `params, targets and title are ${echoed} bytes as JSON together; the limit is ${PARAMS_LIMIT}`, {
+        field: 'params',
+        limit: PARAMS_LIMIT,
+      });
+    }
     return { engine, names };
   }
 
@@ -103,7 +123,7 @@ export class TaskService {
         throw new HookwaveError('UPLOAD_NOT_FOUND', `input.upload_id "${body.input.upload_id}" is not an upload of yours that is still kept`, { field: 'input.upload_id' });
       }
     }
-    const requestHash = idempotencyKey ? createHash('sha256').update(JSON.stringify(body)).digest('hex') : null;
+    const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(body)).digest('hex') : null;
     if (idempotencyKey) {
       const earlier = await this.replay(tenantId, idempotencyKey, requestHash!);
       if (earlier) return { task: earlier, replayed: true };

@@ -18,6 +18,7 @@ export async function startFileServer(dir: string): Promise<FileServer> {
     if (u.pathname.startsWith('/status/')) return void res.writeHead(Number(u.pathname.slice(8))).end('nope');
     if (u.pathname === '/hang') return; // never answers
     if (u.pathname.startsWith('/redirect/')) return void res.writeHead(302, { location: `/${u.pathname.slice(10)}` }).end();
+    if (u.pathname === '/redirect-to') return void res.writeHead(302, { location: u.searchParams.get('u') ?? '/' }).end();
     const file = path.join(dir, path.basename(u.pathname));
     if (!fs.existsSync(file)) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'content-length': fs.statSync(file).size });

@@ -29,6 +29,21 @@ export interface ApiResponse {
   body: any;
 }
 
+/**
+ * What every test service resolves and dials: names answer only if they are `localhost`, and a
+ * connect to anything but loopback throws before a socket exists, so no test, whatever URL it
+ * registers (https://example.com endpoints included), can reach the network.
+ */
+export const loopbackOnly: Required<Pick<StartOptions, 'resolver' | 'connectHook'>> = {
+  resolver: async (hostname) => {
+    if (hostname === 'localhost') return [{ address: '127.0.0.1', family: 4 }];
+    throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname} (tests resolve only localhost)`), { code: 'ENOTFOUND' });
+  },
+  connectHook: (address, hostname) => {
+    if (!/^127\./.test(address) && address !== '::1') throw new Error(`test safety net: refused to dial ${hostname} at ${address}`);
+  },
+};
+
 export function tempDir(prefix = 'hookwave-test-'): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -60,7 +75,7 @@ export async function startService(overrides: Partial<Config> = {}, opts: StartO
   try {
     hw = await startHookwave(
       { port: 0, dataDir, dev: true, logLevel: 'silent', retryScheduleMs: [200, 400, 800], pollIntervalMs: 200, databaseUrl: db.databaseUrl, ...overrides },
-      { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...opts },
+      { logger: createLogger(process.env.TEST_LOG_LEVEL ?? 'silent'), ...loopbackOnly, ...opts },
     );
   } catch (err) {
     await db.drop();

@@ -13,6 +13,13 @@ import type { Store } from '../../store/store.js';
 import { errorReplies } from '../schemas.js';
 
 const POLL_MS = 1000;
+/**
+ * On PostgreSQL an event's id is made inside its transaction, and transactions of different
+ * processes commit in any order, so an event can become visible after one with a later id. The
+ * tenant stream re-reads this much of the recent past and skips what it already sent. (A task's
+ * own events are ordered: their transactions hold the task's row lock.)
+ */
+const LATE_COMMIT_MS = 5000;
 const HEARTBEAT_MS = 15_000;
 const ENDED = ['completed', 'failed', 'canceled'];
 
@@ -124,7 +131,16 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
           if (e.type === 'task.completed' || e.type === 'task.failed' || e.type === 'task.canceled') return stream.close();
         }
         const current = await store.getTask(tenantId, task.id);
-        if (!current || ENDED.includes(current.status)) return;
+        if (!current || ENDED.includes(current.status)) {
+          // Resumed after the final event, or it was committed (with the status) just after the
+          // read above: send what is left and end, or the client would wait on a stream that
+          // never ends.
+          for (const e of await store.listEventsForTask(tenantId, task.id, after)) {
+            stream.send(e);
+            after = e.id;
+          }
+          return stream.close();
+        }
         for (const t of await store.getTargets(task.id)) {
           if (t.status === 'processing' && progress.get(t.id) !== t.progress) {
             progress.set(t.id, t.progress);
@@ -148,16 +164,31 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
     async (req, reply) => {
       const tenantId = req.tenant.id;
       // Ids sort by time, so "from now on" is the smallest id of this millisecond.
-      let after = lastEventId(req) ?? idAt('msg', Date.now());
+      const start = lastEventId(req) ?? idAt('msg', Date.now());
+      let after = start;
+      const lateMs = store.dialect === 'postgres' ? LATE_COMMIT_MS : 0;
+      /** Ids sent within the re-read window, with when they were sent. */
+      const recent = new Map<string, number>();
       const stream = openStream(req, reply);
       drive(store, stream, null, async () => {
+        const now = Date.now();
+        let from = after;
+        if (lateMs > 0) {
+          const windowStart = idAt('msg', now - lateMs);
+          from = windowStart < after ? windowStart : after;
+          if (from < start) from = start;
+          for (const [id, at] of recent) if (at < now - 2 * lateMs) recent.delete(id);
+        }
         for (;;) {
-          const page = await store.listEvents(tenantId, after, 500);
+          const page = await store.listEvents(tenantId, from, 500);
           for (const e of page) {
+            if (recent.has(e.id)) continue;
             stream.send(e);
-            after = e.id;
+            if (lateMs > 0) recent.set(e.id, now);
+            if (e.id > after) after = e.id;
           }
           if (page.length < 500) return;
+          from = page[page.length - 1]!.id;
         }
       });
     },
