@@ -20,7 +20,7 @@ import { extractEngine } from '../src/engines/extract.js';
 import { ffmpegPath } from '../src/engines/ffmpeg.js';
 import { generateEngine } from '../src/engines/generate.js';
 import { stemsEngine } from '../src/engines/stems.js';
-import { decodeF32, makeStemMix, type StemSource } from '../test/helpers/media.js';
+import { decodeF32, makeStemMix, sdr, type StemSource } from '../test/helpers/media.js';
 import { medianBy, table } from './table.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -112,6 +112,11 @@ async function ffmpeg(args: string[]): Promise<number> {
 const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MB`;
 const x = (factor: number) => `${factor.toFixed(1)}×`;
 
+/** One line per goal, judged on this run's numbers, so a reader need not do the comparison. */
+function goal(text: string, measured: string, met: boolean): void {
+  console.log(`goal: ${text} — measured ${measured}: ${met ? 'met' : 'NOT met'}`);
+}
+
 /** A realistic test track: the generator's own output (drums, bass, chords, melody), as 16-bit wav. */
 async function makeTrack(dir: string, seconds: number, prompt: string): Promise<string> {
   const report = await inChild({ kind: 'generate', input: null, params: { prompt, duration: seconds, seed: 7 }, target: { format: 'wav', name: `track-${seconds}s` }, outDir: dir });
@@ -127,34 +132,37 @@ async function benchStemsSpeed(dir: string, track: string, seconds: number, roun
   }
   const o = medianBy(ours, (r) => r.wallMs);
   const b = medianBy(base, (v) => v);
+  const factor = seconds / (o.wallMs / 1000);
   table(`stems: speed on one core (${seconds / 60}-minute 44.1 kHz stereo track, median of ${rounds})`, [
     { run: 'ffmpeg wav → wav transcode (baseline)', 'wall s': b / 1000, 'realtime factor': x(seconds / (b / 1000)) },
-    { run: 'stems vocals → wav (decode, STFT, masks, encode)', 'wall s': o.wallMs / 1000, 'realtime factor': x(seconds / (o.wallMs / 1000)) },
+    { run: 'stems vocals → wav (decode, STFT, masks, encode)', 'wall s': o.wallMs / 1000, 'realtime factor': x(factor) },
   ]);
-  console.log('goal: stems ≥ 20× realtime');
+  goal('stems ≥ 20× realtime on one core', x(factor), factor >= 20);
 }
 
 async function benchStemsMemory(dir: string, tracks: Array<{ seconds: number; path: string }>): Promise<void> {
   const rows = [];
-  const peaks: number[] = [];
+  const runs: ChildReport[] = [];
   for (const t of tracks) {
     const r = await inChild({ kind: 'stems', input: t.path, params: {}, target: { stem: 'other', format: 'flac' }, outDir: mkdtempSync(path.join(dir, 'mem-')) });
-    peaks.push(r.peakRss);
-    rows.push({ track: `${t.seconds / 60} min`, 'node RSS before run': mb(r.baseRss), 'peak RSS': mb(r.peakRss), 'peak − before': mb(r.peakRss - r.baseRss) });
+    runs.push(r);
+    rows.push({ track: `${t.seconds / 60} min`, 'node RSS before run': mb(r.baseRss), 'peak RSS (total)': mb(r.peakRss), "peak − before (the run's own)": mb(r.peakRss - r.baseRss) });
   }
-  rows.push({ track: 'ratio (long / short)', 'node RSS before run': '', 'peak RSS': `${(peaks[1]! / peaks[0]!).toFixed(2)}`, 'peak − before': '' });
+  const [short, long] = runs as [ChildReport, ChildReport];
+  const totalRatio = long.peakRss / short.peakRss;
+  // The node process itself (V8, tsx, imports) is a fixed baseline that makes total RSS ratios look flatter
+  // than the engine's own growth; the run's own memory is what would grow with track length.
+  const ownShort = short.peakRss - short.baseRss;
+  const ownRatio = ownShort > 0 ? (long.peakRss - long.baseRss) / ownShort : null;
+  rows.push({ track: 'ratio (long / short)', 'node RSS before run': '', 'peak RSS (total)': x(totalRatio), "peak − before (the run's own)": ownRatio === null ? 'n/a' : x(ownRatio) });
   table('stems: peak memory of the engine process (ffmpeg children stream and are not counted)', rows);
-  console.log('goal: 12-minute peak < 1.5× the 3-minute peak');
-}
-
-function sdr(estimate: Float32Array, reference: Float32Array): number {
-  let signal = 0;
-  let error = 0;
-  for (let i = 0; i < reference.length; i++) {
-    signal += reference[i]! ** 2;
-    error += (reference[i]! - (estimate[i] ?? 0)) ** 2;
-  }
-  return 10 * Math.log10(signal / error);
+  const label = `${tracks[1]!.seconds / 60}-minute track < 1.5× the memory of the ${tracks[0]!.seconds / 60}-minute one`;
+  goal(`${label}, by total RSS (node's fixed baseline included)`, x(totalRatio), totalRatio < 1.5);
+  // Not a goal line: the run's own figure is mostly decoded-PCM chunk Buffers awaiting collection
+  // (process.memoryUsage().arrayBuffers), freed when V8's external-memory limit triggers a GC, not in
+  // proportion to track length: sampled on one 3-minute track it swung from 2 to 32 MB between runs,
+  // and stayed at ~33 MB on a 12-minute one.
+  console.log(`(the run's own memory, peak − before: ${ownRatio === null ? 'n/a' : x(ownRatio)}; it moves with GC timing, not track length)`);
 }
 
 async function benchStemsQuality(dir: string, seconds: number): Promise<void> {
@@ -185,6 +193,7 @@ async function benchStemsQuality(dir: string, seconds: number): Promise<void> {
 async function benchGenerate(dir: string, seconds: number, rounds: number): Promise<void> {
   const rows = [];
   const base: number[] = [];
+  let slowest = Infinity;
   for (let r = 0; r < rounds; r++) {
     base.push(await ffmpeg(['-f', 'lavfi', '-i', `sine=frequency=440:sample_rate=44100:duration=${seconds}`, '-ac', '2', '-c:a', 'pcm_s16le', path.join(dir, 'tone.wav')]));
   }
@@ -194,10 +203,12 @@ async function benchGenerate(dir: string, seconds: number, rounds: number): Prom
     const runs: ChildReport[] = [];
     for (let r = 0; r < rounds; r++) runs.push(await inChild({ kind: 'generate', input: null, params: { prompt, duration: seconds, seed: r + 1 }, target: { format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'gen-')) }));
     const o = medianBy(runs, (v) => v.wallMs);
-    rows.push({ run: `generate "${prompt}" → wav`, 'wall s': o.wallMs / 1000, 'cpu s (node)': o.cpuMs / 1000, 'realtime factor': x(seconds / (o.wallMs / 1000)) });
+    const factor = seconds / (o.wallMs / 1000);
+    slowest = Math.min(slowest, factor);
+    rows.push({ run: `generate "${prompt}" → wav`, 'wall s': o.wallMs / 1000, 'cpu s (node)': o.cpuMs / 1000, 'realtime factor': x(factor) });
   }
   table(`generate: speed on one core (${seconds / 60} minutes of music, median of ${rounds})`, rows);
-  console.log('goal: generate ≥ 50× realtime');
+  goal('generate ≥ 50× realtime on one core, for every prompt above', `${x(slowest)} for the slowest`, slowest >= 50);
 }
 
 async function benchExtract(dir: string, track: string, rounds: number): Promise<void> {
@@ -218,7 +229,8 @@ async function benchExtract(dir: string, track: string, rounds: number): Promise
     { run: 'plain ffmpeg (baseline)', 'wall ms': b, ratio: '1.00' },
     { run: 'extract engine (probe, encode to temp file, rename, describe)', 'wall ms': o, ratio: (o / b).toFixed(2) },
   ]);
-  console.log(`goal: ≤ 1.10 × baseline + 100 ms = ${(1.1 * b + 100).toFixed(0)} ms`);
+  const limit = 1.1 * b + 100;
+  goal(`extract ≤ 1.10 × baseline + 100 ms = ${limit.toFixed(0)} ms`, `${o.toFixed(0)} ms`, o <= limit);
 }
 
 export async function benchEngines(opts: { quick: boolean }): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import path from 'node:path';
 import os from 'node:os';
+import { HookwaveError } from './errors.js';
 
 export type Role = 'all' | 'api' | 'worker' | 'dispatcher';
 
@@ -27,6 +28,7 @@ export interface ExternalEngineConfig {
   token?: string;
 }
 export type SqliteSync = 'normal' | 'full';
+export type StorageKind = 'local' | 's3';
 
 export interface Config {
   host: string;
@@ -51,7 +53,7 @@ export interface Config {
   metadataLimit: number;
   /** Signed download URLs live this long, seconds. */
   fileUrlTtl: number;
-  /** Secret that signs download URLs; generated into the data directory when not given. */
+  /** Secret that signs download URLs; when not given, generated once into the database's settings table, so every process signs alike. */
   fileSigningKey: string | null;
   maxInputBytes: number;
   downloadTimeoutMs: number;
@@ -70,6 +72,8 @@ export interface Config {
   dispatcherConcurrency: number;
   /** Requests in flight to one endpoint (or one origin, for a task's own URL) at most, so one slow receiver cannot take every slot. */
   endpointConcurrency: number;
+  /** Requests in flight at most to a receiver that has not answered fast lately (slow, hanging, or new); all such receivers together get at most half of dispatcherConcurrency. */
+  slowEndpointConcurrency: number;
   /** Consecutive failures that open an endpoint's circuit breaker. */
   circuitBreakerThreshold: number;
   /** How long an open circuit pauses an endpoint before it is probed again (doubles while it keeps failing, up to 1 h). */
@@ -90,6 +94,20 @@ export interface Config {
   externalEngines: ExternalEngineConfig[];
   /** Cost per second of audio, per kind (default rate applies to kinds not listed). */
   costPerSecond: Record<string, number>;
+  /** Where output and upload files live: data/files under dataDir, or an S3-compatible bucket (see docs/storage.md). */
+  storage: StorageKind;
+  s3Bucket: string | null;
+  /** An S3-compatible server (MinIO, Ceph, R2, …); null: AWS S3 for the region. */
+  s3Endpoint: string | null;
+  /** null: the SDK's own (AWS_REGION, profile), else us-east-1 for a custom endpoint. */
+  s3Region: string | null;
+  /** Prepended to every object key; empty or ending in '/'. */
+  s3Prefix: string;
+  s3ForcePathStyle: boolean;
+  /** Output URLs point at the bucket (presigned) instead of hookwave's /v1/files route. */
+  s3Presign: boolean;
+  /** Files larger than this go up as a multipart upload in parts of this size, bytes. */
+  s3PartSize: number;
 }
 
 const SECOND = 1000;
@@ -128,6 +146,7 @@ export function defaultConfig(): Config {
     retryJitter: 0.2,
     dispatcherConcurrency: 64,
     endpointConcurrency: 32,
+    slowEndpointConcurrency: 4,
     circuitBreakerThreshold: 5,
     circuitCooldownMs: 30 * SECOND,
     endpointDisableAfterMs: 5 * 24 * HOUR,
@@ -138,6 +157,14 @@ export function defaultConfig(): Config {
     uploadTtlMs: 24 * HOUR,
     externalEngines: [],
     costPerSecond: { default: 0.001 },
+    storage: 'local',
+    s3Bucket: null,
+    s3Endpoint: null,
+    s3Region: null,
+    s3Prefix: '',
+    s3ForcePathStyle: false,
+    s3Presign: false,
+    s3PartSize: 16 * 1024 * 1024,
   };
 }
 
@@ -204,6 +231,7 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('retryJitter', num(env, 'HOOKWAVE_RETRY_JITTER'));
   set('dispatcherConcurrency', num(env, 'HOOKWAVE_DISPATCHER_CONCURRENCY'));
   set('endpointConcurrency', num(env, 'HOOKWAVE_ENDPOINT_CONCURRENCY'));
+  set('slowEndpointConcurrency', num(env, 'HOOKWAVE_SLOW_ENDPOINT_CONCURRENCY'));
   set('circuitBreakerThreshold', num(env, 'HOOKWAVE_CIRCUIT_BREAKER_THRESHOLD'));
   set('circuitCooldownMs', num(env, 'HOOKWAVE_CIRCUIT_COOLDOWN_MS'));
   set('endpointDisableAfterMs', num(env, 'HOOKWAVE_ENDPOINT_DISABLE_AFTER_MS'));
@@ -214,6 +242,14 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('uploadTtlMs', num(env, 'HOOKWAVE_UPLOAD_TTL_MS'));
   set('externalEngines', env.HOOKWAVE_EXTERNAL_ENGINES ? parseJson<ExternalEngineConfig[]>('HOOKWAVE_EXTERNAL_ENGINES', env.HOOKWAVE_EXTERNAL_ENGINES) : undefined);
   set('costPerSecond', env.HOOKWAVE_COST_PER_SECOND ? parseJson<Record<string, number>>('HOOKWAVE_COST_PER_SECOND', env.HOOKWAVE_COST_PER_SECOND) : undefined);
+  set('storage', (env.HOOKWAVE_STORAGE || undefined) as StorageKind | undefined);
+  set('s3Bucket', env.HOOKWAVE_S3_BUCKET || undefined);
+  set('s3Endpoint', env.HOOKWAVE_S3_ENDPOINT || undefined);
+  set('s3Region', env.HOOKWAVE_S3_REGION || undefined);
+  set('s3Prefix', env.HOOKWAVE_S3_PREFIX);
+  set('s3ForcePathStyle', bool(env, 'HOOKWAVE_S3_FORCE_PATH_STYLE'));
+  set('s3Presign', bool(env, 'HOOKWAVE_S3_PRESIGN'));
+  set('s3PartSize', num(env, 'HOOKWAVE_S3_PART_SIZE'));
   return out;
 }
 
@@ -236,4 +272,38 @@ function validateConfig(cfg: Config): void {
   if (!['normal', 'full'].includes(cfg.sqliteSync)) throw new Error(`HOOKWAVE_SQLITE_SYNC must be normal|full, got "${cfg.sqliteSync}"`);
   if (cfg.heartbeatMs >= cfg.leaseMs) throw new Error('heartbeat interval must be shorter than the lease');
   if (cfg.retryScheduleMs.some((n) => !Number.isFinite(n) || n < 0)) throw new Error('retry schedule must be non-negative numbers of ms');
+  validateStorage(cfg);
+}
+
+const MIB = 1024 * 1024;
+/** SigV4 presigned URLs live at most 7 days. */
+const PRESIGN_MAX_SECONDS = 7 * 24 * 3600;
+
+function storageError(setting: string, message: string): HookwaveError {
+  return new HookwaveError('VALIDATION_ERROR', message, { setting });
+}
+
+function validateStorage(cfg: Config): void {
+  if (cfg.storage !== 'local' && cfg.storage !== 's3') throw storageError('HOOKWAVE_STORAGE', `HOOKWAVE_STORAGE must be local|s3, got "${cfg.storage as string}"`);
+  if (cfg.storage === 'local') {
+    // A bucket configured but not selected would silently keep files on this machine's disk.
+    const stray = ([['HOOKWAVE_S3_BUCKET', cfg.s3Bucket], ['HOOKWAVE_S3_ENDPOINT', cfg.s3Endpoint], ['HOOKWAVE_S3_PREFIX', cfg.s3Prefix || null], ['HOOKWAVE_S3_PRESIGN', cfg.s3Presign || null]] as const).find(([, v]) => v !== null);
+    if (stray) throw storageError(stray[0], `${stray[0]} is set but HOOKWAVE_STORAGE is local; set HOOKWAVE_STORAGE=s3 to store files in the bucket, or unset ${stray[0]}`);
+    return;
+  }
+  if (!cfg.s3Bucket) throw storageError('HOOKWAVE_S3_BUCKET', 'HOOKWAVE_STORAGE=s3 needs HOOKWAVE_S3_BUCKET');
+  if (/[/\\\s]/.test(cfg.s3Bucket)) throw storageError('HOOKWAVE_S3_BUCKET', `HOOKWAVE_S3_BUCKET must be a bucket name (no slashes or spaces; use HOOKWAVE_S3_PREFIX for a folder), got "${cfg.s3Bucket}"`);
+  if (cfg.s3Endpoint !== null) {
+    let u: URL | null = null;
+    try {
+      u = new URL(cfg.s3Endpoint);
+    } catch {
+      /* reported below */
+    }
+    if (!u || !['http:', 'https:'].includes(u.protocol) || u.search || u.hash) throw storageError('HOOKWAVE_S3_ENDPOINT', `HOOKWAVE_S3_ENDPOINT must be an http(s) URL such as https://minio.internal:9000, got "${cfg.s3Endpoint}"`);
+  }
+  if (cfg.s3Prefix.startsWith('/') || cfg.s3Prefix.split('/').some((seg) => seg === '.' || seg === '..')) throw storageError('HOOKWAVE_S3_PREFIX', `HOOKWAVE_S3_PREFIX must be a relative key prefix such as "hookwave/", got "${cfg.s3Prefix}"`);
+  if (cfg.s3Prefix !== '' && !cfg.s3Prefix.endsWith('/')) cfg.s3Prefix += '/';
+  if (!Number.isInteger(cfg.s3PartSize) || cfg.s3PartSize < 5 * MIB || cfg.s3PartSize > 5 * 1024 * MIB) throw storageError('HOOKWAVE_S3_PART_SIZE', `HOOKWAVE_S3_PART_SIZE must be whole bytes between 5 MiB and 5 GiB (S3's part limits), got ${cfg.s3PartSize}`);
+  if (cfg.s3Presign && cfg.fileUrlTtl > PRESIGN_MAX_SECONDS) throw storageError('HOOKWAVE_FILE_URL_TTL', `HOOKWAVE_S3_PRESIGN=true signs URLs the bucket checks, and S3 accepts at most ${PRESIGN_MAX_SECONDS} s (7 days); HOOKWAVE_FILE_URL_TTL is ${cfg.fileUrlTtl}`);
 }

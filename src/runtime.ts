@@ -7,6 +7,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { buildApi } from './api/app.js';
 import { LocalBlobStore, type BlobStore } from './blobs/blob-store.js';
+import { openS3BlobStore } from './blobs/s3-blob-store.js';
 import { UrlSigner } from './blobs/signed-url.js';
 import { loadConfig, type Config } from './config.js';
 import { BatchService } from './domain/batches.js';
@@ -52,6 +53,18 @@ export interface StartOptions {
   logger?: Logger;
 }
 
+/** How long requests in flight (downloads above all) may take to finish at shutdown. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+async function closeApi(api: FastifyInstance): Promise<void> {
+  const force = setTimeout(() => api.server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  try {
+    await api.close();
+  } finally {
+    clearTimeout(force);
+  }
+}
+
 export async function startHookwave(overrides: Partial<Config> = {}, opts: StartOptions = {}): Promise<Hookwave> {
   const config = loadConfig(overrides);
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -64,7 +77,12 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
 
   const signingKey = config.fileSigningKey ?? (await store.setSettingIfAbsent('file_signing_key', randomBytes(32).toString('base64url')));
   const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver, connectHook: opts.connectHook });
-  const blobs = new LocalBlobStore(path.join(config.dataDir, 'files'));
+  // Processes on several machines share files through a bucket (or a shared data directory): docs/storage.md.
+  const s3 = config.storage === 's3' ? await openS3BlobStore(config, { connect: runsApi || runsWorker }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  }) : null;
+  const blobs: BlobStore = s3 ?? new LocalBlobStore(path.join(config.dataDir, 'files'));
   const builtin = builtinEngines().all();
   for (const ext of config.externalEngines) {
     if (builtin.some((e) => e.kind === ext.kind)) throw new Error(`external engine kind "${ext.kind}" collides with a built-in kind`);
@@ -72,7 +90,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const engines = new EngineRegistry([...builtin, ...config.externalEngines.map((ext) => createExternalEngine(ext, guard))]);
 
   // The API may listen on an ephemeral port; URLs are signed for the address it really got.
-  const signer = new UrlSigner(signingKey, config.publicUrl ?? `http://${config.host}:${config.port}`, config.fileUrlTtl);
+  const signer = new UrlSigner(signingKey, config.publicUrl ?? `http://${config.host}:${config.port}`, config.fileUrlTtl, s3?.presigner ?? null);
   const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit });
   const endpoints = new EndpointService(store, guard, config.secretRotationOverlapMs);
   const batches = new BatchService(store, tasks);
@@ -97,7 +115,10 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   // Expired uploads are swept by worker processes (any one of them may do it).
   const sweeper = runsWorker ? setInterval(() => void uploads.sweep(Date.now(), logger).catch((err: unknown) => logger.error({ err }, 'upload sweep failed')), 10 * 60_000).unref() : null;
   const metricsServer = !api && config.metricsPort !== null ? await serveMetrics(metrics, config.host, config.metricsPort) : null;
-  logger.info({ role: config.role, url, metrics_url: metricsServer?.url ?? null, data_dir: config.dataDir, database: store.dialect }, 'hookwave started');
+  // A worker or dispatcher without an HTTP server has only unref'd timers (and, on SQLite, no
+  // socket at all): this keeps the process running until close().
+  const keepAlive = api || metricsServer ? null : setInterval(() => undefined, 2 ** 30);
+  logger.info({ role: config.role, url, metrics_url: metricsServer?.url ?? null, data_dir: config.dataDir, database: store.dialect, storage: config.storage }, 'hookwave started');
 
   let closing: Promise<void> | null = null;
   return {
@@ -119,11 +140,12 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
+        if (keepAlive) clearInterval(keepAlive);
         await metricsServer?.close();
-        await api?.close();
-        await worker?.stop();
-        await dispatcher?.stop();
+        // Together: handing running targets back must not wait for the last download to finish.
+        await Promise.all([api ? closeApi(api) : undefined, worker?.stop(), dispatcher?.stop()]);
         await guard.close();
+        await blobs.close?.();
         await store.close();
       })();
       return closing;

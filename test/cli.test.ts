@@ -1,18 +1,21 @@
 /**
  * The `hookwave` client commands as a person or a script runs them: real processes against a real
  * server. Submit a local file and get the output files; forward events to a local receiver with
- * `listen`; watch them with `tail`; manage endpoints; and the exit codes that scripts rely on.
+ * `listen`; watch them with `tail`; manage endpoints and keys; and the exit codes that scripts rely on.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../src/sdk/index.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { runCli, runCliAsync, startCli, type CliProcess } from './helpers/process.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { callApi, startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 
 let svc: TestService;
 let files: FileServer;
@@ -54,6 +57,25 @@ function wavSampleRate(file: string): number {
   return fs.readFileSync(file).readUInt32LE(24);
 }
 
+const cliEntry = fileURLToPath(new URL('../src/cli/main.ts', import.meta.url));
+// By absolute URL: a bare `--import tsx` would be looked up from the child's working directory.
+const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+
+/** Runs the CLI in another working directory (the helpers run it in the repository's). */
+function runCliIn(cwd: string, args: string[], extraEnv: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', tsxLoader, cliEntry, ...args], { cwd, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  return new Promise((resolve) => child.on('close', (status) => resolve({ status, stdout, stderr })));
+}
+
+/** What the server-side commands (keys) need to open the service's database. */
+function storeArgs(): { args: string[]; env: Record<string, string> } {
+  return { args: ['--data-dir', svc.dataDir], env: { DATABASE_URL: svc.hw.config.databaseUrl ?? '', HOOKWAVE_DATABASE_URL: '' } };
+}
+
 describe('hookwave submit', () => {
   it('uploads a local file, waits, and downloads every output into --out', async () => {
     const out = tempDir('hookwave-out-');
@@ -75,6 +97,33 @@ describe('hookwave submit', () => {
     expect(human.stdout).toContain(path.join(out, 'again', 'flac.flac'));
     expect(human.stderr).toMatch(/uploaded .* as upl_/);
     expect(human.stderr).toMatch(/flac\s+completed/);
+  });
+
+  it('--wait without --out downloads into a folder named after the task in the current directory, and says where', async () => {
+    const cwd = fs.realpathSync(tempDir('hookwave-cwd-'));
+    const human = await runCliIn(cwd, ['submit', 'extract', tone, '-t', 'mp3', '--wait'], env);
+    expect(human.status).toBe(0);
+    const id = /^(task_\w+) completed/.exec(human.stdout)![1]!;
+    const dir = path.join(cwd, id);
+    expect(fs.readdirSync(dir)).toEqual(['mp3.mp3']);
+    expect(human.stdout).toContain(`outputs in ${dir}${path.sep}\n`);
+    expect(human.stdout).toContain(path.join(dir, 'mp3.mp3'));
+    expect(human.stderr).toContain(`downloading 1 output into ${dir}${path.sep}`);
+
+    const json = await runCliIn(cwd, ['submit', 'extract', tone, '-t', 'wav', '--wait', '--json'], env);
+    expect(json.status).toBe(0);
+    const result = JSON.parse(json.stdout) as { task_id: string; out_dir: string; files: Array<{ path: string }> };
+    expect(result.out_dir).toBe(path.join(cwd, result.task_id));
+    expect(result.files.map((f) => f.path)).toEqual([path.join(cwd, result.task_id, 'wav.wav')]);
+
+    const kept = await runCliIn(cwd, ['submit', 'extract', tone, '-t', 'ogg', '--wait', '--no-download', '--json'], env);
+    expect(kept.status).toBe(0);
+    expect(JSON.parse(kept.stdout)).toMatchObject({ status: 'completed', out_dir: null, files: [] });
+    expect(fs.readdirSync(cwd).sort()).toEqual([id, result.task_id].sort());
+
+    const both = await runCliIn(cwd, ['submit', 'extract', tone, '-t', 'ogg', '--out', 'x', '--no-download'], env);
+    expect(both.status).toBe(2);
+    expect(both.stderr).toMatch(/--out and --no-download contradict/);
   });
 
   it('without --wait prints the task id as soon as the task is stored', async () => {
@@ -180,6 +229,87 @@ describe('hookwave tail and endpoints', () => {
   });
 });
 
+describe('hookwave endpoints update, enable and disable', () => {
+  it('changes the url, filter and description, disables and enables again', async () => {
+    const created = await runCliAsync(['endpoints', 'create', 'https://example.com/hooks/u', '--events', 'task.completed', '--description', 'before', '--json'], env);
+    expect(created.status).toBe(0);
+    const id = (JSON.parse(created.stdout) as { id: string }).id;
+
+    const updated = await runCliAsync(['endpoints', 'update', id, '--url', 'https://example.com/hooks/v', '--events', 'all', '--description', '', '--json'], env);
+    expect(updated.status).toBe(0);
+    expect(JSON.parse(updated.stdout)).toMatchObject({ id, url: 'https://example.com/hooks/v', events: null, description: null, enabled: true });
+    // --server names the server here, so --url can be the endpoint's; HOOKWAVE_URL points nowhere to prove it.
+    const port = await closedPort();
+    const filtered = await runCliAsync(['endpoints', 'update', id, '--events', 'task.failed,task.canceled', '--server', svc.url], { ...env, HOOKWAVE_URL: `http://127.0.0.1:${port}` });
+    expect(filtered.status).toBe(0);
+    expect(filtered.stdout).toBe(`${id}  enabled   https://example.com/hooks/v  task.failed,task.canceled\n`);
+
+    const disabled = await runCliAsync(['endpoints', 'disable', id], env);
+    expect(disabled.stdout).toMatch(new RegExp(`^${id}\\s+disabled\\s+https://example.com/hooks/v .*\\(disabled by the tenant\\)\\n$`));
+    expect((await svc.api('GET', `/v1/endpoints/${id}`)).body).toMatchObject({ enabled: false, disabled_reason: 'disabled by the tenant' });
+    const enabled = await runCliAsync(['endpoints', 'enable', id, '--json'], env);
+    expect(JSON.parse(enabled.stdout)).toMatchObject({ id, enabled: true, disabled_reason: null, consecutive_failures: 0 });
+    expect((await svc.api('GET', `/v1/endpoints/${id}`)).body.enabled).toBe(true);
+
+    const nothing = await runCliAsync(['endpoints', 'update', id], env);
+    expect(nothing.status).toBe(2);
+    expect(nothing.stderr).toMatch(/give at least one of --url, --events, --description/);
+    const badType = await runCliAsync(['endpoints', 'update', id, '--events', 'task.exploded'], env);
+    expect(badType.status).toBe(2);
+    expect(badType.stderr).toMatch(/"task.exploded" is not one of/);
+    const missing = await runCliAsync(['endpoints', 'disable', 'ep_00000000000000000000000000', '--json'], env);
+    expect(missing.status).toBe(1);
+    expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: 'NOT_FOUND', status: 404 } });
+    expect((await runCliAsync(['endpoints', 'delete', id], env)).status).toBe(0);
+  });
+});
+
+describe('hookwave keys list and revoke', () => {
+  it('lists keys by prefix only, revokes by prefix or id, and the server refuses a revoked key', async () => {
+    const { args, env: dbEnv } = storeArgs();
+    const make = async () => {
+      const r = await runCliAsync(['keys', 'create', '--tenant', 'cli-keys', ...args, '--json'], dbEnv);
+      expect(r.status).toBe(0);
+      return JSON.parse(r.stdout) as { key: string; key_id: string; prefix: string; tenant: string };
+    };
+    const first = await make();
+    const second = await make();
+    expect(second.prefix).toBe(second.key.slice(0, 11));
+
+    const listed = await runCliAsync(['keys', 'list', '--tenant', 'cli-keys', ...args, '--json'], dbEnv);
+    expect(listed.status).toBe(0);
+    expect(JSON.parse(listed.stdout)).toEqual([
+      { id: first.key_id, prefix: first.prefix, tenant: 'cli-keys', created_at: expect.any(String), revoked_at: null },
+      { id: second.key_id, prefix: second.prefix, tenant: 'cli-keys', created_at: expect.any(String), revoked_at: null },
+    ]);
+    for (const k of [first.key, second.key]) expect(listed.stdout).not.toContain(k);
+    const everyone = await runCliAsync(['keys', 'list', ...args], dbEnv);
+    expect(everyone.stdout).toMatch(new RegExp(`${svc.key.slice(0, 11)}…\\s+acme\\s`));
+    expect(everyone.stdout).toMatch(new RegExp(`${first.key_id}\\s+${first.prefix}…\\s+cli-keys\\s+\\S+\\n`));
+
+    // The second key is revoked before it is ever used, so no server cache can still hold it.
+    const revoked = await runCliAsync(['keys', 'revoke', second.prefix, ...args], dbEnv);
+    expect(revoked).toMatchObject({ status: 0, stdout: `revoked ${second.prefix}\n` });
+    expect((await callApi(svc.url, second.key, 'GET', '/v1/account')).status).toBe(401);
+    expect((await callApi(svc.url, first.key, 'GET', '/v1/account')).body).toMatchObject({ name: 'cli-keys' });
+    const after = JSON.parse((await runCliAsync(['keys', 'list', '--tenant', 'cli-keys', ...args, '--json'], dbEnv)).stdout) as Array<{ id: string; revoked_at: string | null }>;
+    expect(after.map((k) => [k.id, k.revoked_at === null])).toEqual([
+      [first.key_id, true],
+      [second.key_id, false],
+    ]);
+    expect((await runCliAsync(['keys', 'list', '--tenant', 'cli-keys', ...args], dbEnv)).stdout).toMatch(new RegExp(`${second.key_id} .* revoked \\S+\\n`));
+
+    const again = await runCliAsync(['keys', 'revoke', second.key_id, ...args, '--json'], dbEnv);
+    expect(again.status).toBe(1);
+    expect(JSON.parse(again.stderr)).toMatchObject({ error: { message: `no active key with id or prefix "${second.key_id}"` } });
+    const byId = await runCliAsync(['keys', 'revoke', first.key_id, ...args, '--json'], dbEnv);
+    expect(JSON.parse(byId.stdout)).toEqual({ revoked: first.key_id });
+    const nobody = await runCliAsync(['keys', 'list', '--tenant', 'nobody', ...args], dbEnv);
+    expect(nobody.status).toBe(1);
+    expect(nobody.stderr).toMatch(/no tenant named "nobody"/);
+  });
+});
+
 describe('exit codes', () => {
   it('exits 2 on bad usage, with a message that says what to do', () => {
     const cases: Array<[string[], Record<string, string>, RegExp]> = [
@@ -213,6 +343,6 @@ describe('exit codes', () => {
 
     const help = runCli(['--help']);
     expect(help.status).toBe(0);
-    expect(help.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+error.*\n\s+2\s+invalid usage.*\n\s+3\s+submit --wait: the task ended failed or canceled/);
+    expect(help.stdout).toMatch(/Exit codes:\n\s+0\s+success\n\s+1\s+error.*\n\s+2\s+invalid usage.*\n\s+3\s+submit --wait: the task ended failed or canceled\n\s+130\s+submit: interrupted/);
   });
 });

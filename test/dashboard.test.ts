@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiKey } from '../src/domain/tenants.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';
@@ -326,12 +327,33 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect((await svc.api('GET', '/v1/endpoints')).body.data).toEqual([]);
   });
 
-  it('shows the current key prefix and how keys are managed', async () => {
+  it("lists the tenant's keys, marks this session's, and says why keys are made with the CLI", async () => {
+    const acme = (await svc.hw.store.getTenantByName('acme'))!;
+    const [own] = await svc.hw.store.listApiKeys(acme.id);
+    const spare = await createApiKey(svc.hw.store, 'acme');
+    const old = await createApiKey(svc.hw.store, 'acme');
+    expect(await svc.hw.store.revokeApiKey(old.apiKey.id, Date.now())).toBe(true);
+    await svc.newTenant('someone-else');
+    const [theirs] = (await svc.hw.store.listApiKeys()).filter((k) => k.tenant_name === 'someone-else');
+
     await nav('Keys');
     expect(await page.locator('.current-prefix').textContent()).toBe(`${svc.key.slice(0, 11)}…`);
     if ((await svc.api('GET', '/v1/account')).status === 200) expect(await page.locator('.tenant-name').textContent()).toBe('acme');
+    const rows = page.locator('table.keys tbody tr');
+    await expect.poll(() => rows.count()).toBe(3);
+    const listed = await rows.evaluateAll((trs) => trs.map((tr) => [tr.getAttribute('data-key-id'), tr.getAttribute('data-current'), tr.getAttribute('data-state')]));
+    expect(listed).toEqual([
+      [own!.id, 'true', 'active'],
+      [spare.apiKey.id, 'false', 'active'],
+      [old.apiKey.id, 'false', 'revoked'],
+    ]);
+    expect(await page.locator('table.keys .key-prefix').allTextContents()).toEqual([own!.prefix, spare.apiKey.prefix, old.apiKey.prefix].map((p) => `${p}…`));
+    expect(await page.locator('tr[data-current="true"] .this-session').textContent()).toBe('this session');
+    await page.getByText(/minted offline.*cannot mint more keys/).waitFor();
     await page.getByText('hookwave keys revoke <id-or-prefix>').waitFor();
-    expect(await page.content()).not.toContain(svc.key);
+
+    const html = await page.content();
+    for (const secret of [svc.key, spare.key, old.key, own!.hash, spare.apiKey.hash, theirs!.id, theirs!.prefix]) expect(html).not.toContain(secret);
     await shot('11-keys');
   });
 

@@ -5,6 +5,11 @@
 import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../src/config.js';
+import { emitEndpointEvent } from '../src/domain/outbox.js';
+import type { EndpointRow } from '../src/domain/types.js';
+import { createLogger } from '../src/logger.js';
+import { EndpointHealth } from '../src/webhooks/endpoint-health.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
@@ -212,6 +217,57 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('circuit breaker while open', () => {
+  it('holds new events and queued deliveries, then lets exactly one probe through', async () => {
+    const cooldownMs = 3000;
+    const svc = await service({ circuitBreakerThreshold: 2, circuitCooldownMs: cooldownMs, retryScheduleMs: [100, 100, 100, 100, 100, 100, 100, 100] });
+    const rx = await receiver();
+    let healthy = false;
+    rx.respond(() => (healthy ? { status: 200 } : { status: 500 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
+    await waitForTask(svc, await submit(svc));
+    await until('the circuit to open', async () => (await svc.api('GET', `/v1/endpoints/${ep.body.id}`)).body.circuit_open_until);
+    const countAtOpen = rx.received.length;
+    // Three more events while the circuit is open: none of them may reach the endpoint.
+    const more = await Promise.all([submit(svc), submit(svc), submit(svc)]);
+    for (const id of more) await waitForTask(svc, id);
+    const pending = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=pending`);
+    expect(pending.body.data).toHaveLength(4);
+    expect(rx.received.length).toBe(countAtOpen);
+    // The cooldown ends: one probe, which fails, so the circuit opens again and the rest keep waiting.
+    await rx.waitFor(countAtOpen + 1, cooldownMs + 3000);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(rx.received.length).toBe(countAtOpen + 1);
+    // The next probe succeeds: the circuit closes and the held deliveries go out at once.
+    healthy = true;
+    await rx.waitFor(countAtOpen + 5, 3 * cooldownMs + 3000);
+    const delivered = await until('every delivery to be delivered', async () => {
+      const r = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=delivered`);
+      return r.body.data.length === 4 ? r.body.data : null;
+    });
+    expect(new Set(delivered.map((d: { event_id: string }) => d.event_id)).size).toBe(4);
+    expect((await svc.api('GET', `/v1/endpoints/${ep.body.id}`)).body).toMatchObject({ consecutive_failures: 0, circuit_open_until: null });
+    // A probe succeeded, then four requests at most: nothing else was sent while the circuit was open.
+    expect(rx.received.length).toBe(countAtOpen + 5);
+  });
+});
+
+describe('endpoint health across dispatchers', () => {
+  it('counts concurrent failures from several processes and never trusts a stale success', async () => {
+    const svc = await service({ circuitBreakerThreshold: 1000 });
+    const ep = await svc.api('POST', '/v1/endpoints', { url: 'https://example.com/hook', events: ['task.completed'] });
+    const health = () => new EndpointHealth(svc.hw.store, svc.hw.config, createLogger('silent'));
+    const [a, b] = [health(), health()];
+    const failures = async () => (await svc.api('GET', `/v1/endpoints/${ep.body.id}`)).body.consecutive_failures;
+    await a.succeeded([ep.body.id]);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => (i % 2 ? a : b).failed(ep.body.id, { gone: false, probe: false })));
+    expect(await failures()).toBe(20);
+    // `a` saw a success before `b` counted failures; a success seen by `a` must still reset them.
+    await a.succeeded([ep.body.id]);
+    expect(await failures()).toBe(0);
+  });
+});
+
 describe('delivery log and replay', () => {
   it('shows every attempt with request and response, and redelivers with the same webhook-id', async () => {
     const svc = await service();
@@ -268,6 +324,96 @@ describe('delivery log and replay', () => {
   });
 });
 
+describe('replay rules', () => {
+  it('refuses to requeue a delivery that is still pending', async () => {
+    const svc = await service({ retryScheduleMs: [60_000] });
+    const rx = await receiver();
+    rx.respond(() => ({ status: 500 }));
+    const id = await submit(svc, { webhook_url: rx.url, webhook_events: ['task.completed'] });
+    await rx.waitFor(1);
+    const [d] = (await until('the first attempt to be recorded', async () => {
+      const r = await svc.api('GET', `/v1/tasks/${id}/deliveries`);
+      return r.body.data?.[0]?.attempt_count === 1 ? r.body.data : null;
+    })) as any[];
+    const res = await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`);
+    expect(res.status).toBe(409);
+    expect(res.body.error).toMatchObject({ code: 'DELIVERY_PENDING', details: { status: 'pending' } });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('gives a redelivery one attempt, numbered after the earlier ones', async () => {
+    const svc = await service({ retryScheduleMs: [100, 100, 100] });
+    const rx = await receiver();
+    rx.respond((_r, i) => (i === 0 ? { status: 410 } : { status: 500 }));
+    const id = await submit(svc, { webhook_url: rx.url, webhook_events: ['task.completed'] });
+    const failed = async (attempts: number) =>
+      until(`the delivery to fail after ${attempts} attempt(s)`, async () => {
+        const r = await svc.api('GET', `/v1/tasks/${id}/deliveries`);
+        const d = r.body.data?.[0];
+        return d?.status === 'failed' && d.attempt_count === attempts ? d : null;
+      });
+    const d = await failed(1); // 410 is final
+    expect((await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`)).status).toBe(202);
+    const again = await failed(2);
+    // The schedule would allow three more tries after a second attempt; a manual resend gets one.
+    await new Promise((r) => setTimeout(r, 600));
+    expect(rx.received).toHaveLength(2);
+    expect(again.attempts.map((a: { attempt_number: number; status_code: number }) => [a.attempt_number, a.status_code])).toEqual([
+      [1, 410],
+      [2, 500],
+    ]);
+  });
+
+  it('never sends a deleted endpoint anything, nor signs for it with the tenant secret', async () => {
+    const svc = await service({ retryScheduleMs: [800] });
+    const rx = await receiver();
+    rx.respond(() => ({ status: 500 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
+    await submit(svc);
+    await rx.waitFor(1);
+    const tenant = (await svc.hw.store.getTenantByName('acme'))!;
+    // The row goes while a retry is due (as when a delete races the dispatcher's claim).
+    await svc.hw.store.deleteEndpoint(tenant.id, ep.body.id);
+    const [d] = (await until('the delivery to fail', async () => {
+      const r = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}`);
+      return r.body.data?.[0]?.status === 'failed' ? r.body.data : null;
+    })) as any[];
+    expect(d).toMatchObject({ last_error: 'endpoint deleted', attempt_count: 1 });
+    expect(rx.received).toHaveLength(1);
+    const redeliver = await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`);
+    expect(redeliver.status).toBe(409);
+    expect(redeliver.body.error).toMatchObject({ code: 'ENDPOINT_UNAVAILABLE', details: { endpoint_id: ep.body.id, reason: 'deleted' } });
+    const recover = await svc.api('POST', `/v1/endpoints/${ep.body.id}/recover?since=2020-01-01T00:00:00Z`);
+    expect(recover.status).toBe(409);
+    expect(recover.body.error).toMatchObject({ code: 'ENDPOINT_UNAVAILABLE', details: { reason: 'deleted' } });
+    expect((await svc.api('POST', '/v1/endpoints/ep_00000000000000000000000000/recover?since=2020-01-01T00:00:00Z')).status).toBe(404);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(rx.received).toHaveLength(1);
+  });
+
+  it('refuses to replay to a disabled endpoint', async () => {
+    const svc = await service({ retryScheduleMs: [50] });
+    const rx = await receiver();
+    rx.respond(() => ({ status: 500 }));
+    const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
+    await waitForTask(svc, await submit(svc));
+    const [d] = (await until('the delivery to fail', async () => {
+      const r = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=failed`);
+      return r.body.data.length === 1 ? r.body.data : null;
+    })) as any[];
+    await svc.api('PATCH', `/v1/endpoints/${ep.body.id}`, { enabled: false });
+    const redeliver = await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`);
+    expect(redeliver.status).toBe(409);
+    expect(redeliver.body.error).toMatchObject({ code: 'ENDPOINT_UNAVAILABLE', details: { reason: 'disabled' } });
+    expect((await svc.api('POST', `/v1/endpoints/${ep.body.id}/recover?since=2020-01-01T00:00:00Z`)).body.error.code).toBe('ENDPOINT_UNAVAILABLE');
+    await svc.api('PATCH', `/v1/endpoints/${ep.body.id}`, { enabled: true });
+    rx.respond(() => ({ status: 200 }));
+    expect((await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`)).status).toBe(202);
+    await rx.waitFor(3);
+  });
+});
+
 describe('isolation', () => {
   it('a hanging endpoint does not delay deliveries to a healthy one', async () => {
     const timeoutMs = 5000;
@@ -283,5 +429,33 @@ describe('isolation', () => {
     // behind them would arrive at least that long after its event; each arrives well before.
     for (const r of got) expect(r.at - Date.parse(r.body.timestamp)).toBeLessThan(timeoutMs / 2);
     expect(hang.received.length).toBeLessThanOrEqual(2);
+  });
+
+  it('keeps healthy deliveries prompt beside three hanging endpoints, with the default concurrency', async () => {
+    const svc = await service({ webhookTimeoutMs: 10_000 });
+    expect([svc.hw.config.dispatcherConcurrency, svc.hw.config.endpointConcurrency, svc.hw.config.slowEndpointConcurrency]).toEqual([64, 32, 4]);
+    const hanging = await Promise.all([receiver(), receiver(), receiver()]);
+    for (const h of hanging) h.respond(() => 'hang');
+    const ok = await receiver();
+    // Hanging ones first: the order the dispatcher meets their queues in, the worst case.
+    for (const h of hanging) await svc.api('POST', '/v1/endpoints', { url: h.url });
+    await svc.api('POST', '/v1/endpoints', { url: ok.url });
+    const tenant = (await svc.hw.store.getTenantByName('acme'))!;
+    const source = { id: 'ep_source', tenant_id: tenant.id } as EndpointRow;
+    const events = 40;
+    // Committed at once, so one claim meets all 160 deliveries; before, the first two hanging
+    // endpoints took 32 slots each, all 64, until the 10 s timeout.
+    const committedAt = Date.now();
+    await svc.hw.store.tx(async (tx) => {
+      for (let i = 0; i < events; i++) await emitEndpointEvent(tx, 'endpoint.disabled', source, { n: i }, committedAt);
+    });
+    try {
+      const got = await ok.waitFor(events, 5000);
+      for (const r of got) expect(r.at - committedAt).toBeLessThan(2000);
+      for (const h of hanging) expect(h.received.length).toBeLessThanOrEqual(4);
+    } finally {
+      // Ends the hanging requests now rather than at the timeout, so the service stops quickly.
+      await Promise.all(hanging.map((h) => h.close()));
+    }
   });
 });

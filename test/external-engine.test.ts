@@ -7,9 +7,12 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkExternalEngineConfig, createExternalEngine } from '../src/engines/external.js';
 import { ffmpegPath } from '../src/engines/ffmpeg.js';
+import { builtinEngines, EngineRegistry } from '../src/engines/registry.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
-import { startModelServer, type ModelServer } from './helpers/model-server.js';
+import { startModelServer, type ModelAnswer, type ModelServer } from './helpers/model-server.js';
+import { runCliAsync } from './helpers/process.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 
 const run = promisify(execFile);
@@ -28,10 +31,16 @@ beforeAll(async () => {
   dir = tempDir('hookwave-media-');
   // A mix of a low and a high tone: a low-pass must remove the high one.
   await run(ffmpegPath(), ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=f=150:d=2', '-f', 'lavfi', '-i', 'sine=f=6000:d=2', '-filter_complex', 'amix=inputs=2', path.join(dir, 'mix.wav')]);
+  fs.copyFileSync(path.join(dir, 'mix.wav'), path.join(dir, 'counted.wav'));
   files = await startFileServer(dir);
   model = await startModelServer();
+  const target_schema = { properties: { effect: { type: 'string', enum: ['lowpass', 'quieter'] } }, required: ['effect'] };
   svc = await startService({
-    externalEngines: [{ kind: 'filters', url: model.url, retries: 2, target_schema: { properties: { effect: { type: 'string', enum: ['lowpass', 'quieter'] } }, required: ['effect'] } }],
+    externalEngines: [
+      { kind: 'filters', url: model.url, retries: 2, target_schema },
+      // Short answer window, one retry: a hanging server costs this kind about 2 s, not 10 minutes.
+      { kind: 'filters-slow', url: model.url, retries: 1, timeout_ms: 400, target_schema },
+    ],
   });
 });
 afterAll(async () => {
@@ -94,5 +103,196 @@ describe('an external engine', () => {
     const task = await waitForTask(svc, created.body.task_id);
     expect(task.status).toBe('completed');
     expect(model.calls.at(-1)!.body.input.url).toMatch(new RegExp(`/v1/files/${upload_id}/mix\\.wav\\?expires=\\d+&signature=`));
+  });
+});
+
+/** Every file under `root`, relative paths. */
+function filesUnder(root: string): string[] {
+  return fs.readdirSync(root, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => path.relative(root, path.join(e.parentPath, e.name)));
+}
+
+async function submit(kind: string, target: Record<string, unknown>, input: Record<string, unknown> = { url: files.url('mix.wav') }): Promise<string> {
+  const created = await svc.api('POST', '/v1/tasks', { kind, input, targets: [target] });
+  expect(created.status).toBe(202);
+  return created.body.task_id as string;
+}
+
+async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe("an external engine: the model server's answer is checked", () => {
+  const first = (a: ModelAnswer) => a.outputs[0]!;
+  const bad: Array<[string, (a: ModelAnswer) => unknown, RegExp]> = [
+    ['a format that is a path', (a) => ({ ...a, outputs: [{ ...first(a), format: 'wav/../../x' }] }), /outputs\[0\]\.format "wav\/\.\.\/\.\.\/x" is not one of: mp3, wav, flac, ogg, opus, m4a/],
+    ['a format hookwave does not serve', (a) => ({ ...a, outputs: [{ ...first(a), format: 'aiff' }] }), /outputs\[0\]\.format "aiff" is not one of/],
+    ['a name that is a path', (a) => ({ ...a, outputs: [{ ...first(a), name: '../../evil' }] }), /outputs\[0\]\.name "\.\.\/\.\.\/evil" is not a valid output name/],
+    ['two outputs with one name', (a) => ({ ...a, outputs: [first(a), { ...first(a) }] }), /outputs\[1\] has the same name "bass" as outputs\[0\]/],
+    ['a default name that clashes with a given one', (a) => ({ ...a, outputs: [{ ...first(a), name: 'bass-1' }, { ...first(a), name: undefined }] }), /outputs\[1\] has the same name "bass-1" as outputs\[0\]/],
+    ['a file that is not what its format says', (a) => ({ ...a, outputs: [{ ...first(a), format: 'flac' }] }), /outputs\[0\] of the model server claims format "flac" but the file is wav/],
+    ['a file that is not audio', (a) => ({ ...a, outputs: [{ ...first(a), url: `${model.base}/files/notes.txt` }] }), /outputs\[0\] of the model server is not readable audio/],
+    ['a negative duration', (a) => ({ ...a, duration: -5 }), /duration -5 is not a number of seconds/],
+    ['an answer that is not an object', () => [1, 2], /answered HTTP 200 without a JSON object/],
+  ];
+  it.each(bad)('fails the target with ENGINE_FAILED on %s, and writes nothing outside its folder', async (_name, rewrite, message) => {
+    fs.writeFileSync(path.join(model.dir, 'notes.txt'), 'not audio at all\n'.repeat(100));
+    model.rewriteNext(rewrite);
+    const task = await waitForTask(svc, await submit('filters', { format: 'wav', effect: 'quieter', name: 'bass' }), 15_000);
+    expect(task.status).toBe('failed');
+    expect(task.targets[0].error).toMatchObject({ code: 'ENGINE_FAILED', message: expect.stringMatching(message) });
+    expect(task.targets[0].outputs).toEqual([]);
+    // Neither the work folder nor the blob store holds a file the server named.
+    expect(filesUnder(svc.dataDir).filter((f) => /(^|\/)(x|evil)(\.|$)/.test(f))).toEqual([]);
+    // The run's folder goes once the outcome is recorded (just after the task shows failed).
+    await until('the run folder to be removed', () => filesUnder(path.join(svc.dataDir, 'work', 'runs')).length === 0, 5000);
+  });
+
+  it('stores several outputs of one target under their own names', async () => {
+    model.rewriteNext((a) => ({ ...a, outputs: [{ ...a.outputs[0], name: 'bass' }, { ...a.outputs[0], name: 'bass.copy' }] }));
+    const task = await waitForTask(svc, await submit('filters', { format: 'wav', effect: 'quieter', name: 'bass' }), 15_000);
+    expect(task.status).toBe('completed');
+    const outs = task.targets[0].outputs;
+    expect(outs.map((o: any) => o.name)).toEqual(['bass', 'bass.copy']);
+    expect(outs[0].url).not.toBe(outs[1].url);
+    const bytes = await Promise.all(outs.map(async (o: any) => Buffer.from(await (await fetch(o.url)).arrayBuffer())));
+    expect(bytes[0]!.length).toBe(outs[0].size);
+    expect(bytes[0]!.equals(bytes[1]!)).toBe(true);
+  });
+});
+
+describe('an external engine: the input', () => {
+  it('hands the model server the input URL and makes no local copy of it', async () => {
+    const before = files.requests.filter((p) => p === '/counted.wav').length;
+    const task = await waitForTask(svc, await submit('filters', { format: 'wav', effect: 'quieter' }, { url: files.url('counted.wav') }), 15_000);
+    expect(task.status).toBe('completed');
+    expect(model.calls.at(-1)!.body.input).toEqual({ url: files.url('counted.wav') });
+    // One fetch, the model server's own; the worker downloaded nothing.
+    expect(files.requests.filter((p) => p === '/counted.wav').length - before).toBe(1);
+    expect(svc.hw.engines.get('filters')!.inputAccess).toBe('url');
+  });
+});
+
+describe('an external engine: failures', () => {
+  it('times out a model server that does not answer, retries, then fails naming the calls', async () => {
+    model.stallNext(2);
+    const before = model.calls.length;
+    const started = Date.now();
+    const task = await waitForTask(svc, await submit('filters-slow', { format: 'wav', effect: 'quieter' }), 15_000);
+    expect(task.status).toBe('failed');
+    expect(task.targets[0].error).toMatchObject({
+      code: 'ENGINE_FAILED',
+      message: 'the model server did not answer within 400 ms (gave up after 2 calls)',
+      details: { calls: 2, engine_code: null },
+    });
+    // Two windows of 400 ms and one 1 s backoff, with room for a slow machine.
+    expect(Date.now() - started).toBeLessThan(8000);
+    const calls = model.calls.slice(before);
+    expect(calls).toHaveLength(2);
+    await until('the model server seeing both requests dropped', () => calls.every((c) => c.aborted));
+  });
+
+  it('fails the target once the retries run out, naming the calls and the last answer', async () => {
+    model.failNext(3, 503);
+    const before = model.calls.length;
+    const task = await waitForTask(svc, await submit('filters', { format: 'wav', effect: 'quieter' }), 20_000);
+    expect(task.status).toBe('failed');
+    expect(task.targets[0].error).toMatchObject({
+      code: 'ENGINE_FAILED',
+      message: 'model server answered HTTP 503: try later (gave up after 3 calls)',
+      details: { calls: 3, engine_code: 'BUSY' },
+    });
+    expect(model.calls.length - before).toBe(3);
+    expect(task.error.code).toBe('ENGINE_FAILED');
+  });
+
+  it('fails at once on a 4xx code of its own, reporting it in details.engine_code', async () => {
+    model.failNext(1, 409, { code: 'QUOTA_EXCEEDED', message: 'the monthly quota is used up' });
+    const before = model.calls.length;
+    const task = await waitForTask(svc, await submit('filters', { format: 'wav', effect: 'quieter' }), 15_000);
+    expect(task.status).toBe('failed');
+    expect(task.targets[0].error).toEqual({
+      code: 'ENGINE_FAILED',
+      message: 'model server answered HTTP 409: the monthly quota is used up',
+      details: { engine_code: 'QUOTA_EXCEEDED' },
+    });
+    // A 4xx is an answer, not an outage: no retry.
+    expect(model.calls.length - before).toBe(1);
+  });
+
+  it('aborts the call when the task is canceled mid-call', async () => {
+    model.stallNext(1);
+    const before = model.calls.length;
+    const id = await submit('filters', { format: 'wav', effect: 'quieter' });
+    await until('the model server receiving the call', () => model.calls.length > before);
+    const call = model.calls[before]!;
+    expect(call.aborted).toBe(false);
+
+    const res = await svc.api('POST', `/v1/tasks/${id}/cancel`);
+    expect(res.body.status).toBe('canceled');
+    await until('the model server seeing the request aborted', () => call.aborted, 5000);
+    await until('the worker letting go', () => svc.hw.worker!.activeTargets === 0, 5000);
+    const task = (await svc.api('GET', `/v1/tasks/${id}`)).body;
+    expect(task.status).toBe('canceled');
+    expect(task.targets[0]).toMatchObject({ status: 'canceled', outputs: [] });
+    // Past the first retry's 1 s backoff: a canceled target is not called again.
+    await new Promise((r) => setTimeout(r, 1300));
+    expect(model.calls.length - before).toBe(1);
+  });
+});
+
+describe('an external engine: configuration', () => {
+  const url = 'http://127.0.0.1:9/run';
+  const bad: Array<[string, unknown, RegExp]> = [
+    ['a kind with capitals and spaces', { kind: 'My Model', url }, /^HOOKWAVE_EXTERNAL_ENGINES entry "My Model": kind must be 1 to 64 lower-case letters/],
+    ['no kind', { url }, /^HOOKWAVE_EXTERNAL_ENGINES entry with url http:\/\/127\.0\.0\.1:9\/run \(no kind\): kind must be/],
+    ['no url', { kind: 'demucs' }, /entry "demucs": url must be an http\(s\) URL; got nothing/],
+    ['a url that is not one', { kind: 'demucs', url: 'demucs:9000' }, /entry "demucs": url must use http or https, not demucs:/],
+    ['a url with a password', { kind: 'demucs', url: 'http://u:p@127.0.0.1:9/run' }, /entry "demucs": url must not contain a user name or password/],
+    ['negative retries', { kind: 'demucs', url, retries: -1 }, /entry "demucs": retries must be a whole number from 0 to 10; got -1/],
+    ['retries as a string', { kind: 'demucs', url, retries: '2' }, /entry "demucs": retries must be a whole number from 0 to 10; got "2"/],
+    ['a zero timeout', { kind: 'demucs', url, timeout_ms: 0 }, /entry "demucs": timeout_ms must be a whole number of ms from 1 to 86400000; got 0/],
+    ['a fractional timeout', { kind: 'demucs', url, timeout_ms: 1.5 }, /entry "demucs": timeout_ms must be a whole number/],
+    ['a misspelt field', { kind: 'demucs', url, timeout: 1000 }, /entry "demucs": timeout is not a known field \(known: kind, url, /],
+    ['a token with a newline', { kind: 'demucs', url, token: 'abc\r\nx-evil: 1' }, /entry "demucs": token must be a non-empty string of printable ASCII/],
+    ['a broken target schema', { kind: 'demucs', url, target_schema: { properties: { stem: { type: 'colour' } } } }, /entry "demucs": target_schema is not a valid JSON schema/],
+    ['needs_input as a string', { kind: 'demucs', url, needs_input: 'no' }, /entry "demucs": needs_input must be true or false/],
+    ['an entry that is not an object', 'demucs', /^a HOOKWAVE_EXTERNAL_ENGINES entry must be a JSON object, got "demucs"/],
+  ];
+  it.each(bad)('refuses %s, naming the entry and the field', (_name, cfg, message) => {
+    expect(() => checkExternalEngineConfig(cfg)).toThrow(message);
+    expect(() => createExternalEngine(cfg as any, svc.hw.guard)).toThrow(message);
+  });
+
+  it('accepts a full, valid entry', () => {
+    const cfg = { kind: 'demucs_v4-hq', url: 'https://models.internal:9000/separate', description: 'Demucs', needs_input: true, timeout_ms: 1, retries: 0, token: 's3cret', params_schema: { type: 'object' } };
+    expect(checkExternalEngineConfig(cfg)).toBe(cfg);
+  });
+
+  it('refuses two engines with one kind, and an engine named like a built-in kind', () => {
+    const builtin = builtinEngines().all();
+    const a = createExternalEngine({ kind: 'demucs', url: 'http://127.0.0.1:9/one' }, svc.hw.guard);
+    const b = createExternalEngine({ kind: 'demucs', url: 'http://127.0.0.1:9/two' }, svc.hw.guard);
+    expect(() => new EngineRegistry([...builtin, a, b])).toThrow(
+      'two engines serve kind "demucs": HOOKWAVE_EXTERNAL_ENGINES entry "demucs" (http://127.0.0.1:9/one) and HOOKWAVE_EXTERNAL_ENGINES entry "demucs" (http://127.0.0.1:9/two); every kind needs its own name',
+    );
+    const stems = createExternalEngine({ kind: 'stems', url: 'http://127.0.0.1:9/one' }, svc.hw.guard);
+    expect(() => new EngineRegistry([...builtin, stems])).toThrow(/two engines serve kind "stems": the built-in "stems" engine and HOOKWAVE_EXTERNAL_ENGINES entry "stems"/);
+    expect(new EngineRegistry([...builtin, a]).kinds()).toEqual(['extract', 'stems', 'generate', 'demucs']);
+  });
+
+  it('stops startup with a message naming the entry and the field', async () => {
+    const env = (engines: unknown[]) => ({ HOOKWAVE_EXTERNAL_ENGINES: JSON.stringify(engines), HOOKWAVE_DATA_DIR: tempDir(), DATABASE_URL: '', HOOKWAVE_DATABASE_URL: '', HOOKWAVE_LOG_LEVEL: 'silent' });
+    const [badRetries, twice] = await Promise.all([
+      runCliAsync(['serve', '--port', '0'], env([{ kind: 'demucs', url, retries: -1 }]), { timeoutMs: 30_000 }),
+      runCliAsync(['serve', '--port', '0'], env([{ kind: 'demucs', url }, { kind: 'demucs', url: `${url}2` }]), { timeoutMs: 30_000 }),
+    ]);
+    expect(badRetries.status).toBe(1);
+    expect(badRetries.stderr).toMatch(/HOOKWAVE_EXTERNAL_ENGINES entry "demucs": retries must be a whole number from 0 to 10; got -1/);
+    expect(twice.status).toBe(1);
+    expect(twice.stderr).toMatch(/two engines serve kind "demucs"/);
   });
 });

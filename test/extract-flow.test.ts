@@ -141,9 +141,14 @@ describe('an extract task end to end', () => {
 
       const other = new URL(url);
       other.pathname = other.pathname.replace(/out_[0-9a-z]+/, 'out_00000000000000000000000000');
-      expect((await fetch(other)).status).toBe(403);
+      const o = await fetch(other);
+      expect(o.status).toBe(403);
+      await o.arrayBuffer();
 
-      expect((await fetch(url)).status).toBe(200);
+      // Read whole: a download left half-read holds its connection, and the server's close waits for it.
+      const ok = await fetch(url);
+      expect(ok.status).toBe(200);
+      await ok.arrayBuffer();
       await new Promise((r) => setTimeout(r, 2100));
       const expired = await fetch(url);
       expect(expired.status).toBe(403);
@@ -151,7 +156,9 @@ describe('an extract task end to end', () => {
 
       // GET hands out a fresh one.
       const fresh = await short.api('GET', `/v1/tasks/${created.body.task_id}`);
-      expect((await fetch(fresh.body.targets[0].outputs[0].url)).status).toBe(200);
+      const again = await fetch(fresh.body.targets[0].outputs[0].url);
+      expect(again.status).toBe(200);
+      await again.arrayBuffer();
     } finally {
       await short.close();
     }

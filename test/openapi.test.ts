@@ -6,14 +6,21 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deliveryView } from '../src/api/routes/deliveries.js';
+import { sharedSchemas } from '../src/api/schemas.js';
+import { BatchService } from '../src/domain/batches.js';
+import { endpointView } from '../src/domain/endpoints.js';
 import { EVENT_TYPES } from '../src/domain/types.js';
-import { startService, type TestService } from './helpers/service.js';
+import { startReceiver } from './helpers/receiver.js';
+import { startService, waitForTask, type TestService } from './helpers/service.js';
 
 interface Operation {
   tags?: string[];
   summary?: string;
   requestBody?: { content: Record<string, { schema: unknown }> };
+  responses?: Record<string, { description?: string; content?: Record<string, { schema?: unknown }> }>;
 }
 interface Spec {
   openapi: string;
@@ -97,6 +104,46 @@ describe('the OpenAPI document', () => {
     }
   });
 
+  it('documents the 2xx answer of every /v1 route, server-sent event streams aside', () => {
+    const undocumented: string[] = [];
+    for (const [p, ops] of Object.entries(spec.paths)) {
+      // Event streams answer text/event-stream, and files are the files themselves.
+      if (!p.startsWith('/v1/') || p.endsWith('/events') || p.startsWith('/v1/files/')) continue;
+      for (const [method, op] of Object.entries(ops)) {
+        const ok = Object.entries(op.responses ?? {}).filter(([status]) => /^2/.test(status));
+        if (ok.length === 0 || ok.some(([, r]) => !r.content?.['application/json']?.schema || !r.description || r.description === 'Default Response')) {
+          undocumented.push(`${method.toUpperCase()} ${p}`);
+        }
+      }
+    }
+    expect(undocumented).toEqual([]);
+    expect(spec.paths['/v1/endpoints']!.get!.responses!['200']!.content!['application/json']!.schema).toMatchObject({
+      properties: { data: { items: { $ref: '#/components/schemas/Endpoint' } } },
+    });
+    expect(spec.paths['/v1/keys']!.get!.responses!['200']!.content!['application/json']!.schema).toMatchObject({
+      properties: { data: { items: { $ref: '#/components/schemas/ApiKey' } } },
+    });
+  });
+
+  it('describes every field of every shared schema', () => {
+    const undescribed: string[] = [];
+    const walk = (node: any, where: string): void => {
+      if (!node || typeof node !== 'object') return;
+      for (const [k, p] of Object.entries<any>(node.properties ?? {})) {
+        // A bare $ref is described by the schema it names (Error.error.code → ErrorCode).
+        if (!(typeof p.description === 'string' && p.description !== '') && !(p.$ref && Object.keys(p).length === 1)) undescribed.push(`${where}.${k}`);
+        walk(p, `${where}.${k}`);
+      }
+      if (node.items) walk(node.items, `${where}[]`);
+      (node.oneOf ?? []).forEach((v: unknown, i: number) => walk(v, `${where}|${i}`));
+    };
+    for (const { $id } of sharedSchemas) {
+      expect(spec.components.schemas[$id], $id).toBeDefined();
+      walk(spec.components.schemas[$id], $id);
+    }
+    expect(undescribed).toEqual([]);
+  });
+
   it('has no $ref that points nowhere', () => {
     const refs = new Set<string>();
     const walk = (v: unknown): void => {
@@ -113,6 +160,83 @@ describe('the OpenAPI document', () => {
     for (const ref of refs) {
       expect(ref).toMatch(/^#\/components\/schemas\//);
       expect(spec.components.schemas[ref.split('/').pop()!], ref).toBeDefined();
+    }
+  });
+});
+
+/** A loopback port nothing listens on: an input there fails at once. */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+// Fastify serialises answers through the response schemas and silently drops what they do not name,
+// so each answer is compared with what the domain builds for it, field by field.
+describe('answers serialised through the schemas', () => {
+  it('keep every field of endpoints, deliveries with their attempts, batches and the account', async () => {
+    const store = svc.hw.store;
+    const tenant = (await store.getTenantByName('acme'))!;
+    const rx = await startReceiver();
+    try {
+      const created = await svc.api('POST', '/v1/endpoints', { url: rx.url, description: 'serialised', events: ['task.failed'] });
+      expect(created.status).toBe(201);
+      let row = (await store.getEndpoint(tenant.id, created.body.id))!;
+      expect(created.body).toEqual({ success: true, ...endpointView(row), secret: row.secret });
+      const rotated = await svc.api('POST', `/v1/endpoints/${row.id}/rotate-secret`);
+      row = (await store.getEndpoint(tenant.id, row.id))!;
+      expect(rotated.body.previous_secret_expires_at).not.toBeNull();
+      expect(rotated.body).toEqual({ success: true, ...endpointView(row), secret: row.secret });
+      expect((await svc.api('GET', `/v1/endpoints/${row.id}`)).body).toEqual({ success: true, ...endpointView(row) });
+      expect((await svc.api('PATCH', `/v1/endpoints/${row.id}`, { description: 'patched' })).body).toEqual({
+        success: true,
+        ...endpointView((await store.getEndpoint(tenant.id, row.id))!),
+      });
+
+      const input = `http://127.0.0.1:${await closedPort()}/missing.wav`;
+      const task = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: input }, targets: [{ format: 'mp3' }], webhook_url: rx.url });
+      expect(task.status).toBe(202);
+      expect(task.body).toEqual({ success: true, task_id: expect.stringMatching(/^task_/), status: 'queued' });
+      expect((await waitForTask(svc, task.body.task_id)).status).toBe('failed');
+      const rows = await until('both deliveries to be delivered', async () => {
+        const list = await store.listDeliveriesForTask(tenant.id, task.body.task_id);
+        return list.length === 2 && list.every((d) => d.status === 'delivered') ? list : null;
+      });
+      const views = await Promise.all(rows.map(async (d) => deliveryView(d, await store.listAttempts(d.id), (await store.getEvent(tenant.id, d.event_id))!.type)));
+      expect(views.every((v) => v.attempts!.length === 1 && v.attempts![0]!.request_headers !== null)).toBe(true);
+      expect((await svc.api('GET', `/v1/tasks/${task.body.task_id}/deliveries`)).body).toEqual({ success: true, data: views });
+      expect((await svc.api('GET', `/v1/deliveries/${rows[0]!.id}`)).body).toEqual({ success: true, ...views[0] });
+      const listed = await svc.api('GET', `/v1/deliveries?task_id=${task.body.task_id}`);
+      expect(listed.body).toEqual({ success: true, data: views.map(({ attempts: _omitted, ...v }) => v).reverse(), next_cursor: null });
+
+      const batch = await svc.api('POST', '/v1/batches', { tasks: [{ kind: 'extract', input: { url: input }, targets: [{ format: 'ogg' }] }, { kind: 'nope', targets: [{}] }] });
+      expect(batch.status).toBe(202);
+      expect(batch.body).toMatchObject({ success: true, accepted: 1, rejected: 1 });
+      expect(batch.body.results).toEqual([
+        { index: 0, success: true, task_id: expect.stringMatching(/^task_/), status: 'queued' },
+        { index: 1, success: false, error: { code: 'UNKNOWN_KIND', message: expect.stringContaining('tasks[1]'), details: expect.objectContaining({ field: 'tasks[1].kind' }) } },
+      ]);
+      await waitForTask(svc, batch.body.results[0].task_id);
+      const summary = await new BatchService(store, svc.hw.tasks).summary(tenant.id, batch.body.batch_id);
+      expect(summary.tasks[0]!.error).not.toBeNull();
+      expect((await svc.api('GET', `/v1/batches/${batch.body.batch_id}`)).body).toEqual({ success: true, ...summary });
+
+      expect((await svc.api('GET', '/v1/account')).body).toEqual({ success: true, tenant_id: tenant.id, name: tenant.name, webhook_secret: tenant.webhook_secret });
+      expect((await svc.api('DELETE', `/v1/endpoints/${row.id}`)).body).toEqual({ success: true, id: row.id, deleted: true });
+    } finally {
+      await rx.close();
     }
   });
 });

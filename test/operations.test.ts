@@ -15,6 +15,7 @@ import { makeTone } from './helpers/media.js';
 import { runCli, spawnService } from './helpers/process.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { callApi, startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { readSse } from './helpers/sse.js';
 
 let files: FileServer;
 let short: string;
@@ -217,8 +218,14 @@ describe('graceful shutdown', () => {
       const t = await callApi(first.url, key, 'GET', `/v1/tasks/${id}`);
       return t.body.targets.some((x: { status: string; progress: number }) => x.status === 'processing' && x.progress > 0);
     });
+    // A client following the task over SSE must not hold the shutdown up: its stream is ended.
+    const following = readSse(`${first.url}/v1/tasks/${id}/events`, { 'x-api-key': key }, { timeoutMs: 60_000 });
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    expect(Date.now() - t0).toBeLessThan(8000);
+    await following;
     expect(first.logs.join('\n')).toContain('target released at shutdown');
 
     const store = await openStore(loadConfig({ dataDir, databaseUrl: db.databaseUrl }));

@@ -23,6 +23,7 @@ import {
   type VerifiedFastifyRequest,
   type WebhookEvent,
 } from '../src/sdk/index.js';
+import { createApiKey } from '../src/domain/tenants.js';
 import { signatureHeaders } from '../src/webhooks/signature.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
@@ -207,6 +208,36 @@ describe('endpoints and deliveries', () => {
 
   it('tells the tenant its webhook secret', async () => {
     expect(await hw.account.get()).toMatchObject({ name: 'acme', webhook_secret: svc.secret });
+  });
+});
+
+describe('keys', () => {
+  it("lists the caller's tenant's keys by prefix, marks the caller's own, and never another tenant's", async () => {
+    const second = await createApiKey(svc.hw.store, 'acme');
+    const revoked = await createApiKey(svc.hw.store, 'acme');
+    expect(await svc.hw.store.revokeApiKey(revoked.apiKey.id, Date.now())).toBe(true);
+    const other = await svc.newTenant('keys-other-tenant');
+    const otherKeys = (await svc.hw.store.listApiKeys()).filter((k) => k.tenant_name === 'keys-other-tenant');
+    expect(otherKeys).toHaveLength(1);
+
+    const mine = await hw.keys.list();
+    expect(mine.map((k) => k.prefix)).toEqual([svc.key.slice(0, 11), second.key.slice(0, 11), revoked.key.slice(0, 11)]);
+    expect(mine.map((k) => k.current)).toEqual([true, false, false]);
+    expect(mine[1]).toEqual({ id: second.apiKey.id, prefix: second.apiKey.prefix, created_at: new Date(second.apiKey.created_at).toISOString(), revoked_at: null, current: false });
+    expect(mine[2]!.revoked_at).toMatch(/^\d{4}-\d\d-\d\dT/);
+    expect(mine.map((k) => k.id)).not.toContain(otherKeys[0]!.id);
+
+    // The second key sees the same list, with itself as the current one.
+    expect((await new Hookwave({ baseUrl: svc.url, apiKey: second.key }).keys.list()).map((k) => k.current)).toEqual([false, true, false]);
+
+    // Neither a key nor its hash is ever in the answer.
+    const raw = await (await fetch(`${svc.url}/v1/keys`, { headers: { 'x-api-key': svc.key } })).text();
+    for (const secret of [svc.key, second.key, revoked.key, second.apiKey.hash, revoked.apiKey.hash]) expect(raw).not.toContain(secret);
+    expect(raw).not.toContain('hash');
+
+    const theirs = await new Hookwave({ baseUrl: svc.url, apiKey: other.key }).keys.list();
+    expect(theirs).toEqual([expect.objectContaining({ id: otherKeys[0]!.id, current: true })]);
+    await expect(new Hookwave({ baseUrl: svc.url, apiKey: revoked.key }).keys.list()).rejects.toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
   });
 });
 

@@ -77,13 +77,14 @@ export async function api(method, path, opts = {}) {
 }
 
 /**
- * The signed URLs name the server's public URL, which behind a proxy may differ from the origin the
- * page was loaded from; the path and query are the same file, and keep the page within its CSP.
+ * hookwave's signed URLs name the server's public URL, which behind a proxy may differ from the
+ * origin the page was loaded from; the path and query are the same file, and keep the page within
+ * its CSP. A URL presigned by a bucket is another server's and stays as it is (the CSP allows it).
  * @param {string} url
  */
 export function sameOrigin(url) {
   const u = new URL(url, location.href);
-  return u.pathname + u.search;
+  return u.pathname.startsWith('/v1/files/') ? u.pathname + u.search : u.href;
 }
 
 /**

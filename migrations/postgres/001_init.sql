@@ -108,6 +108,8 @@ CREATE TABLE deliveries (
   url              TEXT NOT NULL,
   status           TEXT NOT NULL,       -- pending | delivered | failed
   attempt_count    INTEGER NOT NULL DEFAULT 0,
+  -- Set by a redelivery or recovery: a failure of this attempt is final (one manual try, no schedule).
+  final_attempt    INTEGER,
   -- When the next try is due. A dispatcher that claims the delivery pushes this past its request
   -- timeout, so a dispatcher that dies mid-request leaves the delivery due again, not lost.
   next_attempt_at  BIGINT,
@@ -120,16 +122,19 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_by_task ON deliveries (task_id);
 
+-- No foreign key to deliveries: only the dispatcher writes attempts, for deliveries it has claimed,
+-- and deliveries are never deleted; the check cost a lookup and a row lock per attempt.
 CREATE TABLE attempts (
-  id                TEXT COLLATE "C" PRIMARY KEY,
-  delivery_id       TEXT COLLATE "C" NOT NULL REFERENCES deliveries(id),
+  id                TEXT COLLATE "C" NOT NULL,
+  delivery_id       TEXT COLLATE "C" NOT NULL,
   attempt_number    INTEGER NOT NULL,
   started_at        BIGINT NOT NULL,
   status_code       INTEGER,
   latency_ms        DOUBLE PRECISION NOT NULL,
   response_excerpt  TEXT,
   error             TEXT,
-  UNIQUE (delivery_id, attempt_number)
+  -- Read only by delivery; one index keyed as it is read keeps the hot insert cheap (as in SQLite).
+  PRIMARY KEY (delivery_id, attempt_number)
 );
 
 -- Secrets this installation generates for itself (e.g. the download-URL signing key), shared by

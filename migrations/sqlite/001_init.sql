@@ -103,6 +103,8 @@ CREATE TABLE deliveries (
   url              TEXT NOT NULL,
   status           TEXT NOT NULL,       -- pending | delivered | failed
   attempt_count    INTEGER NOT NULL DEFAULT 0,
+  -- Set by a redelivery or recovery: a failure of this attempt is final (one manual try, no schedule).
+  final_attempt    INTEGER,
   -- When the next try is due. A dispatcher that claims the delivery pushes this past its request
   -- timeout, so a dispatcher that dies mid-request leaves the delivery due again, not lost.
   next_attempt_at  INTEGER,
@@ -115,9 +117,11 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 'pending';
 CREATE INDEX deliveries_by_task ON deliveries (task_id);
 
+-- No foreign key to deliveries: only the dispatcher writes attempts, for deliveries it has claimed,
+-- and deliveries are never deleted; the check cost a lookup per attempt.
 CREATE TABLE attempts (
   id                TEXT NOT NULL,
-  delivery_id       TEXT NOT NULL REFERENCES deliveries(id),
+  delivery_id       TEXT NOT NULL,
   attempt_number    INTEGER NOT NULL,
   started_at        INTEGER NOT NULL,
   status_code       INTEGER,

@@ -23,6 +23,7 @@ import { endpointRoutes } from './routes/endpoints.js';
 import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
+import { keyRoutes } from './routes/keys.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { taskRoutes } from './routes/tasks.js';
 import { sharedSchemas } from './schemas.js';
@@ -64,7 +65,7 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
 
   healthRoutes(app, d.store);
   if (d.metrics) metricsRoutes(app, d.metrics);
-  dashboardRoutes(app, { dev: d.config.dev });
+  dashboardRoutes(app, { dev: d.config.dev, mediaOrigins: d.signer.externalOrigins });
   fileRoutes(app, d);
   await app.register(async (v1) => {
     v1.addHook('onRequest', requireApiKey(d.store));
@@ -75,6 +76,7 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
     uploadRoutes(v1, d.uploads);
     eventRoutes(v1, d.store);
     accountRoutes(v1);
+    keyRoutes(v1, d.store);
   });
   return app;
 }

@@ -33,6 +33,8 @@ const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   UPLOAD_NOT_FOUND: '`input.upload_id` is not an upload of this tenant that is still kept.',
   BATCH_TOO_LARGE: 'A batch has more tasks than allowed.',
   TASK_NOT_CANCELABLE: 'The task has already ended.',
+  DELIVERY_PENDING: 'The delivery is still pending (attempts remain); it can be sent again once it is delivered or failed.',
+  ENDPOINT_UNAVAILABLE: 'The endpoint is disabled (enable it first) or deleted; nothing can be sent to it again. `details.reason` says which.',
   SIGNATURE_INVALID: 'A signed download URL was altered.',
   URL_EXPIRED: 'A signed download URL has expired; GET the task for a fresh one.',
   RATE_LIMITED: 'Too many requests; retry after the Retry-After header.',
@@ -75,27 +77,9 @@ const TAGS = [
   { name: 'deliveries', description: 'The webhook delivery log, attempts and replay.' },
   { name: 'files', description: 'Downloads through signed URLs.' },
   { name: 'account', description: 'The tenant an API key belongs to.' },
+  { name: 'keys', description: 'The tenant’s API keys (read only: they are created and revoked with the CLI on the server).' },
   { name: 'operations', description: 'Health, readiness and metrics (no API key).' },
 ];
-
-const endpointSchema = {
-  type: 'object',
-  title: 'Endpoint',
-  properties: {
-    id: { type: 'string' },
-    url: { type: 'string' },
-    description: { type: ['string', 'null'] },
-    events: { type: ['array', 'null'], items: { type: 'string', enum: [...EVENT_TYPES] } },
-    enabled: { type: 'boolean' },
-    disabled_reason: { type: ['string', 'null'] },
-    consecutive_failures: { type: 'integer' },
-    failing_since: { type: ['string', 'null'], format: 'date-time' },
-    circuit_open_until: { type: ['string', 'null'], format: 'date-time' },
-    previous_secret_expires_at: { type: ['string', 'null'], format: 'date-time' },
-    created_at: { type: 'string', format: 'date-time' },
-    updated_at: { type: 'string', format: 'date-time' },
-  },
-};
 
 const signatureHeaders = [
   { name: 'webhook-id', in: 'header', required: true, description: 'The event id (msg_…); the same on every retry — deduplicate on it.', schema: { type: 'string' } },
@@ -144,7 +128,6 @@ function extraSchemas(): Record<string, unknown> {
       enum: codes,
       description: codes.map((c) => `- \`${c}\`${ERROR_CODE_DOCS[c].status ? ` (${ERROR_CODE_DOCS[c].status})` : ''}: ${ERROR_CODE_DOCS[c].description}`).join('\n'),
     },
-    Endpoint: endpointSchema,
     EventType: { type: 'string', title: 'EventType', enum: [...EVENT_TYPES] },
   };
   for (const type of EVENT_TYPES) {

@@ -13,7 +13,10 @@ export interface BlobStore {
   /** A readable stream of the bytes (optionally a byte range, inclusive end). */
   open(key: string, range?: { start: number; end: number }): Promise<Readable>;
   size(key: string): Promise<number | null>;
+  /** Deletes the blob under `prefix` and every blob below it (`prefix/…`), like `rm -r`. */
   remove(prefix: string): Promise<void>;
+  /** Releases connections (a bucket client); the local store holds none. */
+  close?(): Promise<void>;
 }
 
 export class LocalBlobStore implements BlobStore {

@@ -2,6 +2,9 @@
  * Download URLs that carry their own authorisation: /v1/files/<output id>/<file name>?expires=…&signature=…
  * The signature is an HMAC of the output id and expiry with an installation secret, so a URL cannot
  * be stretched in time or pointed at another tenant's file.
+ *
+ * With a bucket presigner (HOOKWAVE_S3_PRESIGN), outputs get URLs straight to the bucket instead,
+ * signed by the bucket's credentials with the same lifetime.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { HookwaveError } from '../errors.js';
@@ -11,19 +14,37 @@ export interface SignedUrl {
   expiresAt: Date;
 }
 
+/** Signs URLs that the storage itself serves (a bucket's presigned GET). */
+export interface BlobPresigner {
+  presign(blobKey: string, fileName: string, ttlSeconds: number, now: number): SignedUrl;
+  /** Where the presigned URLs point (scheme://host[:port]): the dashboard's CSP must allow it. */
+  readonly origin: string;
+}
+
 export class UrlSigner {
   constructor(
     private readonly key: string,
     /** Where clients reach the API; set once the API knows the port it listens on. */
     public baseUrl: string,
     private readonly ttlSeconds: number,
+    private readonly presigner: BlobPresigner | null = null,
   ) {}
+
+  /** Origins other than the API's own that download URLs may point at. */
+  get externalOrigins(): string[] {
+    return this.presigner ? [this.presigner.origin] : [];
+  }
 
   private mac(outputId: string, expires: number): string {
     return createHmac('sha256', this.key).update(`${outputId}\n${expires}`).digest('base64url');
   }
 
-  sign(outputId: string, fileName: string, now = Date.now()): SignedUrl {
+  /**
+   * `blobKey` is where the file is stored; only with it can a bucket presign (a caller without it,
+   * or without a presigner configured, gets hookwave's /v1/files URL, which works in every mode).
+   */
+  sign(outputId: string, fileName: string, now = Date.now(), blobKey?: string): SignedUrl {
+    if (this.presigner && blobKey !== undefined) return this.presigner.presign(blobKey, fileName, this.ttlSeconds, now);
     const expires = Math.floor(now / 1000) + this.ttlSeconds;
     const url = `${this.baseUrl}/v1/files/${outputId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.mac(outputId, expires)}`;
     return { url, expiresAt: new Date(expires * 1000) };

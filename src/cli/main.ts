@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 /**
- * The `hookwave` command. Exit codes: 0 success, 1 failure, 2 bad usage, 3 task failed (submit --wait).
+ * The `hookwave` command. Exit codes (EXIT in shared.ts, explained by `--help`): 0 success, 1 failure,
+ * 2 bad usage, 3 task failed (submit --wait), 130 interrupted.
  * Server-side commands (serve, keys, secret) are here; client commands live in commands/.
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -9,6 +10,7 @@ import { loadConfig } from '../config.js';
 import { createApiKey } from '../domain/tenants.js';
 import { startHookwave } from '../runtime.js';
 import { openStore } from '../store/open-store.js';
+import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { registerEndpointCommands } from './commands/endpoints.js';
 import { registerEventCommands } from './commands/events.js';
@@ -69,6 +71,16 @@ function print(json: boolean, value: unknown, text: string): void {
   process.stdout.write(json ? JSON.stringify(value, null, 2) + '\n' : text + '\n');
 }
 
+/** Opens the server's store for one command and closes it afterwards, whatever happened. */
+async function withStore<T>(dataDir: string | undefined, fn: (store: Store) => Promise<T>): Promise<T> {
+  const store = await openStore(loadConfig({ dataDir }));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
 const program = new Command()
   .name('hookwave')
   .description('Self-hosted asynchronous audio work with signed, durable webhooks')
@@ -101,8 +113,7 @@ keys
   .option('--json', 'print JSON')
   .action(async (flags: { tenant: string; dataDir?: string; json?: boolean }) => {
     if (!/^[A-Za-z0-9._-]{1,64}$/.test(flags.tenant)) throw new InvalidArgumentError('--tenant must be 1-64 letters, digits, ".", "_" or "-"');
-    const store = await openStore(loadConfig({ dataDir: flags.dataDir }));
-    try {
+    await withStore(flags.dataDir, async (store) => {
       const { key, apiKey, tenant } = await createApiKey(store, flags.tenant);
       print(
         !!flags.json,
@@ -114,9 +125,7 @@ keys
           `  ${tenant.webhook_secret}`,
         ].join('\n'),
       );
-    } finally {
-      await store.close();
-    }
+    });
   });
 
 keys
@@ -126,8 +135,7 @@ keys
   .option('-d, --data-dir <dir>', 'data directory')
   .option('--json', 'print JSON')
   .action(async (flags: { tenant?: string; dataDir?: string; json?: boolean }) => {
-    const store = await openStore(loadConfig({ dataDir: flags.dataDir }));
-    try {
+    await withStore(flags.dataDir, async (store) => {
       const tenant = flags.tenant ? await store.getTenantByName(flags.tenant) : null;
       if (flags.tenant && !tenant) throw new Error(`no tenant named "${flags.tenant}"`);
       const rows = await store.listApiKeys(tenant?.id);
@@ -139,9 +147,7 @@ keys
         revoked_at: k.revoked_at ? new Date(k.revoked_at).toISOString() : null,
       }));
       print(!!flags.json, view, view.map((k) => `${k.id}  ${k.prefix}…  ${k.tenant}  ${k.created_at}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`).join('\n') || '(no keys)');
-    } finally {
-      await store.close();
-    }
+    });
   });
 
 keys
@@ -150,13 +156,10 @@ keys
   .option('-d, --data-dir <dir>', 'data directory')
   .option('--json', 'print JSON')
   .action(async (idOrPrefix: string, flags: { dataDir?: string; json?: boolean }) => {
-    const store = await openStore(loadConfig({ dataDir: flags.dataDir }));
-    try {
+    await withStore(flags.dataDir, async (store) => {
       if (!(await store.revokeApiKey(idOrPrefix, Date.now()))) throw new Error(`no active key with id or prefix "${idOrPrefix}"`);
       print(!!flags.json, { revoked: idOrPrefix }, `revoked ${idOrPrefix}`);
-    } finally {
-      await store.close();
-    }
+    });
   });
 
 program
@@ -166,14 +169,11 @@ program
   .option('-d, --data-dir <dir>', 'data directory')
   .option('--json', 'print JSON')
   .action(async (flags: { tenant: string; dataDir?: string; json?: boolean }) => {
-    const store = await openStore(loadConfig({ dataDir: flags.dataDir }));
-    try {
+    await withStore(flags.dataDir, async (store) => {
       const tenant = await store.getTenantByName(flags.tenant);
       if (!tenant) throw new Error(`no tenant named "${flags.tenant}"`);
       print(!!flags.json, { tenant: tenant.name, webhook_secret: tenant.webhook_secret }, tenant.webhook_secret);
-    } finally {
-      await store.close();
-    }
+    });
   });
 
 registerSubmit(program);

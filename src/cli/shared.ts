@@ -6,14 +6,21 @@ import { HookwaveApiError, HookwaveConnectionError, HookwaveTimeoutError } from 
 
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, TASK_FAILED: 3, INTERRUPTED: 130 } as const;
 
+/** What each exit code means, for --help: a code added to EXIT without a line here does not compile. */
+const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
+  OK: 'success',
+  ERROR: 'error (the server refused the request, could not be reached, or a wait timed out)',
+  USAGE: 'invalid usage (unknown option, missing argument, bad value, no API key)',
+  TASK_FAILED: 'submit --wait: the task ended failed or canceled',
+  INTERRUPTED: 'submit: interrupted (Ctrl-C, SIGTERM) while uploading or waiting; a task already created keeps running',
+};
+
 export const EXIT_CODES_HELP = `
 Exit codes:
-  0  success
-  1  error (the server refused the request, could not be reached, or a wait timed out)
-  2  invalid usage (unknown option, missing argument, bad value, no API key)
-  3  submit --wait: the task ended failed or canceled
-Remote commands read the server from --url or HOOKWAVE_URL (default http://127.0.0.1:8080)
-and the key from --api-key or HOOKWAVE_API_KEY. Every command takes --json for scripts.`;
+${(Object.keys(EXIT) as Array<keyof typeof EXIT>).map((k) => `  ${String(EXIT[k]).padEnd(5)}${EXIT_MEANINGS[k]}`).join('\n')}
+Remote commands read the server from --url or HOOKWAVE_URL (default http://127.0.0.1:8080;
+--server in endpoints update, whose --url is the endpoint's) and the key from --api-key or
+HOOKWAVE_API_KEY. Every command takes --json for scripts.`;
 
 /** Bad usage: exits 2 with the message. */
 export class UsageError extends Error {
@@ -26,23 +33,26 @@ export interface RemoteFlags {
   json?: boolean;
 }
 
-/** --url, --api-key (with their environment variables) and --json. */
-export function remote(cmd: Command): Command {
+/**
+ * --url, --api-key (with their environment variables) and --json. A command whose own --url means
+ * something else (endpoints update) takes the server as `--server` (flags.server) instead.
+ */
+export function remote(cmd: Command, serverFlag: '--url' | '--server' = '--url'): Command {
   return cmd
-    .addOption(new Option('--url <url>', 'hookwave server URL').env('HOOKWAVE_URL').default('http://127.0.0.1:8080'))
+    .addOption(new Option(`${serverFlag} <url>`, 'hookwave server URL').env('HOOKWAVE_URL').default('http://127.0.0.1:8080'))
     .addOption(new Option('--api-key <key>', 'API key').env('HOOKWAVE_API_KEY'))
     .option('--json', 'print JSON (one object, or one object per line for streams)');
 }
 
-export function clientFrom(flags: RemoteFlags): Hookwave {
+export function clientFrom(flags: RemoteFlags, serverFlag = '--url'): Hookwave {
   if (!flags.apiKey) throw new UsageError('missing API key: pass --api-key or set HOOKWAVE_API_KEY (make one with `hookwave keys create --tenant NAME`)');
   let url: URL;
   try {
     url = new URL(flags.url);
   } catch {
-    throw new UsageError(`--url "${flags.url}" is not a URL, e.g. http://127.0.0.1:8080`);
+    throw new UsageError(`${serverFlag} "${flags.url}" is not a URL, e.g. http://127.0.0.1:8080`);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`--url must be http:// or https://, got ${url.protocol}//`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`${serverFlag} must be http:// or https://, got ${url.protocol}//`);
   return new Hookwave({ baseUrl: flags.url, apiKey: flags.apiKey });
 }
 

@@ -54,6 +54,12 @@ export function endpointNotFound(id: string): HookwaveError {
   return new HookwaveError('NOT_FOUND', `endpoint ${id} does not exist`, { field: 'id' });
 }
 
+/** Nothing can be sent again to an endpoint that is deleted or disabled (re-enable it first). */
+export function endpointUnavailable(id: string, reason: 'deleted' | 'disabled'): HookwaveError {
+  const hint = reason === 'deleted' ? 'its deliveries cannot be sent again' : 'enable it first (PATCH enabled: true)';
+  return new HookwaveError('ENDPOINT_UNAVAILABLE', `endpoint ${id} is ${reason}; ${hint}`, { endpoint_id: id, reason });
+}
+
 export class EndpointService {
   constructor(
     private readonly store: Store,
@@ -146,9 +152,14 @@ export class EndpointService {
     return this.get(tenantId, id);
   }
 
-  /** Replays every failed delivery to the endpoint since `since`; returns how many. */
+  /** Replays every failed delivery to the endpoint since `since`, one attempt each; returns how many. */
   async recover(tenantId: string, id: string, since: number): Promise<number> {
-    await this.get(tenantId, id);
+    const ep = await this.store.getEndpoint(tenantId, id);
+    if (!ep) {
+      // Its deliveries outlive a deleted endpoint, so they tell "deleted" from "never existed".
+      throw (await this.store.hasEndpointDeliveries(tenantId, id)) ? endpointUnavailable(id, 'deleted') : endpointNotFound(id);
+    }
+    if (!ep.enabled) throw endpointUnavailable(id, 'disabled');
     const count = await this.store.requeueFailedDeliveries(tenantId, id, since, Date.now());
     if (count > 0) this.store.notify('deliveries');
     return count;

@@ -40,10 +40,14 @@ async function emit(
   const event: EventRow = { id: newId('msg'), tenant_id: tenantId, task_id: taskId, type, payload: JSON.stringify(body), created_at: now };
   await tx.insertEvent(event);
 
-  const receivers: Array<{ url: string; endpoint_id: string | null }> = [];
-  if (taskUrl) receivers.push({ url: taskUrl, endpoint_id: null });
+  const receivers: Array<{ url: string; endpoint_id: string | null; due: number }> = [];
+  if (taskUrl) receivers.push({ url: taskUrl, endpoint_id: null, due: now });
   for (const ep of await tx.listEndpoints(tenantId)) {
-    if (ep.id !== skipEndpoint && endpointWants(ep, type)) receivers.push({ url: ep.url, endpoint_id: ep.id });
+    // An open circuit holds new deliveries too, due exactly when it is (so its probe's success
+    // releases them with the rest); the claim holds any that slip past, e.g. a circuit opening
+    // while this transaction runs.
+    const due = ep.circuit_open_until !== null && ep.circuit_open_until > now ? ep.circuit_open_until : now;
+    if (ep.id !== skipEndpoint && endpointWants(ep, type)) receivers.push({ url: ep.url, endpoint_id: ep.id, due });
   }
   if (receivers.length > 0) {
     await tx.insertDeliveries(
@@ -57,7 +61,7 @@ async function emit(
           url: r.url,
           status: 'pending',
           attempt_count: 0,
-          next_attempt_at: now,
+          next_attempt_at: r.due,
           last_error: null,
           last_status_code: null,
           created_at: now,

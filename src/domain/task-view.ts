@@ -57,7 +57,8 @@ export function fileNameOf(o: Pick<OutputRow, 'name' | 'format'>): string {
 }
 
 function outputView(o: OutputRow, signer: UrlSigner, now: number): OutputView {
-  const signed = signer.sign(o.id, fileNameOf(o), now);
+  // With the blob key a bucket presigner can hand out a URL straight to the bucket.
+  const signed = signer.sign(o.id, fileNameOf(o), now, o.path);
   return {
     name: o.name,
     format: o.format,

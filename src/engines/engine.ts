@@ -23,7 +23,7 @@ export interface ProducedOutput {
 }
 
 export interface EngineInput {
-  /** Absolute path of the downloaded or uploaded input file on local disk (absent for engines with no input). */
+  /** Absolute path of the downloaded or uploaded input file on local disk (null without input, or with `inputAccess: 'url'`). */
   path: string | null;
 }
 
@@ -61,6 +61,14 @@ export interface Engine {
   readonly description: string;
   /** Whether a task of this kind needs an `input`. */
   readonly needsInput: boolean;
+  /**
+   * How `run` reaches the input: 'file' (the default) has the worker download or copy it to local disk first,
+   * under the local size limit; 'url' is for engines that only hand `inputUrl` to another machine, which
+   * fetches it itself, so a local copy would be wasted disk, time and a limit meant for local work.
+   */
+  readonly inputAccess?: 'file' | 'url';
+  /** Where this engine was defined, for startup errors (e.g. a config entry); built-ins leave it out. */
+  readonly source?: string;
   /** JSON schema of one entry of `targets`. */
   readonly targetSchema: JsonSchema;
   /** JSON schema of the task-level `params` object. */

@@ -7,8 +7,16 @@ import { stemsEngine } from './stems.js';
 export class EngineRegistry {
   private readonly engines = new Map<string, Engine>();
 
+  /** Throws when two engines claim one kind: the later one would silently take over the earlier one's tasks. */
   constructor(engines: Engine[]) {
-    for (const e of engines) this.engines.set(e.kind, e);
+    for (const e of engines) {
+      const existing = this.engines.get(e.kind);
+      if (existing) {
+        const where = (x: Engine) => x.source ?? `the built-in "${x.kind}" engine`;
+        throw new Error(`two engines serve kind "${e.kind}": ${where(existing)} and ${where(e)}; every kind needs its own name`);
+      }
+      this.engines.set(e.kind, e);
+    }
   }
 
   get(kind: string): Engine | undefined {

@@ -13,6 +13,7 @@ import { parseSse } from './sse.js';
 import {
   FINAL_STATUSES,
   type Account,
+  type ApiKey,
   type Batch,
   type CreateBatchRequest,
   type CreateBatchResponse,
@@ -147,6 +148,7 @@ export class Hookwave {
   readonly deliveries: Deliveries;
   readonly events: Events;
   readonly account: AccountApi;
+  readonly keys: Keys;
   private readonly apiKey: string;
   private readonly fetchImpl: FetchLike;
   private readonly extraHeaders: Record<string, string>;
@@ -165,6 +167,7 @@ export class Hookwave {
     this.deliveries = new Deliveries(this);
     this.events = new Events(this);
     this.account = new AccountApi(this);
+    this.keys = new Keys(this);
   }
 
   /** One raw HTTP call with auth; resolves with the response whatever its status. */
@@ -581,5 +584,15 @@ class AccountApi {
   /** The tenant this key belongs to, with its webhook signing secret. */
   async get(opts: RequestOptions = {}): Promise<Account> {
     return strip(await this.c.call<Account & { success: boolean }>('GET', '/v1/account', { signal: opts.signal }));
+  }
+}
+
+/** Reading only: keys are created and revoked with `hookwave keys` on the server, so a leaked key cannot mint more. */
+class Keys {
+  constructor(private readonly c: Hookwave) {}
+
+  /** The tenant's keys by id and prefix, revoked ones included; `current` marks the one this client uses. */
+  async list(opts: RequestOptions = {}): Promise<ApiKey[]> {
+    return (await this.c.call<{ data: ApiKey[] }>('GET', '/v1/keys', { signal: opts.signal })).data;
   }
 }

@@ -1,7 +1,8 @@
 /**
  * The shapes the hookwave API sends and accepts, for SDK users. Written by hand so they read well
- * in an editor; test/sdk-types.test.ts compares Task, Target and Output with the OpenAPI document a
- * running server publishes, so a field added to the server without being added here fails a test.
+ * in an editor; test/sdk-types.test.ts compares every type that has a schema in the OpenAPI document
+ * a running server publishes (Task, Endpoint, Delivery, Batch, ApiKey…) with that schema, so a field
+ * added to the server without being added here fails a test.
  *
  * This module imports nothing from the server: `hookwave/client` must stay usable on its own.
  */
@@ -252,6 +253,18 @@ export interface Account {
   name: string;
   /** Signs the webhooks of tasks' own webhook_url (registered endpoints have their own secrets). */
   webhook_secret: string;
+}
+
+/** One of the tenant's API keys, as GET /v1/keys lists it: the key itself is never shown again. */
+export interface ApiKey {
+  id: string;
+  /** "hw_" and the next 8 characters of the key, as `hookwave keys list` shows it. */
+  prefix: string;
+  created_at: string;
+  /** Null while the key works. */
+  revoked_at: string | null;
+  /** True for the key the request was made with. */
+  current: boolean;
 }
 
 /** An event as the SSE streams send it: `id` is the webhook-id, `body` exactly the webhook body. */

@@ -84,7 +84,8 @@ export interface TargetPatch {
 }
 
 export interface AttemptOutcome {
-  attempt: AttemptRow;
+  /** null: the delivery ended without a request (its endpoint was deleted or disabled). */
+  attempt: AttemptRow | null;
   /** The delivery after this attempt. */
   delivery: {
     id: string;
@@ -96,6 +97,29 @@ export interface AttemptOutcome {
     updated_at: number;
     delivered_at: number | null;
   };
+}
+
+/** A claimed delivery with what only the dispatcher needs to know about it. */
+export interface DueDelivery extends ClaimedDelivery {
+  /** Set by a redelivery or recovery: a failure of this attempt is final (one manual try). null: the retry schedule decides. */
+  final_attempt: number | null;
+  /** The one delivery let through when its endpoint's cooldown ended; the others wait for its outcome. */
+  probe: boolean;
+  /** Why it must fail without a request: its endpoint is gone. null: send it. */
+  unavailable: 'endpoint deleted' | 'endpoint disabled' | null;
+}
+
+export interface DueClaim {
+  deliveries: DueDelivery[];
+  /** Due rows this claim took, including those held back for an open circuit: a full claim means more may be due. */
+  taken: number;
+}
+
+/** An endpoint's failing streak after one more failure was counted. */
+export interface EndpointFailure {
+  consecutive_failures: number;
+  failing_since: number;
+  circuit_open_until: number | null;
 }
 
 export interface Ops {
@@ -148,8 +172,13 @@ export interface Ops {
   // outbox
   insertEvent(e: EventRow): Promise<void>;
   insertDeliveries(d: DeliveryRow[]): Promise<void>;
-  /** Claims up to `limit` due deliveries by pushing their next_attempt_at to `leaseUntil`. */
-  claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]>;
+  /**
+   * Claims up to `limit` due deliveries by pushing their next_attempt_at to `leaseUntil`. Those of an
+   * endpoint whose circuit is open are held until it closes instead, and not returned; when an
+   * endpoint's cooldown has ended, one of its deliveries is returned as the probe and the circuit
+   * stays shut for the others until `leaseUntil` (or the probe's success).
+   */
+  claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim>;
   /** Makes claimed but unsent deliveries due at `dueAt` (a dispatcher shutting down, or deferring). */
   releaseDeliveries(ids: string[], dueAt: number): Promise<void>;
   /** Records attempts and their deliveries' new state, all in one transaction. */
@@ -161,9 +190,14 @@ export interface Ops {
   listDeliveries(q: ListDeliveriesQuery): Promise<DeliveryRow[]>;
   getDelivery(tenantId: string, id: string): Promise<DeliveryRow | null>;
   listAttempts(deliveryId: string): Promise<AttemptRow[]>;
-  /** Makes a delivery pending and due at `now` (it keeps its event, so its webhook-id); false if absent. */
+  /**
+   * Makes a delivery that has ended pending and due at `now` for one more attempt (it keeps its
+   * event, so its webhook-id); false if absent or still pending.
+   */
   requeueDelivery(tenantId: string, id: string, now: number): Promise<boolean>;
-  /** Requeues every failed delivery of an endpoint created at or after `since`; returns how many. */
+  /** Whether the delivery log has any delivery of this endpoint id (it outlives a deleted endpoint). */
+  hasEndpointDeliveries(tenantId: string, endpointId: string): Promise<boolean>;
+  /** Requeues every failed delivery of an endpoint created at or after `since`, one more attempt each; returns how many. */
   requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): Promise<number>;
   /** Pushes the endpoint's pending deliveries that are due before `until` to `until` (circuit open). */
   deferEndpointDeliveries(endpointId: string, until: number): Promise<void>;
@@ -182,6 +216,13 @@ export interface Ops {
   getEndpointById(id: string): Promise<EndpointRow | null>;
   listEndpoints(tenantId: string): Promise<EndpointRow[]>;
   updateEndpoint(id: string, patch: EndpointPatch): Promise<void>;
+  /** Counts one more failure of an enabled endpoint, atomically; null when it is disabled or gone. */
+  recordEndpointFailure(id: string, now: number): Promise<EndpointFailure | null>;
+  /**
+   * Ends the failing streak and closes the circuit of those endpoints that were failing (the others
+   * are not written), and makes the deliveries their open circuit held due at `now`; returns how many.
+   */
+  resetEndpointHealth(ids: string[], now: number): Promise<number>;
   deleteEndpoint(tenantId: string, id: string): Promise<boolean>;
 
   // batches and uploads

@@ -58,7 +58,9 @@ export class Worker {
 
   constructor(private readonly d: WorkerDeps) {
     this.workDir = path.join(d.config.dataDir, 'work');
-    this.inputs = new InputCache(path.join(this.workDir, 'inputs'));
+    // Per process: workers of several processes may share one data directory (and run targets of
+    // the same task), and each one's copies must be its own.
+    this.inputs = new InputCache(path.join(this.workDir, 'inputs', this.id));
   }
 
   start(): void {
@@ -144,7 +146,7 @@ export class Worker {
       log.info('target started');
       await fsp.mkdir(outDir, { recursive: true });
       let inputPath: string | null = null;
-      if (engine.needsInput) {
+      if (engine.needsInput && (engine.inputAccess ?? 'file') === 'file') {
         inputPath = await this.inputs.acquire(task.id, (dest) => this.fetchInput(task, dest, controller.signal));
         // Only a successful acquire is released: a failed one has already let go.
         usedInput = true;
@@ -276,6 +278,7 @@ export class Worker {
     this.unsubscribe = [];
     for (const r of this.running.values()) r.controller.abort('shutdown');
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await fsp.rm(path.join(this.workDir, 'inputs', this.id), { recursive: true, force: true }).catch(() => undefined);
   }
 
   get activeTargets(): number {

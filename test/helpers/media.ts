@@ -371,3 +371,17 @@ export function readWav(path: string): { samples: Float32Array; channels: number
   }
   throw new Error(`${path} has no data chunk`);
 }
+
+/**
+ * Signal-to-distortion ratio of an estimate against the true source, in dB: 10·log10(‖s‖² / ‖s − ŝ‖²).
+ * The plain (not scale-invariant) form, so a stem that is too loud or too quiet scores lower too.
+ */
+export function sdr(estimate: Float32Array, reference: Float32Array): number {
+  let signal = 0;
+  let error = 0;
+  for (let i = 0; i < reference.length; i++) {
+    signal += reference[i]! ** 2;
+    error += (reference[i]! - (estimate[i] ?? 0)) ** 2;
+  }
+  return 10 * Math.log10(signal / error);
+}

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { errorReplies } from '../schemas.js';
+import { errorReplies, resourceReply } from '../schemas.js';
 
 export function accountRoutes(app: FastifyInstance): void {
   app.get(
@@ -11,10 +11,7 @@ export function accountRoutes(app: FastifyInstance): void {
         description:
           "The secret signs webhooks sent to tasks' own webhook_url (registered endpoints have their own). `hookwave listen` uses it to sign the events it forwards, so a local receiver verifies them as it would in production.",
         response: {
-          200: {
-            type: 'object',
-            properties: { success: { type: 'boolean' }, tenant_id: { type: 'string' }, name: { type: 'string' }, webhook_secret: { type: 'string' } },
-          },
+          200: resourceReply('Account', "The key's tenant"),
           ...errorReplies,
         },
       },

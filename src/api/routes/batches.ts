@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { BatchService, CreateBatchBody } from '../../domain/batches.js';
 import { MAX_BATCH } from '../../domain/batches.js';
 import { EVENT_TYPES } from '../../domain/types.js';
-import { errorReplies } from '../schemas.js';
+import { errorReplies, resourceReply } from '../schemas.js';
 
 export function batchRoutes(app: FastifyInstance, batches: BatchService): void {
   app.post<{ Body: CreateBatchBody; Headers: { 'idempotency-key'?: string } }>(
@@ -24,7 +24,7 @@ export function batchRoutes(app: FastifyInstance, batches: BatchService): void {
           },
         },
         headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 200 } } },
-        response: { ...errorReplies },
+        response: { 202: { $ref: 'BatchCreated#', description: 'The batch was stored; `results` says what became of each item' }, ...errorReplies },
       },
     },
     async (req, reply) => {
@@ -46,7 +46,7 @@ export function batchRoutes(app: FastifyInstance, batches: BatchService): void {
         tags: ['batches'],
         summary: 'A batch: counts by status, cost so far, and its tasks',
         params: { type: 'object', properties: { id: { type: 'string', maxLength: 64 } } },
-        response: { ...errorReplies },
+        response: { 200: resourceReply('Batch', 'The batch'), ...errorReplies },
       },
     },
     async (req) => ({ success: true, ...(await batches.summary(req.tenant.id, req.params.id)) }),

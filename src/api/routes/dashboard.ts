@@ -24,19 +24,26 @@ const TYPES: Record<string, string> = {
   '.ico': 'image/x-icon',
 };
 
-// The page only ever talks to its own origin; signed download URLs are made relative in the browser.
-const CSP = [
-  "default-src 'self'",
-  "script-src 'self'",
-  "style-src 'self'",
-  "img-src 'self'",
-  "media-src 'self'",
-  "connect-src 'self'",
-  "object-src 'none'",
-  "base-uri 'none'",
-  "form-action 'self'",
-  "frame-ancestors 'none'",
-].join('; ');
+/**
+ * The page talks to its own origin only, plus, with bucket-presigned download URLs, the bucket
+ * (the player and the waveform load outputs from there). Signed /v1/files URLs are made relative in
+ * the browser.
+ */
+function contentSecurityPolicy(mediaOrigins: string[]): string {
+  const media = ["'self'", ...mediaOrigins].join(' ');
+  return [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self'",
+    `media-src ${media}`,
+    `connect-src ${media}`,
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join('; ');
+}
 
 interface Asset {
   body: Buffer;
@@ -77,9 +84,9 @@ export function loadBundle(dir = WEB_DIR): Bundle | null {
   return { version, index: { body: html, type: TYPES['.html']!, etag: etagOf(html) }, assets };
 }
 
-function send(req: FastifyRequest, reply: FastifyReply, asset: Asset, cacheControl: string) {
+function send(req: FastifyRequest, reply: FastifyReply, asset: Asset, cacheControl: string, csp: string) {
   void reply
-    .header('content-security-policy', CSP)
+    .header('content-security-policy', csp)
     .header('x-content-type-options', 'nosniff')
     .header('referrer-policy', 'no-referrer')
     .header('cache-control', cacheControl)
@@ -88,7 +95,8 @@ function send(req: FastifyRequest, reply: FastifyReply, asset: Asset, cacheContr
   return reply.type(asset.type).send(asset.body);
 }
 
-export function dashboardRoutes(app: FastifyInstance, opts: { dev: boolean; dir?: string }): void {
+export function dashboardRoutes(app: FastifyInstance, opts: { dev: boolean; dir?: string; mediaOrigins?: string[] }): void {
+  const CSP = contentSecurityPolicy(opts.mediaOrigins ?? []);
   const dir = opts.dir ?? WEB_DIR;
   let bundle = loadBundle(dir);
   if (!bundle) {
@@ -98,13 +106,13 @@ export function dashboardRoutes(app: FastifyInstance, opts: { dev: boolean; dir?
 
   app.get('/', { schema: { hide: true } }, async (req, reply) => {
     if (opts.dev) bundle = loadBundle(dir) ?? bundle;
-    return send(req, reply, bundle!.index, 'no-cache');
+    return send(req, reply, bundle!.index, 'no-cache', CSP);
   });
 
   app.get<{ Params: { version: string; '*': string } }>('/assets/:version/*', { schema: { hide: true } }, async (req, reply) => {
     const asset = bundle!.assets.get(req.params['*']);
     // An old version's URL would get today's file under a forever-cache header: better a 404.
     if (req.params.version !== bundle!.version || !asset) return reply.callNotFound();
-    return send(req, reply, asset, 'public, max-age=31536000, immutable');
+    return send(req, reply, asset, 'public, max-age=31536000, immutable', CSP);
   });
 }

@@ -1,11 +1,12 @@
 /** The delivery log: every event sent to every receiver, each attempt, and replay. */
 import type { FastifyInstance } from 'fastify';
+import { endpointUnavailable } from '../../domain/endpoints.js';
 import { notFound } from '../../domain/tasks.js';
 import type { AttemptRow, DeliveryRow } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
 import { isId } from '../../ids.js';
 import type { Store } from '../../store/store.js';
-import { errorReplies } from '../schemas.js';
+import { errorReplies, listReply, plainReply, resourceReply } from '../schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
@@ -55,7 +56,14 @@ export function deliveryRoutes(app: FastifyInstance, store: Store): void {
 
   app.get<{ Params: { id: string } }>(
     '/v1/tasks/:id/deliveries',
-    { schema: { tags: ['deliveries'], summary: "Every webhook delivery of a task's events, with each attempt", params: idParams, response: { ...errorReplies } } },
+    {
+      schema: {
+        tags: ['deliveries'],
+        summary: "Every webhook delivery of a task's events, with each attempt",
+        params: idParams,
+        response: { 200: listReply('Delivery', 'The task’s deliveries, oldest first, each with `attempts`'), ...errorReplies },
+      },
+    },
     async (req) => {
       const task = await store.getTask(req.tenant.id, req.params.id);
       if (!task) throw notFound(req.params.id);
@@ -80,7 +88,7 @@ export function deliveryRoutes(app: FastifyInstance, store: Store): void {
             limit: { type: 'string', pattern: '^[0-9]{1,3}$' },
           },
         },
-        response: { ...errorReplies },
+        response: { 200: listReply('Delivery', 'Deliveries, newest first (without `attempts`)', true), ...errorReplies },
       },
     },
     async (req) => {
@@ -102,7 +110,14 @@ export function deliveryRoutes(app: FastifyInstance, store: Store): void {
 
   app.get<{ Params: { id: string } }>(
     '/v1/deliveries/:id',
-    { schema: { tags: ['deliveries'], summary: 'A delivery with all its attempts (request and response headers, status, latency, body excerpt)', params: idParams, response: { ...errorReplies } } },
+    {
+      schema: {
+        tags: ['deliveries'],
+        summary: 'A delivery with all its attempts (request and response headers, status, latency, body excerpt)',
+        params: idParams,
+        response: { 200: resourceReply('Delivery', 'The delivery, with `attempts`'), ...errorReplies },
+      },
+    },
     async (req) => {
       const d = await store.getDelivery(req.tenant.id, req.params.id);
       if (!d) throw deliveryNotFound(req.params.id);
@@ -118,11 +133,27 @@ export function deliveryRoutes(app: FastifyInstance, store: Store): void {
         tags: ['deliveries'],
         summary: 'Send a delivery again now, with the same webhook-id',
         params: idParams,
-        response: { ...errorReplies },
+        response: {
+          202: plainReply('Queued to be sent again at once', {
+            id: { type: 'string', description: 'The delivery id' },
+            status: { type: 'string', enum: ['pending'], description: 'pending until the new attempt has an outcome' },
+          }),
+          409: { $ref: 'Error#', description: 'DELIVERY_PENDING, or ENDPOINT_UNAVAILABLE when its endpoint is disabled or deleted' },
+          ...errorReplies,
+        },
       },
     },
     async (req, reply) => {
-      if (!(await store.requeueDelivery(req.tenant.id, req.params.id, Date.now()))) throw deliveryNotFound(req.params.id);
+      const d = await store.getDelivery(req.tenant.id, req.params.id);
+      if (!d) throw deliveryNotFound(req.params.id);
+      const pending = () => new HookwaveError('DELIVERY_PENDING', `delivery ${d.id} is still pending; it can be sent again once it is delivered or failed`, { status: d.status });
+      if (d.status === 'pending') throw pending();
+      if (d.endpoint_id !== null) {
+        const ep = await store.getEndpoint(req.tenant.id, d.endpoint_id);
+        if (!ep || !ep.enabled) throw endpointUnavailable(d.endpoint_id, ep ? 'disabled' : 'deleted');
+      }
+      // The status check above is advisory; this one is atomic (a concurrent redeliver loses here).
+      if (!(await store.requeueDelivery(req.tenant.id, d.id, Date.now()))) throw pending();
       store.notify('deliveries');
       return reply.status(202).send({ success: true, id: req.params.id, status: 'pending' });
     },

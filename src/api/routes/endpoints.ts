@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { endpointView, type EndpointInput, type EndpointService } from '../../domain/endpoints.js';
 import { EVENT_TYPES } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
-import { errorReplies } from '../schemas.js';
+import { errorReplies, listReply, plainReply, resourceReply } from '../schemas.js';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 const endpointBody = {
@@ -15,6 +15,7 @@ const endpointBody = {
     enabled: { type: 'boolean' },
   },
 } as const;
+const deletedReply = plainReply('Deleted', { id: { type: 'string', description: 'The endpoint id' }, deleted: { type: 'boolean', const: true, description: 'Always true' } });
 
 export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService): void {
   app.post<{ Body: EndpointInput & { url: string } }>(
@@ -24,7 +25,7 @@ export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService)
         tags: ['endpoints'],
         summary: 'Register an endpoint; the answer shows its signing secret once',
         body: { ...endpointBody, required: ['url'] },
-        response: { ...errorReplies },
+        response: { 201: resourceReply('EndpointWithSecret', 'Registered; store `secret` now'), ...errorReplies },
       },
     },
     async (req, reply) => {
@@ -33,23 +34,23 @@ export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService)
     },
   );
 
-  app.get('/v1/endpoints', { schema: { tags: ['endpoints'], summary: "List the tenant's endpoints" } }, async (req) => ({
+  app.get('/v1/endpoints', { schema: { tags: ['endpoints'], summary: "List the tenant's endpoints", response: { 200: listReply('Endpoint', 'Every endpoint of the tenant'), ...errorReplies } } }, async (req) => ({
     success: true,
     data: (await endpoints.list(req.tenant.id)).map((e) => endpointView(e)),
   }));
 
-  app.get<{ Params: { id: string } }>('/v1/endpoints/:id', { schema: { tags: ['endpoints'], summary: 'Get an endpoint', params: idParams, response: { ...errorReplies } } }, async (req) => ({
+  app.get<{ Params: { id: string } }>('/v1/endpoints/:id', { schema: { tags: ['endpoints'], summary: 'Get an endpoint', params: idParams, response: { 200: resourceReply('Endpoint', 'The endpoint'), ...errorReplies } } }, async (req) => ({
     success: true,
     ...endpointView(await endpoints.get(req.tenant.id, req.params.id)),
   }));
 
   app.patch<{ Params: { id: string }; Body: EndpointInput }>(
     '/v1/endpoints/:id',
-    { schema: { tags: ['endpoints'], summary: 'Change url, description, event filter, or enable/disable', params: idParams, body: endpointBody, response: { ...errorReplies } } },
+    { schema: { tags: ['endpoints'], summary: 'Change url, description, event filter, or enable/disable', params: idParams, body: endpointBody, response: { 200: resourceReply('Endpoint', 'The endpoint as it is now'), ...errorReplies } } },
     async (req) => ({ success: true, ...endpointView(await endpoints.update(req.tenant.id, req.params.id, req.body)) }),
   );
 
-  app.delete<{ Params: { id: string } }>('/v1/endpoints/:id', { schema: { tags: ['endpoints'], summary: 'Delete an endpoint', params: idParams, response: { ...errorReplies } } }, async (req) => {
+  app.delete<{ Params: { id: string } }>('/v1/endpoints/:id', { schema: { tags: ['endpoints'], summary: 'Delete an endpoint', params: idParams, response: { 200: deletedReply, ...errorReplies } } }, async (req) => {
     await endpoints.remove(req.tenant.id, req.params.id);
     return { success: true, id: req.params.id, deleted: true };
   });
@@ -62,7 +63,7 @@ export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService)
         summary: 'Rotate the signing secret without downtime',
         description: 'Deliveries carry signatures with the new and the previous secret for the overlap window (24 h by default).',
         params: idParams,
-        response: { ...errorReplies },
+        response: { 200: resourceReply('EndpointWithSecret', 'The endpoint with its new secret; store it now'), ...errorReplies },
       },
     },
     async (req) => {
@@ -79,7 +80,11 @@ export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService)
         summary: 'Replay every failed delivery to this endpoint since a time',
         params: idParams,
         querystring: { type: 'object', required: ['since'], properties: { since: { type: 'string', description: 'ISO 8601 time' } } },
-        response: { ...errorReplies },
+        response: {
+          200: plainReply('Queued to be sent again', { requeued: { type: 'integer', description: 'Failed deliveries queued again' } }),
+          409: { $ref: 'Error#', description: 'ENDPOINT_UNAVAILABLE: the endpoint is disabled or deleted' },
+          ...errorReplies,
+        },
       },
     },
     async (req) => {

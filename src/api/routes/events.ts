@@ -104,6 +104,17 @@ function drive(store: Store, stream: Stream, key: string | null, tick: () => Pro
 }
 
 export function eventRoutes(app: FastifyInstance, store: Store): void {
+  // Streams never end by themselves; at shutdown they are ended first (clients reconnect, to
+  // another process if there is one, and resume with Last-Event-ID), or the server would wait.
+  const open = new Set<Stream>();
+  app.addHook('preClose', async () => {
+    for (const s of open) s.close();
+  });
+  const track = (s: Stream): Stream => {
+    open.add(s);
+    s.onClose(() => open.delete(s));
+    return s;
+  };
   app.get<{ Params: { id: string }; Querystring: { last_event_id?: string } }>(
     '/v1/tasks/:id/events',
     {
@@ -121,7 +132,7 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
       const tenantId = req.tenant.id;
       const task = await store.getTask(tenantId, req.params.id);
       if (!task) throw notFound(req.params.id);
-      const stream = openStream(req, reply);
+      const stream = track(openStream(req, reply));
       let after = lastEventId(req);
       const progress = new Map<string, number>();
       drive(store, stream, task.id, async () => {
@@ -169,7 +180,7 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
       const lateMs = store.dialect === 'postgres' ? LATE_COMMIT_MS : 0;
       /** Ids sent within the re-read window, with when they were sent. */
       const recent = new Map<string, number>();
-      const stream = openStream(req, reply);
+      const stream = track(openStream(req, reply));
       drive(store, stream, null, async () => {
         const now = Date.now();
         let from = after;

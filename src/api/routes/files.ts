@@ -4,19 +4,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { BlobStore } from '../../blobs/blob-store.js';
+import { contentTypeOf } from '../../blobs/content-types.js';
 import type { UrlSigner } from '../../blobs/signed-url.js';
 import { fileNameOf } from '../../domain/task-view.js';
 import { HookwaveError } from '../../errors.js';
 import type { Store } from '../../store/store.js';
-
-const CONTENT_TYPES: Record<string, string> = {
-  mp3: 'audio/mpeg',
-  wav: 'audio/wav',
-  flac: 'audio/flac',
-  ogg: 'audio/ogg',
-  opus: 'audio/ogg; codecs=opus',
-  m4a: 'audio/mp4',
-};
 
 export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: UrlSigner; blobs: BlobStore }): void {
   app.get<{ Params: { outputId: string; fileName: string }; Querystring: { expires?: string; signature?: string } }>(
@@ -40,7 +32,7 @@ export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: U
 
       const range = parseRange(req.headers.range, size);
       void reply
-        .header('content-type', CONTENT_TYPES[output.format] ?? 'application/octet-stream')
+        .header('content-type', contentTypeOf(output.format))
         .header('content-disposition', `attachment; filename="${fileNameOf(output)}"`)
         .header('accept-ranges', 'bytes')
         .header('cache-control', 'private, max-age=300');

@@ -3,7 +3,7 @@ import type { CreateTaskBody, TaskService } from '../../domain/tasks.js';
 import type { TaskStatus } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
 import { isId } from '../../ids.js';
-import { createTaskBodySchema, createTaskReplySchema, errorReplies } from '../schemas.js';
+import { createTaskBodySchema, createTaskReplySchema, errorReplies, listReply } from '../schemas.js';
 
 const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
@@ -44,17 +44,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
             limit: { type: 'string', pattern: '^[0-9]{1,3}$', description: '1..100, default 20' },
           },
         },
-        response: {
-          200: {
-            type: 'object',
-            properties: {
-              success: { type: 'boolean' },
-              data: { type: 'array', items: { $ref: 'Task#' } },
-              next_cursor: { type: ['string', 'null'] },
-            },
-          },
-          ...errorReplies,
-        },
+        response: { 200: listReply('Task', 'One page of tasks, newest first', true), ...errorReplies },
       },
     },
     async (req) => {

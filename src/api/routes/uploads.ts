@@ -6,7 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import { Stream, type Readable } from 'node:stream';
 import { HookwaveError } from '../../errors.js';
 import type { UploadService } from '../../domain/uploads.js';
-import { errorReplies } from '../schemas.js';
+import { errorReplies, resourceReply } from '../schemas.js';
 
 export function uploadRoutes(app: FastifyInstance, uploads: UploadService): void {
   // Encapsulated: only this route accepts raw bodies; everything else stays JSON-only.
@@ -22,7 +22,7 @@ export function uploadRoutes(app: FastifyInstance, uploads: UploadService): void
           summary: 'Upload an input file; use the upload_id as input.upload_id of a task',
           description: 'Send the raw file as the body (Content-Type application/octet-stream, audio/* or video/*), optionally with X-File-Name. The content is checked with ffprobe; uploads expire after 24 hours by default.',
           headers: { type: 'object', properties: { 'x-file-name': { type: 'string', maxLength: 255 } } },
-          response: { ...errorReplies },
+          response: { 201: resourceReply('Upload', 'The file was stored and is a media file ffprobe can read'), ...errorReplies },
         },
       },
       async (req, reply) => {

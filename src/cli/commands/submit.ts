@@ -1,7 +1,9 @@
 /**
- * hookwave submit <kind> [file-or-url] --target … [--wait] [--out DIR]
+ * hookwave submit <kind> [file-or-url] --target … [--wait] [--out DIR] [--no-download]
  *
- * A local file is uploaded first (POST /v1/uploads) and the task refers to it by upload_id. The
+ * A local file is uploaded first (POST /v1/uploads) and the task refers to it by upload_id. With
+ * --wait the outputs are downloaded once the task ends, into --out or else ./<task id>, so waiting
+ * always ends with the files at hand (signed URLs expire; a folder per task never mixes runs). The
  * task id is printed as soon as the task is stored, so an interrupted or timed-out wait never
  * loses it: the task keeps running and `hookwave submit` is not needed again to get its result.
  */
@@ -40,6 +42,8 @@ interface SubmitFlags extends RemoteFlags {
   idempotencyKey?: string;
   wait?: boolean;
   out?: string;
+  /** false with --no-download. */
+  download: boolean;
   timeout?: string;
 }
 
@@ -54,6 +58,7 @@ interface DownloadedFile {
 const EXAMPLES = `
 Examples:
   hookwave submit extract ./interview.mov --target mp3 --target wav:name=master,sample_rate=48000 --wait --out ./audio
+  hookwave submit extract ./song.flac -t ogg --wait          # downloads into ./task_…/
   hookwave submit extract https://example.com/talk.mp4 --target mp3:bitrate=192k --webhook-url https://my.app/hooks/hookwave
   hookwave submit extract ./song.flac -t ogg --json | jq -r .task_id`;
 
@@ -79,7 +84,7 @@ export function parseTarget(spec: string): Record<string, unknown> {
 
 export function registerSubmit(program: Command): void {
   remote(program.command('submit'))
-    .description('create a task from a local file (uploaded first) or a URL; with --wait follow its progress, with --out download the outputs')
+    .description('create a task from a local file (uploaded first) or a URL; with --wait follow its progress, then download the outputs')
     .argument('<kind>', 'kind of work, e.g. extract')
     .argument('[file-or-url]', 'a local file to upload, or an http(s) URL the server downloads')
     .option('-t, --target <spec>', 'an output to produce: FORMAT[:key=value,...] or key=value,... (repeatable)', collect, [])
@@ -88,8 +93,9 @@ export function registerSubmit(program: Command): void {
     .option('--title <title>', 'a title to find the task by')
     .option('--metadata <json>', 'a JSON object echoed back in the task and its webhooks')
     .option('--idempotency-key <key>', 'makes retrying this command safe: the same key returns the same task')
-    .option('-w, --wait', 'wait until the task ends, with a progress bar per target (exit 3 if it fails or is canceled)')
-    .option('-o, --out <dir>', 'download the outputs into DIR once the task ends (implies --wait)')
+    .option('-w, --wait', 'wait until the task ends, with a progress bar per target, then download the outputs (exit 3 if it fails or is canceled)')
+    .option('-o, --out <dir>', 'download the outputs into DIR (implies --wait; default ./<task id>)')
+    .option('--no-download', 'with --wait: leave the outputs on the server (their signed URLs are printed)')
     .option('--timeout <seconds>', 'with --wait: stop waiting after this long (the task keeps running; exit 1)')
     .addHelpText('after', EXAMPLES)
     .action(async (kind: string, input: string | undefined, flags: SubmitFlags) => {
@@ -122,6 +128,7 @@ async function submit(kind: string, input: string | undefined, flags: SubmitFlag
     const stat = await fsp.stat(input).catch(() => null);
     if (!stat?.isFile()) throw new UsageError(`"${input}" is neither an http(s) URL nor a file`);
   }
+  if (flags.out !== undefined && !flags.download) throw new UsageError('--out and --no-download contradict each other: choose one');
   const wait = Boolean(flags.wait) || flags.out !== undefined;
   const client = clientFrom(flags);
   const interrupt = interruptSignal();
@@ -149,9 +156,10 @@ async function submit(kind: string, input: string | undefined, flags: SubmitFlag
     }
     if (!json) note(`${created.task_id} ${created.status} — waiting (Ctrl-C stops waiting, not the task)`);
     const task = await follow(client, created.task_id, { json, timeoutMs, signal: interrupt.signal });
-    const files = flags.out ? await downloadOutputs(task, flags.out, json, interrupt.signal) : [];
-    if (json) printJson({ task_id: task.id, status: task.status, task, files });
-    else printSummary(task, files);
+    const dir = flags.download ? path.resolve(flags.out ?? task.id) : null;
+    const files = dir ? await downloadOutputs(task, dir, json, interrupt.signal) : [];
+    if (json) printJson({ task_id: task.id, status: task.status, task, out_dir: files.length > 0 ? dir : null, files });
+    else printSummary(task, files, dir);
     return task.status === 'completed' ? EXIT.OK : EXIT.TASK_FAILED;
   } catch (err) {
     if (interrupt.signal.aborted && interrupt.signal.reason instanceof Interrupted) {
@@ -218,6 +226,7 @@ async function downloadOutputs(task: Task, dir: string, json: boolean, signal: A
   const outputs = task.targets.flatMap((t) => t.outputs.map((o) => ({ target: t.name, o })));
   if (outputs.length === 0) return [];
   await fsp.mkdir(dir, { recursive: true });
+  if (!json) note(`downloading ${outputs.length} output${outputs.length === 1 ? '' : 's'} into ${dir}${path.sep}`);
   const bars = barsWanted(json) ? multiBar(' download {name} |{bar}| {percentage}% {size}') : null;
   const used = new Set<string>();
   const files: DownloadedFile[] = [];
@@ -255,9 +264,10 @@ async function downloadOutputs(task: Task, dir: string, json: boolean, signal: A
   return files;
 }
 
-function printSummary(task: Task, files: DownloadedFile[]): void {
+function printSummary(task: Task, files: DownloadedFile[], dir: string | null): void {
   const seconds = task.completed_at ? ` in ${((Date.parse(task.completed_at) - Date.parse(task.created_at)) / 1000).toFixed(1)} s` : '';
   println(`${task.id} ${task.status}${seconds}${task.cost !== null ? `, cost ${task.cost}` : ''}`);
+  if (dir && files.length > 0) println(`outputs in ${dir}${path.sep}`);
   const width = Math.max(...task.targets.map((t) => t.name.length));
   for (const t of task.targets) {
     const mine = files.filter((f) => f.target === t.name);

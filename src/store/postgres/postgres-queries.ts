@@ -18,7 +18,6 @@ import type {
   ApiKey,
   AttemptRow,
   BatchRow,
-  ClaimedDelivery,
   ClaimedTarget,
   DeliveryRow,
   EndpointRow,
@@ -30,8 +29,20 @@ import type {
   Tenant,
   UploadRow,
 } from '../../domain/types.js';
-import type { AttemptOutcome, EndpointPatch, ListDeliveriesQuery, ListTasksQuery, Ops, QueueDepth, TargetPatch, TaskCount, TaskPatch } from '../store.js';
-import { signingSecrets } from '../sqlite/sqlite-queries.js';
+import type {
+  AttemptOutcome,
+  DueClaim,
+  EndpointFailure,
+  EndpointPatch,
+  ListDeliveriesQuery,
+  ListTasksQuery,
+  Ops,
+  QueueDepth,
+  TargetPatch,
+  TaskCount,
+  TaskPatch,
+} from '../store.js';
+import { cooledDown, dueDeliveries } from '../sqlite/sqlite-queries.js';
 
 type Row = Record<string, unknown>;
 
@@ -126,35 +137,48 @@ const CLAIM_TARGETS = `
    WHERE t.id = due.id
   RETURNING t.*`;
 
+// As in SQLite: rows of an open circuit move to its open-until instead of being leased, so they
+// leave the front of deliveries_due. `= ANY(ARRAY(…))` finds the claimed rows by primary key; a join
+// with the CTE was planned as a hash join over a sequential scan of every delivery ever made. The
+// CTEs and the final join read one snapshot, so ep.circuit_open_until there is what the UPDATE saw.
+// Oldest first (ids are time-ordered), so a receiver gets one task's events in order.
 const CLAIM_DELIVERIES = `
-  WITH due AS (
-    SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
-     ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED
-  ), claimed AS (
-    UPDATE deliveries AS d SET next_attempt_at = $3 FROM due WHERE d.id = due.id
-    RETURNING d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count
+  WITH claimed AS (
+    UPDATE deliveries AS d
+       SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = d.endpoint_id AND circuit_open_until > $1), $3)
+     WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+                             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt
   )
-  SELECT c.*, e.payload, e.created_at AS event_created_at,
-         t.webhook_secret, ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until
+  SELECT c.*, e.payload, e.created_at AS event_created_at, t.webhook_secret,
+         ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until, ep.enabled AS endpoint_enabled, ep.circuit_open_until
     FROM claimed c
     JOIN events e ON e.id = c.event_id
     JOIN tenants t ON t.id = c.tenant_id
-    LEFT JOIN endpoints ep ON ep.id = c.endpoint_id`;
+    LEFT JOIN endpoints ep ON ep.id = c.endpoint_id
+   ORDER BY c.id`;
 
 // One statement, so targets and outputs come from one snapshot (as SQLite's single connection gives).
 const LOAD_AGGREGATES = `
   SELECT (SELECT COALESCE(json_agg(t ORDER BY t.task_id, t.position), '[]') FROM targets t WHERE t.task_id = ANY($1)) AS targets,
          (SELECT COALESCE(json_agg(o ORDER BY o.created_at, o.id), '[]') FROM outputs o WHERE o.task_id = ANY($1)) AS outputs`;
 
-// `d.id = ANY($3)` lets the planner find the rows by primary key: it cannot see how many rows the
-// JSON holds, and would otherwise scan the whole table to hash-join them.
+// A batch of attempts and their deliveries' new state in one statement: a typed array per column,
+// zipped back into rows by unnest (the planner sees how many, so it finds deliveries by primary key).
 const RECORD_ATTEMPTS = `
-  WITH attempt AS (${insertSql('attempts', '$1', 'ON CONFLICT DO NOTHING')})
+  WITH attempt AS (
+    INSERT INTO attempts (id, delivery_id, attempt_number, started_at, status_code, latency_ms, response_excerpt, error,
+                          request_headers, response_headers)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::float8[], $7::text[], $8::text[],
+                         $9::json[], $10::json[])
+    ON CONFLICT DO NOTHING
+  )
   UPDATE deliveries AS d
      SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at, last_error = u.last_error,
          last_status_code = u.last_status_code, updated_at = u.updated_at, delivered_at = u.delivered_at
-    FROM json_populate_recordset(NULL::deliveries, $2) AS u
-   WHERE d.id = u.id AND d.id = ANY($3)`;
+    FROM unnest($11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[])
+         AS u(id, status, attempt_count, next_attempt_at, last_error, last_status_code, updated_at, delivered_at)
+   WHERE d.id = u.id`;
 
 export class PostgresQueries implements Ops {
   constructor(
@@ -334,19 +358,21 @@ export class PostgresQueries implements Ops {
     await this.insert('deliveries', ds);
   }
 
-  async claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<ClaimedDelivery[]> {
+  async claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim> {
     const rows = await this.all<Row>(CLAIM_DELIVERIES, [now, limit, leaseUntil]);
-    return rows.map((r) => ({
-      id: r.id as string,
-      event_id: r.event_id as string,
-      tenant_id: r.tenant_id as string,
-      endpoint_id: r.endpoint_id as string | null,
-      url: r.url as string,
-      attempt_count: r.attempt_count as number,
-      payload: r.payload as string,
-      event_created_at: r.event_created_at as number,
-      secrets: signingSecrets(r, now),
-    }));
+    const cooled = cooledDown(rows, now);
+    // Not atomic with the claim, and need not be: until a probe is taken, the cooled rows stay
+    // leased, and a claimer that dies in between leaves them due again when the lease ends. The
+    // row lock makes one claimer win; the others' rows wait out their own lease.
+    const probes =
+      cooled.length === 0
+        ? []
+        : await this.all<{ id: string }>('UPDATE endpoints SET circuit_open_until = $1 WHERE id = ANY($2) AND circuit_open_until <= $3 RETURNING id', [
+            leaseUntil,
+            cooled,
+            now,
+          ]);
+    return { deliveries: dueDeliveries(rows, now, new Set(probes.map((p) => p.id))), taken: rows.length };
   }
 
   async releaseDeliveries(ids: string[], dueAt: number): Promise<void> {
@@ -357,8 +383,28 @@ export class PostgresQueries implements Ops {
     if (outcomes.length === 0) return;
     // SQLite applies the updates in order, so the last outcome of a delivery wins; one UPDATE … FROM
     // would pick any, so only the last is sent.
-    const last = new Map(outcomes.map((o) => [o.delivery.id, o.delivery]));
-    await this.exec(RECORD_ATTEMPTS, [JSON.stringify(outcomes.map((o) => o.attempt)), JSON.stringify([...last.values()]), [...last.keys()]]);
+    const last = [...new Map(outcomes.map((o) => [o.delivery.id, o.delivery])).values()];
+    const attempts = outcomes.flatMap((o) => (o.attempt ? [o.attempt] : []));
+    await this.exec(RECORD_ATTEMPTS, [
+      attempts.map((a) => a.id),
+      attempts.map((a) => a.delivery_id),
+      attempts.map((a) => a.attempt_number),
+      attempts.map((a) => a.started_at),
+      attempts.map((a) => a.status_code),
+      attempts.map((a) => a.latency_ms),
+      attempts.map((a) => a.response_excerpt),
+      attempts.map((a) => a.error),
+      attempts.map((a) => json(a.request_headers)),
+      attempts.map((a) => json(a.response_headers)),
+      last.map((d) => d.id),
+      last.map((d) => d.status),
+      last.map((d) => d.attempt_count),
+      last.map((d) => d.next_attempt_at),
+      last.map((d) => d.last_error),
+      last.map((d) => d.last_status_code),
+      last.map((d) => d.updated_at),
+      last.map((d) => d.delivered_at),
+    ]);
   }
 
   async nextDeliveryDueAt(): Promise<number | null> {
@@ -389,12 +435,22 @@ export class PostgresQueries implements Ops {
   }
 
   async requeueDelivery(tenantId: string, id: string, now: number): Promise<boolean> {
-    return (await this.count("UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1 WHERE id = $2 AND tenant_id = $3", [now, id, tenantId])) > 0;
+    // Never a pending one: it may be in flight right now, and would be sent twice.
+    const changed = await this.count(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, final_attempt = attempt_count + 1, updated_at = $1
+        WHERE id = $2 AND tenant_id = $3 AND status <> 'pending'`,
+      [now, id, tenantId],
+    );
+    return changed > 0;
+  }
+
+  async hasEndpointDeliveries(tenantId: string, endpointId: string): Promise<boolean> {
+    return (await this.one('SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND tenant_id = $2 LIMIT 1', [endpointId, tenantId])) !== null;
   }
 
   requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): Promise<number> {
     return this.count(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, updated_at = $1
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, final_attempt = attempt_count + 1, updated_at = $1
         WHERE tenant_id = $2 AND endpoint_id = $3 AND status = 'failed' AND created_at >= $4`,
       [now, tenantId, endpointId, since],
     );
@@ -444,6 +500,37 @@ export class PostgresQueries implements Ops {
   async updateEndpoint(id: string, patch: EndpointPatch): Promise<void> {
     const { set, values } = patchSql(patch, ['events'], 2);
     await this.exec(`UPDATE endpoints SET ${set} WHERE id = $1`, [id, ...values]);
+  }
+
+  recordEndpointFailure(id: string, now: number): Promise<EndpointFailure | null> {
+    // One statement, so failures counted by several dispatchers at once all count.
+    return this.one(
+      `UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, failing_since = COALESCE(failing_since, $2), updated_at = $2
+        WHERE id = $1 AND enabled
+        RETURNING consecutive_failures, failing_since, circuit_open_until`,
+      [id, now],
+    );
+  }
+
+  async resetEndpointHealth(ids: string[], now: number): Promise<number> {
+    if (ids.length === 0) return 0;
+    // Writes only endpoints that were failing. RETURNING shows the new row; the self-join gives the
+    // circuit_open_until it replaced, the time the circuit held this endpoint's deliveries until.
+    const healed = await this.all<{ id: string; held_until: number | null }>(
+      `UPDATE endpoints AS ep SET consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = $2
+         FROM endpoints AS was
+        WHERE ep.id = ANY($1) AND ep.consecutive_failures > 0 AND was.id = ep.id
+       RETURNING ep.id, was.circuit_open_until AS held_until`,
+      [ids, now],
+    );
+    const held = healed.filter((h) => h.held_until !== null);
+    if (held.length === 0) return 0;
+    return this.count(
+      `UPDATE deliveries AS d SET next_attempt_at = $1
+         FROM unnest($2::text[], $3::bigint[]) AS h(id, held_until)
+        WHERE d.endpoint_id = h.id AND d.status = 'pending' AND d.next_attempt_at = h.held_until`,
+      [now, held.map((h) => h.id), held.map((h) => h.held_until)],
+    );
   }
 
   async deleteEndpoint(tenantId: string, id: string): Promise<boolean> {

@@ -35,6 +35,9 @@ export class Checkpointer {
     if (this.stopped) return;
     this.stopped = true;
     const exited = new Promise((resolve) => this.worker.once('exit', resolve));
+    // Unref'd so it never keeps a process alive on its own; while we wait for it to close, it must,
+    // or a process whose last work is this close() ends mid-way (exit 0, error unreported).
+    this.worker.ref();
     this.worker.postMessage('stop');
     await exited;
   }

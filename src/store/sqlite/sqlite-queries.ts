@@ -9,7 +9,6 @@ import type {
   BatchRow,
   EndpointRow,
   UploadRow,
-  ClaimedDelivery,
   ClaimedTarget,
   DeliveryRow,
   EventRow,
@@ -19,7 +18,20 @@ import type {
   TaskRow,
   Tenant,
 } from '../../domain/types.js';
-import type { AttemptOutcome, EndpointPatch, ListDeliveriesQuery, ListTasksQuery, Ops, QueueDepth, TargetPatch, TaskCount, TaskPatch } from '../store.js';
+import type {
+  AttemptOutcome,
+  DueClaim,
+  DueDelivery,
+  EndpointFailure,
+  EndpointPatch,
+  ListDeliveriesQuery,
+  ListTasksQuery,
+  Ops,
+  QueueDepth,
+  TargetPatch,
+  TaskCount,
+  TaskPatch,
+} from '../store.js';
 
 /** The Ops interface with plain (synchronous) return values. */
 export type SyncOps = { [K in keyof Ops]: (...args: Parameters<Ops[K]>) => Awaited<ReturnType<Ops[K]>> };
@@ -64,12 +76,61 @@ function patchSql(patch: object, jsonColumns: string[]): { set: string; values: 
   return { set: parts.join(', '), values };
 }
 
-/** The tenant's secret for a task's own URL; an endpoint's secret, plus its previous one while rotation overlaps. */
+/**
+ * The tenant's secret for a task's own URL; an endpoint's secret, plus its previous one while
+ * rotation overlaps. None for a deleted endpoint: its old URL must never get a payload signed with
+ * the tenant's secret, which would let it forge the tenant's own webhooks.
+ */
 export function signingSecrets(r: Row, now: number): string[] {
-  if (r.endpoint_id === null || r.endpoint_secret === null || r.endpoint_secret === undefined) return [r.webhook_secret as string];
+  if (r.endpoint_id === null) return [r.webhook_secret as string];
+  if (r.endpoint_secret === null || r.endpoint_secret === undefined) return [];
   const secrets = [r.endpoint_secret as string];
   if (r.previous_secret && (r.previous_secret_until as number) > now) secrets.push(r.previous_secret as string);
   return secrets;
+}
+
+/**
+ * Claimed rows (with their endpoint's circuit_open_until as it was when they were claimed) to the
+ * deliveries to send. A row of an open circuit was held back by the claim, not leased. A row of an
+ * endpoint whose cooldown has ended goes out only as the first row of an endpoint in `probes` (the
+ * claimer that reopened the circuit for the probe); the others were leased until the probe's lease,
+ * which is the circuit's open-until now, so the probe's success releases them (resetEndpointHealth).
+ */
+export function dueDeliveries(rows: Row[], now: number, probes: ReadonlySet<string>): DueDelivery[] {
+  const out: DueDelivery[] = [];
+  const probed = new Set<string>();
+  for (const r of rows) {
+    const endpointId = r.endpoint_id as string | null;
+    const heldUntil = r.circuit_open_until as number | null;
+    let probe = false;
+    if (endpointId !== null && heldUntil !== null) {
+      if (heldUntil > now || !probes.has(endpointId) || probed.has(endpointId)) continue;
+      probed.add(endpointId);
+      probe = true;
+    }
+    out.push({
+      id: r.id as string,
+      event_id: r.event_id as string,
+      tenant_id: r.tenant_id as string,
+      endpoint_id: endpointId,
+      url: r.url as string,
+      attempt_count: r.attempt_count as number,
+      final_attempt: r.final_attempt as number | null,
+      payload: r.payload as string,
+      event_created_at: r.event_created_at as number,
+      secrets: signingSecrets(r, now),
+      probe,
+      unavailable: endpointId === null ? null : r.endpoint_secret == null ? 'endpoint deleted' : r.endpoint_enabled ? null : 'endpoint disabled',
+    });
+  }
+  return out;
+}
+
+/** Endpoints among claimed rows whose cooldown has ended: each may let one probe through. */
+export function cooledDown(rows: Row[], now: number): string[] {
+  const ids = new Set<string>();
+  for (const r of rows) if (r.endpoint_id !== null && r.circuit_open_until !== null && (r.circuit_open_until as number) <= now) ids.add(r.endpoint_id as string);
+  return [...ids];
 }
 
 export class SqliteQueries implements SyncOps {
@@ -301,36 +362,41 @@ export class SqliteQueries implements SyncOps {
     for (const d of ds) ins.run(d);
   }
 
-  claimDueDeliveries(now: number, limit: number, leaseUntil: number): ClaimedDelivery[] {
+  claimDueDeliveries(now: number, limit: number, leaseUntil: number): DueClaim {
     return this.atomic(() => {
+      // Rows of an open circuit move to its open-until rather than being skipped, so they leave the
+      // front of deliveries_due and no later claim walks over them.
       const claimed = this.s(
-        `UPDATE deliveries SET next_attempt_at = @leaseUntil
+        `UPDATE deliveries
+            SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = deliveries.endpoint_id AND circuit_open_until > @now), @leaseUntil)
           WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= @now
                        ORDER BY next_attempt_at LIMIT @limit)
           RETURNING id`,
       ).all({ now, limit, leaseUntil }) as Array<{ id: string }>;
-      if (claimed.length === 0) return [];
+      if (claimed.length === 0) return { deliveries: [], taken: 0 };
       const rows = this.s(
-        `SELECT d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, e.payload, e.created_at AS event_created_at,
-                t.webhook_secret, ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until
+        `SELECT d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt, e.payload, e.created_at AS event_created_at,
+                t.webhook_secret, ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until, ep.enabled AS endpoint_enabled,
+                ep.circuit_open_until
            FROM deliveries d
            JOIN events e ON e.id = d.event_id
            JOIN tenants t ON t.id = d.tenant_id
            LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
-          WHERE d.id IN (SELECT value FROM json_each(?))`,
+          WHERE d.id IN (SELECT value FROM json_each(?))
+          ORDER BY d.id`,
       ).all(JSON.stringify(claimed.map((c) => c.id))) as Row[];
-      return rows.map((r) => ({
-        id: r.id as string,
-        event_id: r.event_id as string,
-        tenant_id: r.tenant_id as string,
-        endpoint_id: r.endpoint_id as string | null,
-        url: r.url as string,
-        attempt_count: r.attempt_count as number,
-        payload: r.payload as string,
-        event_created_at: r.event_created_at as number,
-        secrets: signingSecrets(r, now),
-      }));
+      const cooled = cooledDown(rows, now);
+      const probes = cooled.length === 0 ? [] : this.takeProbes(cooled, now, leaseUntil);
+      return { deliveries: dueDeliveries(rows, now, new Set(probes)), taken: claimed.length };
     });
+  }
+
+  /** Shuts the circuits whose cooldown has ended until `leaseUntil` again; returns those this call shut (one probe each). */
+  private takeProbes(endpointIds: string[], now: number, leaseUntil: number): string[] {
+    const rows = this.s(
+      'UPDATE endpoints SET circuit_open_until = ? WHERE id IN (SELECT value FROM json_each(?)) AND circuit_open_until <= ? RETURNING id',
+    ).all(leaseUntil, JSON.stringify(endpointIds), now) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
   }
 
   releaseDeliveries(ids: string[], dueAt: number): void {
@@ -350,7 +416,7 @@ export class SqliteQueries implements SyncOps {
     );
     this.atomic(() => {
       for (const { attempt: a, delivery: d } of outcomes) {
-        insAttempt.run(a.id, a.delivery_id, a.attempt_number, a.started_at, a.status_code, a.latency_ms, a.response_excerpt, a.error, json(a.request_headers), json(a.response_headers));
+        if (a) insAttempt.run(a.id, a.delivery_id, a.attempt_number, a.started_at, a.status_code, a.latency_ms, a.response_excerpt, a.error, json(a.request_headers), json(a.response_headers));
         updDelivery.run(d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.last_status_code, d.updated_at, d.delivered_at, d.id);
       }
     });
@@ -390,15 +456,23 @@ export class SqliteQueries implements SyncOps {
   }
 
   requeueDelivery(tenantId: string, id: string, now: number): boolean {
+    // Never a pending one: it may be in flight right now, and would be sent twice.
     return (
-      this.s("UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ? WHERE id = ? AND tenant_id = ?").run(now, now, id, tenantId)
-        .changes > 0
+      this.s(
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, final_attempt = attempt_count + 1, updated_at = ?
+          WHERE id = ? AND tenant_id = ? AND status <> 'pending'`,
+      ).run(now, now, id, tenantId).changes > 0
     );
+  }
+
+  hasEndpointDeliveries(tenantId: string, endpointId: string): boolean {
+    // `+tenant_id`: by endpoint, not by scanning the tenant's whole log when there is none.
+    return this.s('SELECT 1 FROM deliveries WHERE endpoint_id = ? AND +tenant_id = ? LIMIT 1').get(endpointId, tenantId) !== undefined;
   }
 
   requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): number {
     return this.s(
-      `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, final_attempt = attempt_count + 1, updated_at = ?
         WHERE tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?`,
     ).run(now, now, tenantId, endpointId, since).changes;
   }
@@ -453,6 +527,36 @@ export class SqliteQueries implements SyncOps {
   updateEndpoint(id: string, patch: EndpointPatch): void {
     const { set, values } = patchSql({ ...patch, ...(patch.enabled === undefined ? {} : { enabled: patch.enabled ? 1 : 0 }) }, ['events']);
     this.s(`UPDATE endpoints SET ${set} WHERE id = @id`).run({ ...values, id });
+  }
+
+  recordEndpointFailure(id: string, now: number): EndpointFailure | null {
+    return (
+      (this.s(
+        `UPDATE endpoints SET consecutive_failures = consecutive_failures + 1, failing_since = COALESCE(failing_since, ?), updated_at = ?
+          WHERE id = ? AND enabled = 1
+          RETURNING consecutive_failures, failing_since, circuit_open_until`,
+      ).get(now, now, id) as EndpointFailure | undefined) ?? null
+    );
+  }
+
+  resetEndpointHealth(ids: string[], now: number): number {
+    if (ids.length === 0) return 0;
+    const list = JSON.stringify(ids);
+    return this.atomic(() => {
+      // Releases first, while circuit_open_until still says which rows the circuit held (they were
+      // moved to exactly that time); writing first also takes the write lock up front.
+      const released = this.s(
+        `UPDATE deliveries SET next_attempt_at = ?
+          WHERE status = 'pending' AND (endpoint_id, next_attempt_at) IN (
+            SELECT id, circuit_open_until FROM endpoints
+             WHERE id IN (SELECT value FROM json_each(?)) AND consecutive_failures > 0 AND circuit_open_until IS NOT NULL)`,
+      ).run(now, list).changes;
+      this.s(
+        `UPDATE endpoints SET consecutive_failures = 0, failing_since = NULL, circuit_open_until = NULL, updated_at = ?
+          WHERE id IN (SELECT value FROM json_each(?)) AND consecutive_failures > 0`,
+      ).run(now, list);
+      return released;
+    });
   }
 
   deleteEndpoint(tenantId: string, id: string): boolean {
