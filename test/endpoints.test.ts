@@ -14,6 +14,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { until as waitUntil } from './helpers/until.js';
 
 let files: FileServer;
 let tone: string;
@@ -49,15 +50,7 @@ async function submit(svc: TestService, extra: Record<string, unknown> = {}): Pr
   return res.body.task_id;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
+const until = <T>(what: string, fn: () => T | false | null | undefined | Promise<T | false | null | undefined>, timeoutMs = 15_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 describe('registered endpoints', () => {
   it('fans each event out to every enabled endpoint whose filter matches, plus the task URL', async () => {

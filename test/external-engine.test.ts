@@ -14,6 +14,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { startModelServer, type ModelAnswer, type ModelServer } from './helpers/model-server.js';
 import { runCliAsync } from './helpers/process.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { until as waitUntil } from './helpers/until.js';
 
 const run = promisify(execFile);
 let svc: TestService;
@@ -117,13 +118,7 @@ async function submit(kind: string, target: Record<string, unknown>, input: Reco
   return created.body.task_id as string;
 }
 
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(what: string, fn: () => T | false | null | undefined | Promise<T | false | null | undefined>, timeoutMs = 10_000): Promise<T> => waitUntil(what, fn, timeoutMs);
 
 describe("an external engine: the model server's answer is checked", () => {
   const first = (a: ModelAnswer) => a.outputs[0]!;

@@ -15,6 +15,7 @@ import { endpointView } from '../src/domain/endpoints.js';
 import { EVENT_TYPES } from '../src/domain/types.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startService, waitForTask, type TestService } from './helpers/service.js';
+import { until } from './helpers/until.js';
 
 interface Operation {
   tags?: string[];
@@ -173,15 +174,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | undefined | null | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 // Fastify serialises answers through the response schemas and silently drops what they do not name,
 // so each answer is compared with what the domain builds for it, field by field.

@@ -16,6 +16,7 @@ import { runCli, spawnService } from './helpers/process.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { callApi, startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 import { readSse } from './helpers/sse.js';
+import { until } from './helpers/until.js';
 
 let files: FileServer;
 let short: string;
@@ -76,15 +77,6 @@ function value(samples: Sample[], name: string, labels: Record<string, string> =
   return found[0]?.value ?? 0;
 }
 
-async function until<T>(what: string, fn: () => Promise<T | false | null | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe('GET /metrics', () => {
   it('counts tasks, target runs, delivery attempts and outcomes, and delivery latency', async () => {

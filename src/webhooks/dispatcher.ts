@@ -361,7 +361,11 @@ export class Dispatcher {
         delivered_at: ok ? now : null,
       },
     });
-    if (!ok) this.d.logger.info({ delivery_id: d.id, event_id: d.event_id, attempt: attemptNumber, status_code: statusCode, error: lastError }, 'delivery attempt failed');
+    const logged = { delivery_id: d.id, event_id: d.event_id, tenant_id: d.tenant_id, endpoint_id: d.endpoint_id, attempt: attemptNumber, status_code: statusCode };
+    // Every success at debug only: at thousands a second they would drown everything else.
+    if (ok) this.d.logger.debug(logged, 'delivered');
+    else if (delay === null) this.d.logger.warn({ ...logged, error: lastError }, 'delivery failed for good');
+    else this.d.logger.info({ ...logged, error: lastError, retry_in_ms: delay }, 'delivery attempt failed');
     if (ok && d.endpoint_id) this.succeeded.add(d.endpoint_id);
     await this.flush();
     if (d.endpoint_id && !ok) {
