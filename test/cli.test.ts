@@ -6,7 +6,6 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +15,7 @@ import { makeTone } from './helpers/media.js';
 import { runCli, runCliAsync, startCli, type CliProcess } from './helpers/process.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { callApi, startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { closedPort } from './helpers/closed-port.js';
 
 let svc: TestService;
 let files: FileServer;
@@ -44,14 +44,6 @@ async function receiver(): Promise<Receiver> {
   return r;
 }
 
-/** A loopback port nothing listens on (undici refuses some well-known ports outright, so not 9). */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 function wavSampleRate(file: string): number {
   return fs.readFileSync(file).readUInt32LE(24);

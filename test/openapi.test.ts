@@ -6,7 +6,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { deliveryView } from '../src/api/routes/deliveries.js';
 import { sharedSchemas } from '../src/api/schemas.js';
@@ -16,6 +15,7 @@ import { EVENT_TYPES } from '../src/domain/types.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startService, waitForTask, type TestService } from './helpers/service.js';
 import { until } from './helpers/until.js';
+import { closedPort } from './helpers/closed-port.js';
 
 interface Operation {
   tags?: string[];
@@ -165,14 +165,6 @@ describe('the OpenAPI document', () => {
   });
 });
 
-/** A loopback port nothing listens on: an input there fails at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 
 // Fastify serialises answers through the response schemas and silently drops what they do not name,

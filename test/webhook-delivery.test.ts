@@ -11,6 +11,7 @@ import { makeTone } from './helpers/media.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';
 import path from 'node:path';
+import { closedPort } from './helpers/closed-port.js';
 
 let svc: TestService;
 let files: FileServer;
@@ -116,11 +117,3 @@ describe('the default retry schedule', () => {
   });
 });
 
-async function closedPort(): Promise<number> {
-  const net = await import('node:net');
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as import('node:net').AddressInfo).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
