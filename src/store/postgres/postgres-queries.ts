@@ -42,7 +42,7 @@ import type {
   TaskCount,
   TaskPatch,
 } from '../store.js';
-import { cooledDown, dueDeliveries } from '../sqlite/sqlite-queries.js';
+import { cooledDown, dueDeliveries } from '../due-deliveries.js';
 
 type Row = Record<string, unknown>;
 
