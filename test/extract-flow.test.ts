@@ -127,7 +127,7 @@ describe('an extract task end to end', () => {
   });
 
   it('refuses tampered and expired download URLs with 403', async () => {
-    const short = await startService({ fileUrlTtl: 1 });
+    const short = await startService({ fileUrlTtl: 3 });
     try {
       const created = await short.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'wav' }] });
       const task = await waitForTask(short, created.body.task_id);
@@ -145,12 +145,17 @@ describe('an extract task end to end', () => {
       expect(o.status).toBe(403);
       await o.arrayBuffer();
 
-      // Read whole: a download left half-read holds its connection, and the server's close waits for it.
-      const ok = await fetch(url);
+      // A fresh URL works; read it whole: a download left half-read holds its connection, and the
+      // server's close waits for it. (Expiry is whole seconds, so a 3 s URL lives 2–3 s: enough margin
+      // on a loaded machine between this GET and the fetch.)
+      const current = await short.api('GET', `/v1/tasks/${created.body.task_id}`);
+      const valid = current.body.targets[0].outputs[0];
+      const ok = await fetch(valid.url);
       expect(ok.status).toBe(200);
       await ok.arrayBuffer();
-      await new Promise((r) => setTimeout(r, 2100));
-      const expired = await fetch(url);
+      const wait = Date.parse(valid.url_expires_at) - Date.now() + 1100;
+      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
+      const expired = await fetch(valid.url);
       expect(expired.status).toBe(403);
       expect(((await expired.json()) as any).error.code).toBe('URL_EXPIRED');
 
