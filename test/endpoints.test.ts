@@ -195,11 +195,12 @@ describe('circuit breaker', () => {
     });
     expect(open.consecutive_failures).toBeGreaterThanOrEqual(2);
     const countAtOpen = flaky.received.length;
-    // While open, nothing is sent even though the schedule says 100 ms.
-    await new Promise((r) => setTimeout(r, 700));
-    expect(flaky.received.length).toBe(countAtOpen);
+    const openUntil = Date.parse(open.circuit_open_until);
     healthy = true;
     await flaky.waitFor(countAtOpen + 1, 5000);
+    // While open, nothing is sent even though the schedule says 100 ms: the next request is the
+    // probe, at the end of the cooldown. (Timestamps, not a sleep: a loaded machine cannot fake a pass.)
+    expect(flaky.received[countAtOpen]!.at).toBeGreaterThanOrEqual(openUntil - 5);
     const closed = await until('the circuit to close', async () => {
       const e = await svc.api('GET', `/v1/endpoints/${ep.body.id}`);
       return e.body.consecutive_failures === 0 ? e.body : null;
@@ -219,20 +220,31 @@ describe('circuit breaker while open', () => {
     rx.respond(() => (healthy ? { status: 200 } : { status: 500 }));
     const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
     await waitForTask(svc, await submit(svc));
-    await until('the circuit to open', async () => (await svc.api('GET', `/v1/endpoints/${ep.body.id}`)).body.circuit_open_until);
+    const opened = await until('the circuit to open', async () => {
+      const e = (await svc.api('GET', `/v1/endpoints/${ep.body.id}`)).body;
+      return e.circuit_open_until ? e : null;
+    });
+    const openUntil = Date.parse(opened.circuit_open_until);
+    const failuresAtOpen: number = opened.consecutive_failures;
     const countAtOpen = rx.received.length;
     // Three more events while the circuit is open: none of them may reach the endpoint.
     const more = await Promise.all([submit(svc), submit(svc), submit(svc)]);
     for (const id of more) await waitForTask(svc, id);
     const pending = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=pending`);
     expect(pending.body.data).toHaveLength(4);
-    expect(rx.received.length).toBe(countAtOpen);
-    // The cooldown ends: one probe, which fails, so the circuit opens again and the rest keep waiting.
+    // The cooldown ends: the first request since the circuit opened is one probe, which fails, so the
+    // circuit opens again and the rest keep waiting for the next probe.
     await rx.waitFor(countAtOpen + 1, cooldownMs + 3000);
-    await new Promise((r) => setTimeout(r, 800));
-    expect(rx.received.length).toBe(countAtOpen + 1);
+    expect(rx.received[countAtOpen]!.at).toBeGreaterThanOrEqual(openUntil - 5);
+    // (While the probe is in flight the circuit stays open for its lease; wait for its failure to count.)
+    const reopenedUntil = await until('the failed probe to open the circuit again', async () => {
+      const e = (await svc.api('GET', `/v1/endpoints/${ep.body.id}`)).body;
+      return e.consecutive_failures > failuresAtOpen && e.circuit_open_until ? Date.parse(e.circuit_open_until) : null;
+    });
     // The next probe succeeds: the circuit closes and the held deliveries go out at once.
     healthy = true;
+    await rx.waitFor(countAtOpen + 2, 2 * cooldownMs + 3000);
+    expect(rx.received[countAtOpen + 1]!.at).toBeGreaterThanOrEqual(reopenedUntil - 5);
     await rx.waitFor(countAtOpen + 5, 3 * cooldownMs + 3000);
     const delivered = await until('every delivery to be delivered', async () => {
       const r = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=delivered`);
