@@ -108,6 +108,9 @@ export interface Config {
   s3Presign: boolean;
   /** Files larger than this go up as a multipart upload in parts of this size, bytes. */
   s3PartSize: number;
+  /** ffmpeg and ffprobe binaries; null: the ones on PATH, else the bundled @ffmpeg-installer builds. */
+  ffmpegPath: string | null;
+  ffprobePath: string | null;
 }
 
 const SECOND = 1000;
@@ -165,6 +168,8 @@ export function defaultConfig(): Config {
     s3ForcePathStyle: false,
     s3Presign: false,
     s3PartSize: 16 * 1024 * 1024,
+    ffmpegPath: null,
+    ffprobePath: null,
   };
 }
 
@@ -250,6 +255,8 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('s3ForcePathStyle', bool(env, 'HOOKWAVE_S3_FORCE_PATH_STYLE'));
   set('s3Presign', bool(env, 'HOOKWAVE_S3_PRESIGN'));
   set('s3PartSize', num(env, 'HOOKWAVE_S3_PART_SIZE'));
+  set('ffmpegPath', env.HOOKWAVE_FFMPEG || undefined);
+  set('ffprobePath', env.HOOKWAVE_FFPROBE || undefined);
   return out;
 }
 

@@ -15,6 +15,7 @@ import { EndpointService } from './domain/endpoints.js';
 import { UploadService, defaultUploadTmp } from './domain/uploads.js';
 import { TaskService } from './domain/tasks.js';
 import { createExternalEngine } from './engines/external.js';
+import { toolInfo, useTools } from './engines/ffmpeg.js';
 import { builtinEngines, EngineRegistry } from './engines/registry.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics, serveMetrics } from './metrics.js';
@@ -70,25 +71,24 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const logger = opts.logger ?? createLogger(config.logLevel);
   if (config.dev) logger.warn('development mode: webhook and input URLs may use http:// and reach loopback addresses; never use it in production');
 
+  // Engines first: a mistake in their configuration stops startup before anything is opened.
+  const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver, connectHook: opts.connectHook });
+  useTools({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
+  // The registry refuses a kind served twice, built-in or not.
+  const engines = new EngineRegistry([...builtinEngines().all(), ...config.externalEngines.map((ext) => createExternalEngine(ext, guard))]);
+
   const store = await openStore(config);
   const runsApi = config.role === 'all' || config.role === 'api';
   const runsWorker = config.role === 'all' || config.role === 'worker';
   const runsDispatcher = config.role === 'all' || config.role === 'dispatcher';
 
   const signingKey = config.fileSigningKey ?? (await store.setSettingIfAbsent('file_signing_key', randomBytes(32).toString('base64url')));
-  const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver, connectHook: opts.connectHook });
   // Processes on several machines share files through a bucket (or a shared data directory): docs/storage.md.
   const s3 = config.storage === 's3' ? await openS3BlobStore(config, { connect: runsApi || runsWorker }).catch(async (err: unknown) => {
     await store.close();
     throw err;
   }) : null;
   const blobs: BlobStore = s3 ?? new LocalBlobStore(path.join(config.dataDir, 'files'));
-  const builtin = builtinEngines().all();
-  for (const ext of config.externalEngines) {
-    if (builtin.some((e) => e.kind === ext.kind)) throw new Error(`external engine kind "${ext.kind}" collides with a built-in kind`);
-  }
-  const engines = new EngineRegistry([...builtin, ...config.externalEngines.map((ext) => createExternalEngine(ext, guard))]);
-
   // The API may listen on an ephemeral port; URLs are signed for the address it really got.
   const signer = new UrlSigner(signingKey, config.publicUrl ?? `http://${config.host}:${config.port}`, config.fileUrlTtl, s3?.presigner ?? null);
   const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit });
@@ -118,7 +118,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   // A worker or dispatcher without an HTTP server has only unref'd timers (and, on SQLite, no
   // socket at all): this keeps the process running until close().
   const keepAlive = api || metricsServer ? null : setInterval(() => undefined, 2 ** 30);
-  logger.info({ role: config.role, url, metrics_url: metricsServer?.url ?? null, data_dir: config.dataDir, database: store.dialect, storage: config.storage }, 'hookwave started');
+  logger.info({ role: config.role, url, metrics_url: metricsServer?.url ?? null, data_dir: config.dataDir, database: store.dialect, storage: config.storage, ffmpeg: toolInfo().ffmpeg }, 'hookwave started');
 
   let closing: Promise<void> | null = null;
   return {

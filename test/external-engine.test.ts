@@ -279,15 +279,29 @@ describe('an external engine: configuration', () => {
     expect(new EngineRegistry([...builtin, a]).kinds()).toEqual(['extract', 'stems', 'generate', 'demucs']);
   });
 
-  it('stops startup with a message naming the entry and the field', async () => {
-    const env = (engines: unknown[]) => ({ HOOKWAVE_EXTERNAL_ENGINES: JSON.stringify(engines), HOOKWAVE_DATA_DIR: tempDir(), DATABASE_URL: '', HOOKWAVE_DATABASE_URL: '', HOOKWAVE_LOG_LEVEL: 'silent' });
-    const [badRetries, twice] = await Promise.all([
-      runCliAsync(['serve', '--port', '0'], env([{ kind: 'demucs', url, retries: -1 }]), { timeoutMs: 30_000 }),
-      runCliAsync(['serve', '--port', '0'], env([{ kind: 'demucs', url }, { kind: 'demucs', url: `${url}2` }]), { timeoutMs: 30_000 }),
+  it('stops startup with a message naming the entry and the field, before opening the database', async () => {
+    const dataDirs: string[] = [];
+    const env = (extra: Record<string, string>) => {
+      const dir = path.join(tempDir(), 'data');
+      dataDirs.push(dir);
+      return { HOOKWAVE_DATA_DIR: dir, DATABASE_URL: '', HOOKWAVE_DATABASE_URL: '', HOOKWAVE_LOG_LEVEL: 'silent', ...extra };
+    };
+    const engines = (list: unknown[]) => env({ HOOKWAVE_EXTERNAL_ENGINES: JSON.stringify(list) });
+    const [badRetries, twice, builtinKind, noFfmpeg] = await Promise.all([
+      runCliAsync(['serve', '--port', '0'], engines([{ kind: 'demucs', url, retries: -1 }]), { timeoutMs: 30_000 }),
+      runCliAsync(['serve', '--port', '0'], engines([{ kind: 'demucs', url }, { kind: 'demucs', url: `${url}2` }]), { timeoutMs: 30_000 }),
+      runCliAsync(['serve', '--port', '0'], engines([{ kind: 'extract', url }]), { timeoutMs: 30_000 }),
+      runCliAsync(['serve', '--port', '0'], env({ HOOKWAVE_FFMPEG: '/nonexistent/ffmpeg' }), { timeoutMs: 30_000 }),
     ]);
     expect(badRetries.status).toBe(1);
     expect(badRetries.stderr).toMatch(/HOOKWAVE_EXTERNAL_ENGINES entry "demucs": retries must be a whole number from 0 to 10; got -1/);
     expect(twice.status).toBe(1);
     expect(twice.stderr).toMatch(/two engines serve kind "demucs"/);
+    expect(builtinKind.status).toBe(1);
+    expect(builtinKind.stderr).toMatch(/two engines serve kind "extract": the built-in "extract" engine and HOOKWAVE_EXTERNAL_ENGINES entry "extract"/);
+    expect(noFfmpeg.status).toBe(1);
+    expect(noFfmpeg.stderr).toMatch(/HOOKWAVE_FFMPEG is "\/nonexistent\/ffmpeg", which is not an executable file/);
+    // Nothing was created: a configuration mistake leaves no half-started database behind.
+    for (const dir of dataDirs) expect(fs.existsSync(dir)).toBe(false);
   });
 });

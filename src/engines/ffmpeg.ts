@@ -10,15 +10,17 @@ import { delimiter, join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { ProducedOutput } from './engine.js';
 
-export type ToolSource = 'env' | 'system' | 'bundled';
+export type ToolSource = 'configured' | 'system' | 'bundled';
 
 export interface ToolLocation {
   path: string;
   source: ToolSource;
 }
 
+type Tool = 'ffmpeg' | 'ffprobe';
+
 const require = createRequire(import.meta.url);
-const located = new Map<string, ToolLocation>();
+const located = new Map<Tool, ToolLocation>();
 
 function onPath(name: string): string | null {
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -34,16 +36,28 @@ function onPath(name: string): string | null {
   return null;
 }
 
-function locate(name: 'ffmpeg' | 'ffprobe'): ToolLocation {
+/**
+ * Binaries the operator chose (HOOKWAVE_FFMPEG / HOOKWAVE_FFPROBE, through the config); null keeps
+ * the search. A path that is not an executable stops startup instead of failing every target.
+ */
+export function useTools(paths: Record<Tool, string | null>): void {
+  for (const name of ['ffmpeg', 'ffprobe'] as const) {
+    const chosen = paths[name];
+    if (chosen === null) continue;
+    try {
+      accessSync(chosen, constants.X_OK);
+    } catch {
+      throw new Error(`HOOKWAVE_${name.toUpperCase()} is "${chosen}", which is not an executable file`);
+    }
+    located.set(name, { path: chosen, source: 'configured' });
+  }
+}
+
+function locate(name: Tool): ToolLocation {
   let found = located.get(name);
   if (!found) {
-    const fromEnv = process.env[`HOOKWAVE_${name.toUpperCase()}`];
-    const system = fromEnv ? null : onPath(name);
-    found = fromEnv
-      ? { path: fromEnv, source: 'env' }
-      : system
-        ? { path: system, source: 'system' }
-        : { path: (require(`@${name}-installer/${name}`) as { path: string }).path, source: 'bundled' };
+    const system = onPath(name);
+    found = system ? { path: system, source: 'system' } : { path: (require(`@${name}-installer/${name}`) as { path: string }).path, source: 'bundled' };
     located.set(name, found);
   }
   return found;
@@ -57,8 +71,8 @@ export function ffprobePath(): string {
   return locate('ffprobe').path;
 }
 
-/** Which binaries are in use, for startup logs. */
-export function toolInfo(): { ffmpeg: ToolLocation; ffprobe: ToolLocation } {
+/** Which binaries are in use, for the startup log. */
+export function toolInfo(): Record<Tool, ToolLocation> {
   return { ffmpeg: locate('ffmpeg'), ffprobe: locate('ffprobe') };
 }
 

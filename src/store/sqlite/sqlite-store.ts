@@ -71,9 +71,6 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
-    if (process.env.SYNCOFF) this.db.pragma('synchronous = OFF');
-    if (process.env.CACHE) this.db.pragma('cache_size = -65536');
-    if (process.env.MMAP) this.db.pragma('mmap_size = 268435456');
     // Other hookwave processes (a separate worker) may hold the write lock briefly.
     this.db.pragma('busy_timeout = 5000');
     // Checkpoints run in a background thread; the automatic one stays as a high backstop.
