@@ -1,9 +1,21 @@
-import { randomBytes } from 'node:crypto';
+import { randomFillSync } from 'node:crypto';
 
 const ALPHABET = '0123456789abcdefghjkmnpqrstvwxyz'; // Crockford base32, lower case
 
 let lastMs = 0;
-let lastRandom = Buffer.alloc(10);
+const lastRandom = Buffer.alloc(10);
+// Random bytes drawn 4 KB at a time: one call into the CSPRNG per ~400 ids instead of one each.
+const pool = Buffer.alloc(4096);
+let poolAt = pool.length;
+
+/** Fresh random bits into `lastRandom`; each pool byte is used once. */
+function refreshRandom(): void {
+  if (poolAt + 10 > pool.length) {
+    randomFillSync(pool);
+    poolAt = 0;
+  }
+  pool.copy(lastRandom, 0, poolAt, (poolAt += 10));
+}
 
 /**
  * `prefix_` + 26 chars: 48-bit millisecond time then 80 random bits (ULID layout), so ids sort by
@@ -17,7 +29,7 @@ export function newId(prefix: string): string {
     increment(lastRandom);
   } else {
     lastMs = ms;
-    lastRandom = randomBytes(10);
+    refreshRandom();
   }
   let out = '';
   let t = ms;

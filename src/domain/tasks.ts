@@ -71,7 +71,7 @@ export class TaskService {
       const { url, upload_id } = body.input ?? {};
       if (!url && !upload_id) throw new HookwaveError('VALIDATION_ERROR', `input.url or input.upload_id is required for kind "${engine.kind}"`, { field: 'input.url' });
       if (url && upload_id) throw new HookwaveError('VALIDATION_ERROR', 'give input.url or input.upload_id, not both', { field: 'input' });
-      if (url) this.d.guard.checkUrl(url, 'input.url');
+      if (url) this.d.guard.assertUrl(url, 'input.url');
     } else if (body.input?.url || body.input?.upload_id) {
       throw new HookwaveError('VALIDATION_ERROR', `kind "${engine.kind}" takes no input`, { field: 'input' });
     }
@@ -90,7 +90,7 @@ export class TaskService {
       }
       names.push(name);
     });
-    if (body.webhook_url) this.d.guard.checkUrl(body.webhook_url, 'webhook_url');
+    if (body.webhook_url) this.d.guard.assertUrl(body.webhook_url, 'webhook_url');
     body.webhook_events?.forEach((type, i) => {
       if (!EVENT_TYPES.includes(type as EventType)) {
         throw new HookwaveError('VALIDATION_ERROR', `webhook_events[${i}] "${type}" is not one of: ${EVENT_TYPES.join(', ')}`, { field: `webhook_events[${i}]` });

@@ -36,6 +36,7 @@ export const systemResolver: Resolver = async (hostname) => {
 };
 
 export const MAX_URL_LENGTH = 2048;
+const ACCEPTED_URLS_KEPT = 1000;
 
 /** What the connect step fails with; undici hands it unchanged to the request promise. */
 export class GuardRefusedError extends Error {
@@ -121,6 +122,17 @@ export class UrlGuard {
   }
 
   /** Syntax + policy check at submit time; no DNS. The caller stores `raw` verbatim. */
+  /** URLs that passed `checkUrl` lately: a client sends the same webhook URL with every task. */
+  private readonly accepted = new Set<string>();
+
+  /** `checkUrl` for a caller that needs no parsed URL; remembers what passed, as the answer depends only on the string. */
+  assertUrl(raw: string, field: string): void {
+    if (this.accepted.has(raw)) return;
+    this.checkUrl(raw, field);
+    if (this.accepted.size >= ACCEPTED_URLS_KEPT) this.accepted.clear();
+    this.accepted.add(raw);
+  }
+
   checkUrl(raw: string, field: string): URL {
     if (typeof raw !== 'string') throw new HookwaveError('INVALID_URL', `${field} must be a string`, { field });
     if (raw.length > MAX_URL_LENGTH) throw new HookwaveError('INVALID_URL', `${field} must be at most ${MAX_URL_LENGTH} characters`, { field });
