@@ -27,4 +27,13 @@ export function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
+/** Index of the median of `xs` (the lower one for an even count). */
+export function medianRound(xs: number[]): number {
+  const order = xs.map((x, i) => [x, i] as const).sort((a, b) => a[0] - b[0]);
+  return order[Math.floor((order.length - 1) / 2)]![1];
+}
+
+/** "41 44 39 …": each round's ratio in percent, in the order run. */
+export const ratios = (ours: number[], base: number[]): string => ours.map((x, i) => ((x / base[i]!) * 100).toFixed(0)).join(' ');
+
 export const pct = (a: number, b: number): string => `${((a / b) * 100).toFixed(0)} %`;
