@@ -208,6 +208,20 @@ describe('checkUrl', () => {
     guard.checkUrl('https://receiver.test/', 'webhook_url');
     expect(calls).toBe(0);
   });
+
+  it('remembers only what it accepted: a refused URL is refused every time, under its own field', () => {
+    const guard = make();
+    for (let i = 0; i < 3; i++) guard.assertUrl('https://hooks.example.com/audio?token=abc', 'webhook_url');
+    for (const field of ['webhook_url', 'input.url']) {
+      const err = failure(() => guard.assertUrl('https://127.0.0.1/hook', field));
+      expect(err.code).toBe('URL_NOT_ALLOWED');
+      expect(err.details).toMatchObject({ field });
+    }
+    expect(failure(() => guard.assertUrl('http://hooks.example.com/audio', 'webhook_url')).code).toBe('URL_NOT_ALLOWED');
+    // Past its bound the memory starts over, and every URL is still checked on the way in.
+    for (let i = 0; i < 1100; i++) guard.assertUrl(`https://hooks.example.com/${i}`, 'webhook_url');
+    expect(failure(() => guard.assertUrl('https://10.0.0.1/', 'webhook_url')).code).toBe('URL_NOT_ALLOWED');
+  });
 });
 
 describe('guard.lookup (net lookup contract, no sockets)', () => {

@@ -121,7 +121,6 @@ export class UrlGuard {
     });
   }
 
-  /** Syntax + policy check at submit time; no DNS. The caller stores `raw` verbatim. */
   /** URLs that passed `checkUrl` lately: a client sends the same webhook URL with every task. */
   private readonly accepted = new Set<string>();
 
@@ -133,6 +132,7 @@ export class UrlGuard {
     this.accepted.add(raw);
   }
 
+  /** Syntax + policy check at submit time; no DNS. The caller stores `raw` verbatim. */
   checkUrl(raw: string, field: string): URL {
     if (typeof raw !== 'string') throw new HookwaveError('INVALID_URL', `${field} must be a string`, { field });
     if (raw.length > MAX_URL_LENGTH) throw new HookwaveError('INVALID_URL', `${field} must be at most ${MAX_URL_LENGTH} characters`, { field });
