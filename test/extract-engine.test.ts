@@ -1,13 +1,15 @@
 /**
  * The extract engine against real ffmpeg, without the HTTP service around it.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
 import { extractEngine } from '../src/engines/extract.js';
-import { probe } from '../src/engines/ffmpeg.js';
+import { describeOutput, ffmpegPath, probe } from '../src/engines/ffmpeg.js';
+import { readOutputHeader } from '../src/engines/output-header.js';
 import { isHookwaveError } from '../src/errors.js';
 import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
 
@@ -231,5 +233,44 @@ describe('extract: checkTarget', () => {
     expect(err.code).toBe('INVALID_TARGET');
     expect(err.message).toMatch(/96000 Hz/);
     expect(readdirSync(ctx.outDir)).toEqual([]);
+  });
+});
+
+describe('describing outputs', () => {
+  const asProbed = async (file: string) => {
+    const p = await probe(file);
+    return { duration: p.audio!.duration ?? p.duration, bitrate: p.audio!.bitrate ?? p.bitrate, sample_rate: p.audio!.sampleRate, channels: p.audio!.channels };
+  };
+
+  it('reads wav and flac from their headers with exactly the numbers ffprobe gives', async () => {
+    const dir = tempDir('hookwave-describe-');
+    const tones = [
+      { seconds: 0.5, sampleRate: 44100, channels: 1 },
+      { seconds: 1.2345, sampleRate: 44100, channels: 2 },
+      { seconds: 3.3, sampleRate: 48000, channels: 2 },
+      { seconds: 1.7, sampleRate: 22050, channels: 6 },
+      { seconds: 0.01, sampleRate: 96000, channels: 8 },
+    ];
+    for (const t of tones) {
+      for (const format of ['wav', 'flac'] as const) {
+        const file = await makeTone(dir, { ...t, format });
+        // From the header, not from a fallback to ffprobe.
+        expect(await readOutputHeader(file, format, statSync(file).size)).not.toBeNull();
+        const described = await describeOutput(file, 'out', format);
+        expect({ ...described, what: `${format} ${JSON.stringify(t)}` }).toMatchObject({ ...(await asProbed(file)), size: statSync(file).size, what: `${format} ${JSON.stringify(t)}` });
+      }
+    }
+  });
+
+  it('asks ffprobe when a header does not state its length, as in a wav written to a pipe', async () => {
+    const dir = tempDir('hookwave-describe-');
+    const file = join(dir, 'streamed.wav');
+    // Written to a pipe, ffmpeg cannot seek back: the data chunk keeps its "unknown" size.
+    writeFileSync(file, execFileSync(ffmpegPath(), ['-v', 'error', '-f', 'lavfi', '-i', 'sine=d=1.5', '-c:a', 'pcm_s16le', '-f', 'wav', 'pipe:1']));
+    expect(readFileSync(file).readUInt32LE(readFileSync(file).indexOf('data') + 4)).toBe(0xffffffff);
+    expect(await readOutputHeader(file, 'wav', statSync(file).size)).toBeNull();
+    const described = await describeOutput(file, 'out', 'wav');
+    expect(described).toMatchObject({ ...(await asProbed(file)), channels: 1, sample_rate: 44100 });
+    expect(described.duration).toBeCloseTo(1.5, 2);
   });
 });

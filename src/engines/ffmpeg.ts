@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { ProducedOutput } from './engine.js';
+import { readOutputHeader } from './output-header.js';
 
 export type ToolSource = 'configured' | 'system' | 'bundled';
 
@@ -263,9 +264,18 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
   });
 }
 
-/** Describe a finished output file for the API: size from disk, the rest from ffprobe. */
+/**
+ * Describe a finished output file for the API: size from disk, the rest from the file's own header
+ * where it states it exactly (wav, flac: the same numbers ffprobe gives, without a process), else
+ * from ffprobe.
+ */
 export async function describeOutput(path: string, name: string, format: string): Promise<ProducedOutput> {
-  const [info, probed] = await Promise.all([stat(path), probe(path)]);
+  const info = await stat(path);
+  const header = await readOutputHeader(path, format, info.size);
+  if (header) {
+    return { name, format, path, size: info.size, duration: header.duration, bitrate: header.bitrate, sample_rate: header.sampleRate, channels: header.channels };
+  }
+  const probed = await probe(path);
   const audio = probed.audio;
   return {
     name,
