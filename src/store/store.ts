@@ -28,7 +28,8 @@ import type {
  * targets: new work for workers; deliveries: new outbox rows; cancel: a task was canceled (payload:
  * task id); events: a task event was stored (payload: task id) — SSE streams listen to it.
  */
-export type WakeChannel = 'targets' | 'deliveries' | 'cancel' | 'events';
+/** `progress` (payload: task id) is a target's progress written outside any event: task streams show it at once. */
+export type WakeChannel = 'targets' | 'deliveries' | 'cancel' | 'events' | 'progress';
 
 export interface ListDeliveriesQuery {
   tenantId: string;

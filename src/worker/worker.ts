@@ -140,7 +140,10 @@ export class Worker {
       if (now - lastWrite < PROGRESS_WRITE_INTERVAL_MS) return;
       lastWrite = now;
       const p = Math.max(0, Math.min(1, fraction));
-      void this.d.store.updateLeasedTarget(target.id, this.id, { progress: Math.round(p * 1000) / 1000 }).catch(() => undefined);
+      void this.d.store
+        .updateLeasedTarget(target.id, this.id, { progress: Math.round(p * 1000) / 1000 })
+        .then((held) => held && this.d.store.notify('progress', task.id))
+        .catch(() => undefined);
     };
     try {
       log.info('target started');

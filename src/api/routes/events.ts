@@ -95,9 +95,12 @@ function drive(store: Store, stream: Stream, key: string | null, tick: () => Pro
   const unsubscribe = store.subscribe('events', (payload) => {
     if (key === null || payload === key) run();
   });
+  // A task's stream also carries its targets' progress, written without an event.
+  const unsubscribeProgress = key === null ? () => undefined : store.subscribe('progress', (payload) => payload === key && run());
   const poll = setInterval(run, POLL_MS);
   stream.onClose(() => {
     unsubscribe();
+    unsubscribeProgress();
     clearInterval(poll);
   });
   run();

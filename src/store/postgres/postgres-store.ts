@@ -36,7 +36,7 @@ export interface PostgresStoreOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
 
-const WAKE_CHANNELS: WakeChannel[] = ['targets', 'deliveries', 'cancel', 'events'];
+const WAKE_CHANNELS: WakeChannel[] = ['targets', 'deliveries', 'cancel', 'events', 'progress'];
 const RETRYABLE = new Set(['40P01', '40001']); // deadlock_detected, serialization_failure
 const MAX_TX_RUNS = 10;
 const RECONNECT_MIN_MS = 100;
