@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { ProducedOutput } from './engine.js';
-import { readOutputHeader } from './output-header.js';
+import { readOutputHeader, type HeaderFacts } from './output-header.js';
 
 export type ToolSource = 'configured' | 'system' | 'bundled';
 
@@ -270,21 +270,18 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
  * from ffprobe.
  */
 export async function describeOutput(path: string, name: string, format: string): Promise<ProducedOutput> {
-  const info = await stat(path);
-  const header = await readOutputHeader(path, format, info.size);
-  if (header) {
-    return { name, format, path, size: info.size, duration: header.duration, bitrate: header.bitrate, sample_rate: header.sampleRate, channels: header.channels };
-  }
+  const { size } = await stat(path);
+  const facts = (await readOutputHeader(path, format, size)) ?? (await probedFacts(path));
+  return { name, format, path, size, duration: facts.duration, bitrate: facts.bitrate, sample_rate: facts.sampleRate, channels: facts.channels };
+}
+
+async function probedFacts(path: string): Promise<Record<keyof HeaderFacts, number | null>> {
   const probed = await probe(path);
   const audio = probed.audio;
   return {
-    name,
-    format,
-    path,
-    size: info.size,
     duration: audio?.duration ?? probed.duration,
     bitrate: audio?.bitrate ?? probed.bitrate,
-    sample_rate: audio?.sampleRate ?? null,
+    sampleRate: audio?.sampleRate ?? null,
     channels: audio?.channels ?? null,
   };
 }
