@@ -17,6 +17,7 @@ import { TaskService } from './domain/tasks.js';
 import { createExternalEngine } from './engines/external.js';
 import { toolInfo, useTools } from './engines/ffmpeg.js';
 import { builtinEngines, EngineRegistry } from './engines/registry.js';
+import { installFaultHandlers } from './fault-scope.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics, serveMetrics } from './metrics.js';
 import { openStore } from './store/open-store.js';
@@ -108,6 +109,8 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
     url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
     signer.baseUrl = config.publicUrl ?? url;
   }
+  // From here on, a fault in one piece of work fails that work, not the process (fault-scope.ts).
+  const releaseFaultHandlers = installFaultHandlers(logger);
   const worker = runsWorker ? new Worker({ store, engines, guard, signer, blobs, config, logger, metrics }) : null;
   const dispatcher = runsDispatcher ? new Dispatcher({ store, guard, config, logger, metrics }) : null;
   worker?.start();
@@ -147,6 +150,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
         await guard.close();
         await blobs.close?.();
         await store.close();
+        releaseFaultHandlers();
       })();
       return closing;
     },

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { Transform } from 'node:stream';
 import { request } from 'undici';
-import { HookwaveError } from '../errors.js';
+import { HookwaveError, isHookwaveError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
 import { isGuardRefusal, type UrlGuard } from '../webhooks/url-guard.js';
 
@@ -24,12 +24,14 @@ export async function downloadInput(url: string, dest: string, opts: DownloadOpt
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const signal = AbortSignal.any([opts.signal, timeout]);
   let current = url;
+  // Its own connections: nothing shared with other tenants' downloads, and closed with this one.
+  const dispatcher = opts.guard.newAgent({ keepAliveTimeout: 1 });
   try {
     for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
       opts.guard.checkUrl(current, 'input.url');
       const res = await request(current, {
         method: 'GET',
-        dispatcher: opts.guard.dispatcher,
+        dispatcher,
         signal,
         headers: { 'user-agent': USER_AGENT },
         headersTimeout: opts.timeoutMs,
@@ -63,10 +65,14 @@ export async function downloadInput(url: string, dest: string, opts: DownloadOpt
   } catch (err) {
     await fs.promises.rm(dest, { force: true });
     if (err instanceof HookwaveError) throw err;
+    // A fault in this download's callbacks (see fault-scope.ts) aborts with the error to report.
+    if (opts.signal.aborted && isHookwaveError(opts.signal.reason)) throw opts.signal.reason;
     if (opts.signal.aborted) throw new HookwaveError('CANCELED', 'the task was canceled while its input was downloading');
     if (isGuardRefusal(err)) throw new HookwaveError('URL_NOT_ALLOWED', `input URL refused: ${(err as Error).message}`);
     if (timeout.aborted) throw new HookwaveError('DOWNLOAD_FAILED', `input download took longer than ${opts.timeoutMs} ms`);
     throw new HookwaveError('DOWNLOAD_FAILED', `input download failed: ${(err as Error).message}`);
+  } finally {
+    void dispatcher.destroy().catch(() => undefined);
   }
 }
 

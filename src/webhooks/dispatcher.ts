@@ -18,6 +18,7 @@
  * outbox, held there until the circuit's probe.
  */
 import type { Config } from '../config.js';
+import { withinFaultScope } from '../fault-scope.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { AttemptOutcome as AttemptMetric, Metrics } from '../metrics.js';
@@ -303,12 +304,18 @@ export class Dispatcher {
     let responseHeaders: Record<string, string> | null = null;
     let failure: AttemptMetric = 'network_error';
     try {
-      const res = await postCapped(this.d.guard.dispatcher, d.url, {
-        body: d.payload,
-        headers: requestHeaders,
-        timeoutMs: this.d.config.webhookTimeoutMs,
-        cap: RESPONSE_EXCERPT_BYTES,
-      });
+      // A fault thrown from this request's callbacks fails this attempt alone (fault-scope.ts).
+      const fault = new AbortController();
+      const scope = { label: `delivery ${d.id}`, fail: (err: unknown) => fault.abort(err) };
+      const res = await withinFaultScope(scope, () =>
+        postCapped(this.d.guard.dispatcher, d.url, {
+          body: d.payload,
+          headers: requestHeaders,
+          timeoutMs: this.d.config.webhookTimeoutMs,
+          cap: RESPONSE_EXCERPT_BYTES,
+          signal: fault.signal,
+        }),
+      );
       statusCode = res.statusCode;
       responseHeaders = res.headers;
       excerpt = res.excerpt;

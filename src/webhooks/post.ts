@@ -17,6 +17,8 @@ export interface PostOptions {
   timeoutMs: number;
   /** Bytes of the response body kept as the excerpt. */
   cap: number;
+  /** Ends the request with its reason (a fault in this delivery's callbacks, see fault-scope.ts). */
+  signal?: AbortSignal;
 }
 
 export interface PostResponse {
@@ -36,9 +38,13 @@ export function postCapped(dispatcher: Dispatcher, url: string, opts: PostOption
     let taken = 0;
     let truncated = false;
     const done = () => resolve({ statusCode, headers, excerpt: truncated ? excerpt : excerpt + decoder.end(), truncated });
+    // Rejects even if undici's own machinery is what broke and never calls back.
+    opts.signal?.addEventListener('abort', () => reject(opts.signal!.reason), { once: true });
     const handler: Dispatcher.DispatchHandler = {
       // Its presence is what tells undici this handler speaks the controller API.
-      onRequestStart() {},
+      onRequestStart(controller) {
+        if (opts.signal?.aborted) controller.abort(opts.signal.reason);
+      },
       onResponseStart(_controller, code, responseHeaders) {
         statusCode = code;
         headers = flattenHeaders(responseHeaders);

@@ -103,22 +103,31 @@ export class UrlGuard {
     };
 
     const connectVia = buildConnector({ lookup: this.lookup });
-    this.dispatcher = new Agent({
-      connect: (connectOpts, callback) => {
-        // undici already strips [] from v6 literals; net.connect will not call lookup for them.
-        const host = bare(connectOpts.hostname);
-        if (net.isIP(host)) {
-          try {
-            this.admit(host, [host]);
-          } catch (err) {
-            // Async like a real connect failure: undici's client is mid-connect() here.
-            process.nextTick(callback, err as Error, null);
-            return;
-          }
+    this.connect = (connectOpts, callback) => {
+      // undici already strips [] from v6 literals; net.connect will not call lookup for them.
+      const host = bare(connectOpts.hostname);
+      if (net.isIP(host)) {
+        try {
+          this.admit(host, [host]);
+        } catch (err) {
+          // Async like a real connect failure: undici's client is mid-connect() here.
+          process.nextTick(callback, err as Error, null);
+          return;
         }
-        connectVia(connectOpts, callback);
-      },
-    });
+      }
+      connectVia(connectOpts, callback);
+    };
+    this.dispatcher = new Agent({ connect: this.connect });
+  }
+
+  private readonly connect: buildConnector.connector;
+
+  /**
+   * An Agent of its own, for work that must not share connections: an input download uses one per
+   * download, so a tenant's connection is never reused for another's and a broken one dies with it.
+   */
+  newAgent(options: Omit<Agent.Options, 'connect'> = {}): Agent {
+    return new Agent({ ...options, connect: this.connect });
   }
 
   /** URLs that passed `checkUrl` lately: a client sends the same webhook URL with every task. */

@@ -17,6 +17,7 @@ import { finishTarget, type TargetOutcome } from '../domain/target-results.js';
 import type { ClaimedTarget, OutputRow, StoredError } from '../domain/types.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { HookwaveError, isHookwaveError } from '../errors.js';
+import { withinFaultScope } from '../fault-scope.js';
 import { newId } from '../ids.js';
 import { downloadInput } from '../inputs/download.js';
 import { InputCache } from '../inputs/input-cache.js';
@@ -41,6 +42,8 @@ interface Running {
   controller: AbortController;
   done: Promise<void>;
   startedAt: number;
+  /** What the run is doing, so a fault in its callbacks is reported with the right code. */
+  phase: 'input' | 'engine';
 }
 
 const PROGRESS_WRITE_INTERVAL_MS = 500;
@@ -108,16 +111,20 @@ export class Worker {
 
   private launch(c: ClaimedTarget): void {
     const controller = new AbortController();
-    const entry: Running = { taskId: c.task.id, controller, done: Promise.resolve(), startedAt: performance.now() };
+    const entry: Running = { taskId: c.task.id, controller, done: Promise.resolve(), startedAt: performance.now(), phase: 'input' };
     this.running.set(c.target.id, entry);
-    entry.done = this.run(c, controller).finally(() => {
+    // A fault thrown from any callback this run scheduled (a download's socket, an engine's child
+    // process) fails this target alone; see fault-scope.ts.
+    const scope = { label: `target ${c.target.id}`, fail: () => controller.abort(faultError(entry.phase)) };
+    entry.done = withinFaultScope(scope, () => this.run(c, entry)).finally(() => {
       this.running.delete(c.target.id);
       this.kick();
     });
   }
 
-  private async run(c: ClaimedTarget, controller: AbortController): Promise<void> {
+  private async run(c: ClaimedTarget, entry: Running): Promise<void> {
     const { target, task } = c;
+    const { controller } = entry;
     const log = this.d.logger.child({ task_id: task.id, target_id: target.id, kind: task.kind, attempt: target.attempts });
     if (target.attempts > this.d.config.maxTargetAttempts) {
       log.warn('target lost its worker too many times; failing it');
@@ -154,6 +161,7 @@ export class Worker {
         // Only a successful acquire is released: a failed one has already let go.
         usedInput = true;
       }
+      entry.phase = 'engine';
       const result = await engine.run({
         taskId: task.id,
         targetId: target.id,
@@ -194,7 +202,7 @@ export class Worker {
       if (!recorded) await Promise.all(outputs.map((o) => this.d.blobs.remove(o.path)));
       else log.info({ outputs: outputs.length, duration: result.duration }, 'target completed');
     } catch (err) {
-      const reason = controller.signal.reason as string | undefined;
+      const reason = typeof controller.signal.reason === 'string' ? controller.signal.reason : undefined;
       if (controller.signal.aborted && reason === 'shutdown') {
         // Hand the target back at once instead of waiting for the lease to expire.
         await this.d.store.updateLeasedTarget(target.id, this.id, { status: 'queued', lease_owner: null, lease_expires_at: null }).catch(() => undefined);
@@ -207,7 +215,8 @@ export class Worker {
         this.observe(c, reason === 'canceled' ? 'canceled' : 'lost');
         return;
       }
-      const error = toStoredError(err, reason === 'timeout' ? this.d.config.targetTimeoutMs : null);
+      const fault = controller.signal.aborted && isHookwaveError(controller.signal.reason) ? controller.signal.reason : null;
+      const error = toStoredError(fault ?? err, reason === 'timeout' ? this.d.config.targetTimeoutMs : null);
       if (error.code === 'ENGINE_FAILED' || error.code === 'INTERNAL_ERROR') log.error({ err }, 'target failed');
       else log.info({ code: error.code, message: error.message }, 'target failed');
       await this.record(c, { status: 'failed', error }, log);
@@ -287,6 +296,12 @@ export class Worker {
   get activeTargets(): number {
     return this.running.size;
   }
+}
+
+function faultError(phase: Running['phase']): HookwaveError {
+  return phase === 'input'
+    ? new HookwaveError('DOWNLOAD_FAILED', 'the input download broke off with an internal error; the task can be submitted again')
+    : new HookwaveError('ENGINE_FAILED', 'the engine stopped with an internal error; the task can be submitted again');
 }
 
 function toStoredError(err: unknown, timeoutMs: number | null): StoredError {
