@@ -1,0 +1,75 @@
+"""SDR on the held-out set: mix as is vs the model (python reference), per stem.
+
+  /usr/bin/python3 training/stems/evaluate.py --ckpt /work/data/stems/runs/v1/best.pt [--heldout DIR] [--json out.json]
+
+SDR = 10 log10(|s|^2 / |s - s_hat|^2) over the full-length stereo signal of each song, then the mean over
+songs (a song without a stem, e.g. no vocals, is left out of that stem's mean). The mix is the sum of the
+stored stems. Also reports the model without the Wiener step.
+"""
+import argparse
+import glob
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import separate  # noqa: E402
+from model import STEMS  # noqa: E402
+
+
+def sdr(ref, est):
+    ref = ref.astype(np.float64)
+    return float(10 * np.log10((np.sum(ref ** 2) + 1e-12) / (np.sum((ref - est) ** 2) + 1e-12)))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--ckpt', required=True)
+    ap.add_argument('--heldout', default=os.environ.get('HOOKWAVE_STEMS_HELDOUT', '/work/data/stems/heldout'))
+    ap.add_argument('--glob', default='heldout*')
+    ap.add_argument('--ext', default='flac')
+    ap.add_argument('--json', default=None)
+    ap.add_argument('--threads', type=int, default=1)
+    args = ap.parse_args()
+    import torch
+    torch.set_num_threads(args.threads)
+    runner = separate.TorchRunner(args.ckpt)
+    rows = {k: {s: [] for s in STEMS} for k in ('mix', 'model', 'model_no_wiener')}
+    per_song = []
+    t_audio = t_cpu = 0.0
+    for d in sorted(glob.glob(os.path.join(args.heldout, args.glob))):
+        if not os.path.isdir(d):
+            continue
+        st = np.stack([separate.read_audio(os.path.join(d, s + '.' + args.ext)) for s in STEMS]).astype(np.float64)
+        mix = st.sum(0)
+        c0 = time.process_time()
+        est = separate.separate(mix, runner, use_wiener=True)
+        t_cpu += time.process_time() - c0
+        t_audio += mix.shape[1] / separate.SR
+        est_nw = separate.separate(mix, runner, use_wiener=False)
+        song = {'song': os.path.basename(d)}
+        for si, s in enumerate(STEMS):
+            if np.sum(st[si] ** 2) < 1e-6 * np.sum(mix ** 2):
+                continue
+            rows['mix'][s].append(sdr(st[si], mix))
+            rows['model'][s].append(sdr(st[si], est[si]))
+            rows['model_no_wiener'][s].append(sdr(st[si], est_nw[si]))
+            song[s] = round(rows['model'][s][-1], 2)
+        per_song.append(song)
+        print(song, flush=True)
+    res = {k: {s: round(float(np.mean(v)), 2) for s, v in r.items()} for k, r in rows.items()}
+    res['songs'] = len(per_song)
+    res['per_song_model'] = per_song
+    res['python_reference_cpu_ms_per_second'] = round(1000 * t_cpu / max(t_audio, 1e-9), 1)
+    print('%-16s %s' % ('', ' '.join('%8s' % s for s in STEMS)))
+    for k in ('mix', 'model_no_wiener', 'model'):
+        print('%-16s %s' % (k, ' '.join('%8.2f' % res[k][s] for s in STEMS)))
+    if args.json:
+        json.dump(res, open(args.json, 'w'), indent=1)
+
+
+if __name__ == '__main__':
+    main()
