@@ -433,7 +433,10 @@ describe('isolation', () => {
     // The hanging endpoint holds its 2 slots until the 5 s timeout. A healthy delivery queued
     // behind them would arrive at least that long after its event; each arrives well before.
     for (const r of got) expect(r.at - Date.parse(r.body.timestamp)).toBeLessThan(timeoutMs / 2);
-    expect(hang.received.length).toBeLessThanOrEqual(2);
+    // It never had more than its 2 slots: the hanging receiver never answers, so every request
+    // stays open until the timeout, and requests that arrived less than a timeout apart were
+    // open together. (On a slow machine the tasks outlast the timeout and retries arrive later.)
+    for (const r of hang.received) expect(hang.received.filter((o) => o.at >= r.at && o.at - r.at < timeoutMs).length).toBeLessThanOrEqual(2);
   });
 
   it('keeps healthy deliveries prompt beside three hanging endpoints, with the default concurrency', async () => {

@@ -198,7 +198,7 @@ async function describeFetched(o: PlannedOutput, signal: AbortSignal): Promise<P
     probed = await probe(o.file, { signal });
   } catch (err) {
     if (isHookwaveError(err) && (err.code === 'UNSUPPORTED_MEDIA' || err.code === 'NO_AUDIO_STREAM')) {
-      throw engineFailed(`${o.at} of the model server is not readable audio: ${err.message.replace(/^input (is not a readable media file: )?/, '')}`);
+      throw engineFailed(`${o.at} of the model server is not readable audio: ${err.message.replace(/^input (is not a readable audio or video file: )?/, '')}`);
     }
     throw err;
   }

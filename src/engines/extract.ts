@@ -6,7 +6,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { describeOutput, probe, runFfmpeg } from './ffmpeg.js';
+import { describeOutput, probe, runFfmpeg, untrustedInput } from './ffmpeg.js';
 
 export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
 export type ExtractFormat = (typeof EXTRACT_FORMATS)[number];
@@ -253,7 +253,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
   // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
   const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
-  const args = ['-i', inputPath, '-vn', '-map', '0:a:0', ...plan.args, '-y', tempPath];
+  const args = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...plan.args, '-y', tempPath];
 
   try {
     await runFfmpeg(args, {

@@ -77,6 +77,50 @@ export function toolInfo(): Record<Tool, ToolLocation> {
   return { ffmpeg: locate('ffmpeg'), ffprobe: locate('ffprobe') };
 }
 
+/**
+ * The demuxers an input may be opened with: real audio and video containers, nothing that reads
+ * other files or devices. ffmpeg otherwise picks the demuxer by probing the content, so a 5-line
+ * HLS playlist uploaded as song.mp3 would be followed to any readable file on the machine (another
+ * tenant's output included); playlists (hls, dash), concat/ffconcat, sdp/rtp, image2 patterns,
+ * lavfi and the like must never be chosen. A name matches any alias of a demuxer ("mov" covers
+ * mov,mp4,m4a,3gp,3g2,mj2; "matroska" covers webm).
+ */
+export const INPUT_DEMUXERS = [
+  // audio
+  'aac', 'ac3', 'aiff', 'amr', 'amrnb', 'amrwb', 'ape', 'au', 'caf', 'dsf', 'dts', 'dtshd', 'eac3', 'flac', 'loas',
+  'mlp', 'mp3', 'mpc', 'mpc8', 'ogg', 'tak', 'truehd', 'tta', 'voc', 'w64', 'wav', 'wv', 'xwma',
+  // video containers that carry audio
+  'asf', 'avi', 'flv', 'matroska', 'mov', 'mpeg', 'mpegts', 'mxf', 'nut', 'rm',
+] as const;
+const INPUT_DEMUXER_LIST = INPUT_DEMUXERS.join(',');
+
+/**
+ * ffmpeg/ffprobe options that open one untrusted file and nothing else: only the allowed demuxers,
+ * only the file itself (the protocol list also stops a demuxer from reaching the network), and
+ * the path given as a `file:` URL so no part of it can be read as a protocol or an image pattern.
+ */
+export function untrustedInput(path: string): string[] {
+  return ['-protocol_whitelist', 'file,pipe', '-format_whitelist', INPUT_DEMUXER_LIST, '-i', `file:${path}`];
+}
+
+/** Formats that point at other files or streams: named in the message, so the user knows what to send instead. */
+const REFERENCING_FORMATS = new Set(['hls', 'dash', 'concat', 'ffconcat', 'sdp', 'rtp', 'rtsp', 'image2', 'image2pipe', 'lavfi', 'webm_dash_manifest', 'mpjpeg', 'ffmetadata']);
+
+/**
+ * What a failed probe tells the user, as a sentence: never ffmpeg's raw stderr, which names paths
+ * on this machine.
+ */
+function unreadable(stderr: string): HookwaveError {
+  const refused = /\[([a-z0-9_]+)[^\]]*\] Format not on whitelist/.exec(stderr)?.[1];
+  if (refused && REFERENCING_FORMATS.has(refused)) {
+    return new HookwaveError('UNSUPPORTED_MEDIA', `input is a ${refused} file, which refers to other files or streams and is not accepted: send the audio or video file itself`, { format: refused });
+  }
+  if (refused) {
+    return new HookwaveError('UNSUPPORTED_MEDIA', `input is in the ${refused} format, which is not accepted: send audio or video in a common container (mp3, wav, flac, ogg, m4a/mp4, webm/mkv, …)`, { format: refused });
+  }
+  return new HookwaveError('UNSUPPORTED_MEDIA', 'input is not a readable audio or video file: its contents are not in a known audio or video format');
+}
+
 export interface AudioStreamInfo {
   codec: string;
   sampleRate: number | null;
@@ -131,12 +175,6 @@ function bitrateOf(value: unknown): number | null {
   return n !== null && n > 0 && n < 0xfffffff0 ? n : null;
 }
 
-/** First line of a tool's stderr without the "[mp3 @ 0x55d5…]" pointer noise. */
-function firstLine(stderr: string): string {
-  const line = stderr.split('\n').find((l) => l.trim() !== '') ?? '';
-  return line.replace(/ @ 0x[0-9a-f]+\]/, ']').trim();
-}
-
 function canceled(): HookwaveError {
   return new HookwaveError('CANCELED', 'canceled');
 }
@@ -144,7 +182,7 @@ function canceled(): HookwaveError {
 export function probe(path: string, options: ProbeOptions | AbortSignal = {}): Promise<ProbeResult> {
   const { signal, requireAudio = true } = options instanceof AbortSignal ? { signal: options } : options;
   if (signal?.aborted) return Promise.reject(canceled());
-  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', path];
+  const args = ['-v', 'error', '-print_format', 'json', '-show_format', '-show_streams', ...untrustedInput(path)];
   return new Promise((resolve, reject) => {
     execFile(
       ffprobePath(),
@@ -155,19 +193,16 @@ export function probe(path: string, options: ProbeOptions | AbortSignal = {}): P
         if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
           return reject(new HookwaveError('ENGINE_FAILED', `could not run ffprobe: ${err.message}`));
         }
-        if (err) {
-          const detail = firstLine(stderr) || err.message;
-          return reject(new HookwaveError('UNSUPPORTED_MEDIA', `input is not a readable media file: ${detail}`));
-        }
+        if (err) return reject(unreadable(stderr));
         let json: FfprobeJson;
         try {
           json = JSON.parse(stdout) as FfprobeJson;
         } catch {
-          return reject(new HookwaveError('UNSUPPORTED_MEDIA', 'input is not a readable media file: unparseable ffprobe output'));
+          return reject(unreadable(''));
         }
         const streams = json.streams ?? [];
         if (!json.format || streams.length === 0) {
-          return reject(new HookwaveError('UNSUPPORTED_MEDIA', 'input is not a readable media file: no streams found'));
+          return reject(new HookwaveError('UNSUPPORTED_MEDIA', 'input is not a readable audio or video file: it has no streams'));
         }
         const a = streams.find((s) => s.codec_type === 'audio');
         const result: ProbeResult = {
@@ -193,7 +228,7 @@ export function probe(path: string, options: ProbeOptions | AbortSignal = {}): P
         // ffprobe "finds" 0 Hz, 0-channel mp3 streams in large random files; nothing can decode those.
         if (requireAudio && (!result.audio?.sampleRate || !result.audio.channels)) {
           const codec = result.audio?.codec ?? 'unknown';
-          return reject(new HookwaveError('UNSUPPORTED_MEDIA', `input is not a readable media file: no decodable ${codec} audio found`));
+          return reject(new HookwaveError('UNSUPPORTED_MEDIA', `input is not a readable audio or video file: no decodable ${codec} audio found`));
         }
         resolve(result);
       },
@@ -207,8 +242,29 @@ export interface RunFfmpegOptions {
   onProgress?: (seconds: number) => void;
 }
 
-const STDERR_TAIL_CHARS = 8192;
+export const STDERR_TAIL_CHARS = 8192;
 const STDERR_TAIL_LINES = 5;
+
+/**
+ * ENGINE_FAILED for an ffmpeg that failed: a sentence for the user (ffmpeg's own words name paths
+ * on this machine, so they stay out of it) and the stderr tail as `diagnostic`, for the log only
+ * (HookwaveError's JSON carries code, message and details, never other fields).
+ */
+export function ffmpegFailure(role: string, code: number | null, sig: NodeJS.Signals | null, stderrTail: string): HookwaveError {
+  const tail = stderrTail
+    .split('\n')
+    .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/, ']').trim())
+    .filter(Boolean)
+    .slice(-STDERR_TAIL_LINES)
+    .join('\n');
+  const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
+  const why = /Invalid data found|Error while decoding|corrupt|invalid frame/i.test(tail)
+    ? ': the input is damaged or truncated partway through'
+    : /No space left on device/.test(tail)
+      ? ': the server ran out of disk space'
+      : '';
+  return Object.assign(new HookwaveError('ENGINE_FAILED', `${role} ${how}${why}`), { diagnostic: tail });
+}
 
 export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promise<void> {
   const { signal, onProgress } = options;
@@ -252,14 +308,7 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
       if (signal?.aborted) return reject(canceled());
       if (spawnError) return reject(new HookwaveError('ENGINE_FAILED', `could not start ffmpeg: ${spawnError.message}`));
       if (code === 0) return resolve();
-      const tail = stderrTail
-        .split('\n')
-        .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/, ']').trim())
-        .filter(Boolean)
-        .slice(-STDERR_TAIL_LINES)
-        .join('\n');
-      const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
-      reject(new HookwaveError('ENGINE_FAILED', `ffmpeg ${how}${tail ? `: ${tail}` : ''}`));
+      reject(ffmpegFailure('ffmpeg', code, sig, stderrTail));
     });
   });
 }

@@ -21,7 +21,7 @@ import { STEMS, type StemName } from './dsp/masks.js';
 import { StemSeparator } from './dsp/separator.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput, probe } from './ffmpeg.js';
+import { describeOutput, probe, untrustedInput } from './ffmpeg.js';
 
 const output = extractTargetSchema.properties;
 
@@ -66,7 +66,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
   // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
   const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
-  const decoderArgs = ['-i', inputPath, '-vn', '-map', '0:a:0', ...(mono ? ['-af', MONO_TO_STEREO] : [])];
+  const decoderArgs = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...(mono ? ['-af', MONO_TO_STEREO] : [])];
   const expectedFrames = duration ? duration * PCM_RATE : 0;
 
   try {

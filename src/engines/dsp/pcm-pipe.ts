@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { endianness } from 'node:os';
 import { HookwaveError } from '../../errors.js';
-import { ffmpegPath } from '../ffmpeg.js';
+import { ffmpegFailure, ffmpegPath, STDERR_TAIL_CHARS } from '../ffmpeg.js';
 
 /** Every in-process DSP stage works on interleaved stereo float32 at this rate. */
 export const PCM_RATE = 44100;
@@ -18,7 +18,6 @@ const RAW = ['-f', 'f32le', '-ar', String(PCM_RATE), '-ac', String(PCM_CHANNELS)
 // f32le bytes are read straight into Float32Arrays; a big-endian host would need byte swapping.
 if (endianness() !== 'LE') throw new Error('hookwave DSP engines need a little-endian host');
 
-const STDERR_TAIL_CHARS = 8192;
 
 class FfmpegProcess {
   readonly child: ChildProcess;
@@ -69,14 +68,7 @@ class FfmpegProcess {
   failure(): HookwaveError | null {
     if (this.spawnError) return new HookwaveError('ENGINE_FAILED', `could not start ffmpeg: ${this.spawnError.message}`);
     if (this.code === 0 || this.diedByOurHand()) return null;
-    const tail = this.stderrTail
-      .split('\n')
-      .map((l) => l.replace(/ @ 0x[0-9a-f]+\]/, ']').trim())
-      .filter(Boolean)
-      .slice(-5)
-      .join('\n');
-    const how = this.signalName ? `was killed by ${this.signalName}` : `exited with code ${this.code}`;
-    return new HookwaveError('ENGINE_FAILED', `ffmpeg ${this.role} ${how}${tail ? `: ${tail}` : ''}`);
+    return ffmpegFailure(`ffmpeg ${this.role}`, this.code, this.signalName, this.stderrTail);
   }
 }
 
