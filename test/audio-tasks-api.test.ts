@@ -5,7 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probe } from '../src/engines/ffmpeg.js';
+import { probe } from '../src/media/ffmpeg.js';
 import { makeStemMix, readWav, type StemMix } from './helpers/media.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 

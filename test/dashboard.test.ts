@@ -11,7 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApiKey } from '../src/domain/tenants.js';
+import { createApiKey } from '../src/services/tenants.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';

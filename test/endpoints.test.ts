@@ -6,7 +6,7 @@ import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { emitEndpointEvent } from '../src/domain/outbox.js';
+import { emitEndpointEvent } from '../src/services/outbox.js';
 import type { EndpointRow } from '../src/domain/types.js';
 import { createLogger } from '../src/logger.js';
 import { EndpointHealth } from '../src/webhooks/endpoint-health.js';

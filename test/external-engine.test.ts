@@ -8,7 +8,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkExternalEngineConfig, createExternalEngine } from '../src/engines/external.js';
-import { ffmpegPath } from '../src/engines/ffmpeg.js';
+import { ffmpegPath } from '../src/media/ffmpeg.js';
 import { builtinEngines, EngineRegistry } from '../src/engines/registry.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { startModelServer, type ModelAnswer, type ModelServer } from './helpers/model-server.js';

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
 import { extractEngine } from '../src/engines/extract.js';
-import { describeOutput, ffmpegPath, probe } from '../src/engines/ffmpeg.js';
-import { readOutputHeader } from '../src/engines/output-header.js';
+import { describeOutput, ffmpegPath, probe } from '../src/media/ffmpeg.js';
+import { readOutputHeader } from '../src/media/output-header.js';
 import { isHookwaveError } from '../src/errors.js';
 import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
 

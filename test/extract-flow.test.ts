@@ -4,7 +4,7 @@
  */
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { probe } from '../src/engines/ffmpeg.js';
+import { probe } from '../src/media/ffmpeg.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import FFT from 'fft.js';
 import { afterAll, describe, expect, it } from 'vitest';
-import { validateSchema } from '../src/domain/validation.js';
+import { validateSchema } from '../src/schema/validation.js';
 import { beatGroups, Composer } from '../src/engines/dsp/composer.js';
 import { Prng } from '../src/engines/dsp/prng.js';
 import { styleFromPrompt } from '../src/engines/dsp/style.js';

@@ -15,7 +15,7 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { presignGetObject } from '../src/blobs/sigv4-presign.js';
 import { configFromEnv, loadConfig, type Config } from '../src/config.js';
-import { probe } from '../src/engines/ffmpeg.js';
+import { probe } from '../src/media/ffmpeg.js';
 import { HookwaveError } from '../src/errors.js';
 import { freshDatabase, usePostgres, type TestDatabase } from './helpers/database.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';

@@ -9,7 +9,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UrlSigner } from '../src/blobs/signed-url.js';
-import { finishTarget } from '../src/domain/target-results.js';
+import { finishTarget } from '../src/services/target-results.js';
 import type { TargetRow, TaskRow } from '../src/domain/types.js';
 import { newId } from '../src/ids.js';
 import { PostgresStore, parseDatabaseUrl } from '../src/store/postgres/postgres-store.js';

@@ -23,8 +23,8 @@ import {
   type VerifiedFastifyRequest,
   type WebhookEvent,
 } from '../src/sdk/index.js';
-import { createApiKey } from '../src/domain/tenants.js';
-import { signatureHeaders } from '../src/webhooks/signature.js';
+import { createApiKey } from '../src/services/tenants.js';
+import { signatureHeaders } from '../src/net/webhook-signature.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';

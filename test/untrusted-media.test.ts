@@ -12,7 +12,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { callApi, startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 import { execFileSync } from 'node:child_process';
-import { ffmpegPath } from '../src/engines/ffmpeg.js';
+import { ffmpegPath } from '../src/media/ffmpeg.js';
 
 let svc: TestService;
 let files: FileServer;

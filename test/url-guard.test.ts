@@ -12,9 +12,10 @@ import ipaddr from 'ipaddr.js';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { HookwaveError } from '../src/errors.js';
-import { compilePolicy, describeAddress, isAddressAllowed } from '../src/webhooks/address-policy.js';
-import { GuardRefusedError, UrlGuard, isGuardRefusal, readCapped, type Resolver, type UrlGuardOptions } from '../src/webhooks/url-guard.js';
-import { postCapped } from '../src/webhooks/post.js';
+import { compilePolicy, describeAddress, isAddressAllowed } from '../src/net/address-policy.js';
+import { readCapped } from '../src/net/read-capped.js';
+import { GuardRefusedError, UrlGuard, isGuardRefusal, type Resolver, type UrlGuardOptions } from '../src/net/url-guard.js';
+import { postCapped } from '../src/net/post.js';
 
 const strict = { allowLoopback: false, allowCidrs: [] };
 

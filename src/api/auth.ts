@@ -1,6 +1,6 @@
 /** API-key authentication for /v1 routes: `X-API-Key: <key>` or `Authorization: Bearer <key>`. */
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Authenticator } from '../domain/tenants.js';
+import { Authenticator } from '../services/tenants.js';
 import type { Tenant } from '../domain/types.js';
 import { HookwaveError } from '../errors.js';
 import type { Store } from '../store/store.js';

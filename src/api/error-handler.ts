@@ -3,7 +3,7 @@
  * right status. Bad input is always a 4xx that names the field; only our own faults are a 500.
  */
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { describeAjvError } from '../domain/validation.js';
+import { describeAjvError } from '../schema/validation.js';
 import { HookwaveError, isHookwaveError } from '../errors.js';
 
 const FASTIFY_CODES: Record<string, [number, HookwaveError['code'], string]> = {

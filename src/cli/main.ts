@@ -7,7 +7,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import type { Config, Role } from '../config.js';
 import { loadConfig } from '../config.js';
-import { createApiKey } from '../domain/tenants.js';
+import { createApiKey } from '../services/tenants.js';
 import { startHookwave } from '../runtime.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';

@@ -2,8 +2,12 @@
  * The task as the API shows it: GET /v1/tasks/:id returns it, and every webhook carries it as `data`.
  * One function builds it, so the two can never differ.
  */
-import type { UrlSigner } from '../blobs/signed-url.js';
 import type { OutputRow, StoredError, TargetRow, TaskAggregate, TaskInput } from './types.js';
+
+/** Signs download URLs for outputs (blobs/signed-url.ts implements it). */
+export interface OutputUrlSigner {
+  sign(outputId: string, fileName: string, now?: number, blobKey?: string): { url: string; expiresAt: Date };
+}
 
 export interface OutputView {
   name: string;
@@ -56,7 +60,7 @@ export function fileNameOf(o: Pick<OutputRow, 'name' | 'format'>): string {
   return `${o.name}.${o.format}`;
 }
 
-function outputView(o: OutputRow, signer: UrlSigner, now: number): OutputView {
+function outputView(o: OutputRow, signer: OutputUrlSigner, now: number): OutputView {
   // With the blob key a bucket presigner can hand out a URL straight to the bucket.
   const signed = signer.sign(o.id, fileNameOf(o), now, o.path);
   return {
@@ -72,7 +76,7 @@ function outputView(o: OutputRow, signer: UrlSigner, now: number): OutputView {
   };
 }
 
-export function taskView(agg: TaskAggregate, signer: UrlSigner, now = Date.now()): TaskView {
+export function taskView(agg: TaskAggregate, signer: OutputUrlSigner, now = Date.now()): TaskView {
   const { task } = agg;
   return {
     id: task.id,

@@ -2,25 +2,13 @@
  * One interface for every kind of audio work: built-in ffmpeg/DSP engines and external model servers.
  * Adding a kind is one file that exports an Engine, plus one line in registry.ts.
  */
-import type { JsonSchema } from '../domain/json-schema.js';
+import type { ProducedOutput } from '../media/produced-output.js';
+import type { JsonSchema } from '../schema/json-schema.js';
+
+export type { ProducedOutput };
 
 /** A target as the client asked for it, after validation against the engine's `targetSchema`. */
 export type TargetSpec = Record<string, unknown>;
-
-/** What an engine produced for one target: a file on local disk plus what ffprobe says about it. */
-export interface ProducedOutput {
-  /** Output name shown to users, e.g. "vocals" or "audio". */
-  name: string;
-  /** Container/codec family: mp3, wav, flac, ogg, opus, m4a. */
-  format: string;
-  /** Absolute path of the finished file inside `EngineRunContext.outDir`. */
-  path: string;
-  size: number;
-  duration: number | null;
-  bitrate: number | null;
-  sample_rate: number | null;
-  channels: number | null;
-}
 
 export interface EngineInput {
   /** Absolute path of the downloaded or uploaded input file on local disk (null without input, or with `inputAccess: 'url'`). */

@@ -22,13 +22,14 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ExternalEngineConfig } from '../config.js';
-import { validateSchema } from '../domain/validation.js';
+import { validateSchema } from '../schema/validation.js';
 import { HookwaveError, isHookwaveError, type ErrorCode } from '../errors.js';
 import { USER_AGENT } from '../version.js';
-import { readCapped, type UrlGuard } from '../webhooks/url-guard.js';
+import { readCapped } from '../net/read-capped.js';
+import type { UrlGuard } from '../net/url-guard.js';
 import type { Engine, EngineRunContext, EngineResult, ProducedOutput } from './engine.js';
 import { EXTRACT_FORMATS, type ExtractFormat } from './extract.js';
-import { probe } from './ffmpeg.js';
+import { probe } from '../media/ffmpeg.js';
 
 const PASSED_THROUGH: ErrorCode[] = ['NO_AUDIO_STREAM', 'UNSUPPORTED_MEDIA', 'INPUT_TOO_LARGE', 'DOWNLOAD_FAILED', 'INVALID_TARGET'];
 const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024;

@@ -6,7 +6,7 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { describeOutput, probe, runFfmpeg, untrustedInput } from './ffmpeg.js';
+import { describeOutput, probe, runFfmpeg, untrustedInput } from '../media/ffmpeg.js';
 
 export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
 export type ExtractFormat = (typeof EXTRACT_FORMATS)[number];

@@ -17,7 +17,7 @@ import { styleFromPrompt } from './dsp/style.js';
 import { makeKey, parseKeyscale, type Key } from './dsp/theory.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput } from './ffmpeg.js';
+import { describeOutput } from '../media/ffmpeg.js';
 
 export const MAX_SEED = 4294967295;
 const DEFAULT_DURATION = 30;

@@ -21,7 +21,7 @@ import { STEMS, type StemName } from './dsp/masks.js';
 import { StemSeparator } from './dsp/separator.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput, probe, untrustedInput } from './ffmpeg.js';
+import { describeOutput, probe, untrustedInput } from '../media/ffmpeg.js';
 
 const output = extractTargetSchema.properties;
 

@@ -9,7 +9,7 @@ import { Transform } from 'node:stream';
 import { request } from 'undici';
 import { HookwaveError, isHookwaveError } from '../errors.js';
 import { USER_AGENT } from '../version.js';
-import { isGuardRefusal, type UrlGuard } from '../webhooks/url-guard.js';
+import { isGuardRefusal, type UrlGuard } from '../net/url-guard.js';
 
 export interface DownloadOptions {
   guard: UrlGuard;

@@ -26,9 +26,9 @@ import type { AttemptOutcome, DueDelivery, Store } from '../store/store.js';
 import { USER_AGENT } from '../version.js';
 import { EndpointHealth } from './endpoint-health.js';
 import { nextRetryDelay } from './retry-schedule.js';
-import { signatureHeaders } from './signature.js';
-import { postCapped } from './post.js';
-import { isGuardRefusal, type UrlGuard } from './url-guard.js';
+import { signatureHeaders } from '../net/webhook-signature.js';
+import { postCapped } from '../net/post.js';
+import { isGuardRefusal, type UrlGuard } from '../net/url-guard.js';
 
 export interface DispatcherDeps {
   store: Store;

@@ -12,8 +12,8 @@
  * atomic statements, so concurrent failures all count and a success anywhere ends the streak.
  */
 import type { Config } from '../config.js';
-import { endpointView } from '../domain/endpoints.js';
-import { emitEndpointEvent } from '../domain/outbox.js';
+import { endpointView } from '../domain/endpoint-view.js';
+import { emitEndpointEvent } from '../services/outbox.js';
 import type { Logger } from '../logger.js';
 import type { Store, Tx } from '../store/store.js';
 

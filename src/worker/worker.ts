@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { UrlSigner } from '../blobs/signed-url.js';
 import type { Config } from '../config.js';
-import { finishTarget, type TargetOutcome } from '../domain/target-results.js';
+import { finishTarget, type TargetOutcome } from '../services/target-results.js';
 import type { ClaimedTarget, OutputRow, StoredError } from '../domain/types.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { HookwaveError, isHookwaveError } from '../errors.js';
@@ -24,7 +24,7 @@ import { InputCache } from '../inputs/input-cache.js';
 import type { Logger } from '../logger.js';
 import type { Metrics, TargetOutcome as TargetRunOutcome } from '../metrics.js';
 import type { Store } from '../store/store.js';
-import type { UrlGuard } from '../webhooks/url-guard.js';
+import type { UrlGuard } from '../net/url-guard.js';
 
 export interface WorkerDeps {
   store: Store;

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { open, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ffmpegPath } from '../../src/engines/ffmpeg.js';
+import { ffmpegPath } from '../../src/media/ffmpeg.js';
 
 const run = promisify(execFile);
 

@@ -12,7 +12,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { ffmpegPath } from '../../src/engines/ffmpeg.js';
+import { ffmpegPath } from '../../src/media/ffmpeg.js';
 import { tempDir } from './service.js';
 
 const run = promisify(execFile);

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Config } from '../../src/config.js';
-import { createApiKey } from '../../src/domain/tenants.js';
+import { createApiKey } from '../../src/services/tenants.js';
 import { createLogger } from '../../src/logger.js';
 import { startHookwave, type Hookwave, type StartOptions } from '../../src/runtime.js';
 import { freshDatabase } from './database.js';

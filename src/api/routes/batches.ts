@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import type { BatchService, CreateBatchBody } from '../../domain/batches.js';
-import { MAX_BATCH } from '../../domain/batches.js';
+import type { BatchService, CreateBatchBody } from '../../services/batches.js';
+import { MAX_BATCH } from '../../services/batches.js';
 import { EVENT_TYPES } from '../../domain/types.js';
 import { errorReplies, resourceReply } from '../schemas.js';
 

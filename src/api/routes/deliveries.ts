@@ -1,7 +1,7 @@
 /** The delivery log: every event sent to every receiver, each attempt, and replay. */
 import type { FastifyInstance } from 'fastify';
-import { endpointUnavailable } from '../../domain/endpoints.js';
-import { notFound } from '../../domain/tasks.js';
+import { endpointUnavailable } from '../../domain/endpoint-view.js';
+import { notFound } from '../../services/tasks.js';
 import type { AttemptRow, DeliveryRow } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
 import { isId } from '../../ids.js';

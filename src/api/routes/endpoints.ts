@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
-import { endpointView, type EndpointInput, type EndpointService } from '../../domain/endpoints.js';
+import { endpointView } from '../../domain/endpoint-view.js';
+import type { EndpointInput, EndpointService } from '../../services/endpoints.js';
 import { EVENT_TYPES } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
 import { errorReplies, listReply, plainReply, resourceReply } from '../schemas.js';

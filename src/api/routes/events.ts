@@ -6,7 +6,7 @@
  * another process.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { notFound } from '../../domain/tasks.js';
+import { notFound } from '../../services/tasks.js';
 import type { EventRow } from '../../domain/types.js';
 import { idAt } from '../../ids.js';
 import type { Store } from '../../store/store.js';

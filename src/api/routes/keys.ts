@@ -3,7 +3,7 @@
  * revoked with the CLI on the server, so a leaked key cannot be used to make more keys.
  */
 import type { FastifyInstance } from 'fastify';
-import { hashApiKey } from '../../domain/tenants.js';
+import { hashApiKey } from '../../services/tenants.js';
 import type { Store } from '../../store/store.js';
 import { keyFromHeaders } from '../auth.js';
 import { errorReplies, listReply } from '../schemas.js';

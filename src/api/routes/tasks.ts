@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import type { CreateTaskBody, TaskService } from '../../domain/tasks.js';
+import type { CreateTaskBody, TaskService } from '../../services/tasks.js';
 import type { TaskStatus } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
 import { isId } from '../../ids.js';

@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Stream, type Readable } from 'node:stream';
 import { HookwaveError } from '../../errors.js';
-import type { UploadService } from '../../domain/uploads.js';
+import type { UploadService } from '../../services/uploads.js';
 import { errorReplies, resourceReply } from '../schemas.js';
 
 export function uploadRoutes(app: FastifyInstance, uploads: UploadService): void {

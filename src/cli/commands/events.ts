@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import type { Hookwave } from '../../sdk/client.js';
 import { EVENT_TYPES, type EventType, type StreamedEvent } from '../../sdk/types.js';
 import { VERSION } from '../../version.js';
-import { signatureHeaders } from '../../webhooks/signature.js';
+import { signatureHeaders } from '../../net/webhook-signature.js';
 import { EXIT, Interrupted, UsageError, clientFrom, interruptSignal, note, printJson, println, remote, type RemoteFlags } from '../shared.js';
 
 interface StreamFlags extends RemoteFlags {

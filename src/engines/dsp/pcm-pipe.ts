@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { endianness } from 'node:os';
 import { HookwaveError } from '../../errors.js';
-import { ffmpegFailure, ffmpegPath, STDERR_TAIL_CHARS } from '../ffmpeg.js';
+import { ffmpegFailure, ffmpegPath, STDERR_TAIL_CHARS } from '../../media/ffmpeg.js';
 
 /** Every in-process DSP stage works on interleaved stereo float32 at this rate. */
 export const PCM_RATE = 44100;

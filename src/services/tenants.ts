@@ -5,8 +5,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { newId } from '../ids.js';
 import type { Store } from '../store/store.js';
-import { newWebhookSecret } from '../webhooks/signature.js';
-import type { ApiKey, Tenant } from './types.js';
+import { newWebhookSecret } from '../net/webhook-signature.js';
+import type { ApiKey, Tenant } from '../domain/types.js';
 
 const KEY_PREFIX = 'hw_';
 

@@ -5,59 +5,16 @@
 import { HookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { EndpointPatch, Store } from '../store/store.js';
-import type { UrlGuard } from '../webhooks/url-guard.js';
-import { newWebhookSecret } from '../webhooks/signature.js';
-import { EVENT_TYPES, type EndpointRow, type EventType } from './types.js';
+import type { UrlGuard } from '../net/url-guard.js';
+import { newWebhookSecret } from '../net/webhook-signature.js';
+import { EVENT_TYPES, type EndpointRow, type EventType } from '../domain/types.js';
+import { endpointNotFound, endpointUnavailable } from '../domain/endpoint-view.js';
 
 export interface EndpointInput {
   url?: string;
   description?: string | null;
   events?: string[] | null;
   enabled?: boolean;
-}
-
-export interface EndpointView {
-  id: string;
-  url: string;
-  description: string | null;
-  events: EventType[] | null;
-  enabled: boolean;
-  disabled_reason: string | null;
-  consecutive_failures: number;
-  failing_since: string | null;
-  circuit_open_until: string | null;
-  previous_secret_expires_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-
-export function endpointView(e: EndpointRow, now = Date.now()): EndpointView {
-  return {
-    id: e.id,
-    url: e.url,
-    description: e.description,
-    events: e.events,
-    enabled: e.enabled,
-    disabled_reason: e.disabled_reason,
-    consecutive_failures: e.consecutive_failures,
-    failing_since: iso(e.failing_since),
-    circuit_open_until: e.circuit_open_until !== null && e.circuit_open_until > now ? iso(e.circuit_open_until) : null,
-    previous_secret_expires_at: e.previous_secret_until !== null && e.previous_secret_until > now ? iso(e.previous_secret_until) : null,
-    created_at: iso(e.created_at)!,
-    updated_at: iso(e.updated_at)!,
-  };
-}
-
-export function endpointNotFound(id: string): HookwaveError {
-  return new HookwaveError('NOT_FOUND', `endpoint ${id} does not exist`, { field: 'id' });
-}
-
-/** Nothing can be sent again to an endpoint that is deleted or disabled (re-enable it first). */
-export function endpointUnavailable(id: string, reason: 'deleted' | 'disabled'): HookwaveError {
-  const hint = reason === 'deleted' ? 'its deliveries cannot be sent again' : 'enable it first (PATCH enabled: true)';
-  return new HookwaveError('ENDPOINT_UNAVAILABLE', `endpoint ${id} is ${reason}; ${hint}`, { endpoint_id: id, reason });
 }
 
 export class EndpointService {

@@ -5,10 +5,10 @@
 import { HookwaveError, isHookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store/store.js';
-import { createTaskBodySchema } from './task-body.js';
+import { createTaskBodySchema } from '../domain/task-body.js';
 import type { CreateTaskBody, TaskService } from './tasks.js';
-import { validateSchema } from './validation.js';
-import type { BatchRow, TaskStatus } from './types.js';
+import { validateSchema } from '../schema/validation.js';
+import type { BatchRow, TaskStatus } from '../domain/types.js';
 
 export const MAX_BATCH = 100;
 

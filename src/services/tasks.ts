@@ -9,11 +9,11 @@ import type { EngineRegistry } from '../engines/registry.js';
 import { HookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store/store.js';
-import type { UrlGuard } from '../webhooks/url-guard.js';
+import type { UrlGuard } from '../net/url-guard.js';
 import { emitTaskEvent } from './outbox.js';
-import { taskView, type TaskView } from './task-view.js';
-import { EVENT_TYPES, type EventType, type TargetRow, type TaskRow, type TaskStatus } from './types.js';
-import { validateSchema } from './validation.js';
+import { taskView, type TaskView } from '../domain/task-view.js';
+import { EVENT_TYPES, type EventType, type TargetRow, type TaskRow, type TaskStatus } from '../domain/types.js';
+import { validateSchema } from '../schema/validation.js';
 
 export interface CreateTaskBody {
   kind: string;

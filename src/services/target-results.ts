@@ -8,7 +8,7 @@
 import type { UrlSigner } from '../blobs/signed-url.js';
 import type { Tx } from '../store/store.js';
 import { emitTaskEvent } from './outbox.js';
-import type { OutputRow, StoredError, TargetRow, TaskRow } from './types.js';
+import type { OutputRow, StoredError, TargetRow, TaskRow } from '../domain/types.js';
 
 export type TargetOutcome =
   | { status: 'completed'; outputs: OutputRow[]; duration: number | null; cost: number | null; info: Record<string, unknown> | null }

@@ -10,12 +10,12 @@ import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobStore } from '../blobs/blob-store.js';
-import { probe } from '../engines/ffmpeg.js';
+import { probe } from '../media/ffmpeg.js';
 import { HookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Store } from '../store/store.js';
-import type { UploadRow } from './types.js';
+import type { UploadRow } from '../domain/types.js';
 
 export interface UploadServiceDeps {
   store: Store;

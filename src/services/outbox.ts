@@ -7,8 +7,8 @@
 import type { UrlSigner } from '../blobs/signed-url.js';
 import { newId } from '../ids.js';
 import type { Tx } from '../store/store.js';
-import { taskView, type TaskView } from './task-view.js';
-import { TASK_EVENT_TYPES, type DeliveryRow, type EndpointRow, type EventRow, type EventType, type TaskAggregate, type TaskRow } from './types.js';
+import { taskView, type TaskView } from '../domain/task-view.js';
+import { TASK_EVENT_TYPES, type DeliveryRow, type EndpointRow, type EventRow, type EventType, type TaskAggregate, type TaskRow } from '../domain/types.js';
 
 export interface EventBody<T = TaskView> {
   type: EventType;

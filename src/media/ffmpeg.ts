@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
 import { HookwaveError } from '../errors.js';
-import type { ProducedOutput } from './engine.js';
+import type { ProducedOutput } from './produced-output.js';
 import { readOutputHeader, type HeaderFacts } from './output-header.js';
 
 export type ToolSource = 'configured' | 'system' | 'bundled';

@@ -1,0 +1,14 @@
+/** What an engine produced for one target: a file on local disk plus what ffprobe says about it. */
+export interface ProducedOutput {
+  /** Output name shown to users, e.g. "vocals" or "audio". */
+  name: string;
+  /** Container/codec family: mp3, wav, flac, ogg, opus, m4a. */
+  format: string;
+  /** Absolute path of the finished file inside `EngineRunContext.outDir`. */
+  path: string;
+  size: number;
+  duration: number | null;
+  bitrate: number | null;
+  sample_rate: number | null;
+  channels: number | null;
+}
