@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { Engine, EngineResult } from '../src/engines/engine.js';
 import { extractEngine } from '../src/engines/extract.js';
-import { ffmpegPath } from '../src/engines/ffmpeg.js';
+import { ffmpegPath } from '../src/media/ffmpeg.js';
 import { generateEngine } from '../src/engines/generate.js';
 import { stemsEngine } from '../src/engines/stems.js';
 import { decodeF32, makeStemMix, sdr, type StemSource } from '../test/helpers/media.js';

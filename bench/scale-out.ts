@@ -20,7 +20,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { loadConfig } from '../src/config.js';
-import { createApiKey } from '../src/domain/tenants.js';
+import { createApiKey } from '../src/services/tenants.js';
 import type { DeliveryRow, EventRow } from '../src/domain/types.js';
 import { newId } from '../src/ids.js';
 import { openStore } from '../src/store/open-store.js';

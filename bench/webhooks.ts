@@ -9,14 +9,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { loadConfig } from '../src/config.js';
-import { createApiKey } from '../src/domain/tenants.js';
+import { createApiKey } from '../src/services/tenants.js';
 import type { DeliveryRow, EventRow } from '../src/domain/types.js';
 import { newId } from '../src/ids.js';
 import { createLogger } from '../src/logger.js';
 import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
 import { Dispatcher } from '../src/webhooks/dispatcher.js';
-import { UrlGuard } from '../src/webhooks/url-guard.js';
+import { UrlGuard } from '../src/net/url-guard.js';
 import { tempDir } from '../test/helpers/service.js';
 import { medianBy, pct, percentile, table } from './table.js';
 
