@@ -25,26 +25,37 @@ IN_BINS = 1487  # bins 0..1486 = 0..16 kHz (bin k is k*44100/4096 Hz)
 STEMS = ['drums', 'bass', 'other', 'vocals']
 
 
-FULL_BINS = 1024  # masks are predicted per bin below 11 kHz ...
+FULL_BINS = 768  # masks are predicted per bin below 8.3 kHz ...
 BAND = 16  # ... and per band of 16 bins above (masks there are smooth; halves the output layer)
 
 
-def out_index(n_bins=N_BINS, full=FULL_BINS, band=BAND):
-    """Map from the 2049 output bins to the predicted mask rows (full-resolution rows, then bands)."""
-    idx = list(range(full)) + [full + (k - full) // band for k in range(full, n_bins)]
-    return torch.tensor(idx, dtype=torch.long), full + (n_bins - 1 - full) // band + 1
+def out_index(n_bins=N_BINS, full=FULL_BINS, band=BAND, top=IN_BINS):
+    """Map from the 2049 output bins to the predicted mask rows: one row per bin below `full`, one row per
+    band of `band` bins up to `top` (16 kHz), and bins from `top` up use the last band's row (the renders have
+    next to no energy there, so the model is neither fed nor trained above 16 kHz)."""
+    n_rows = full + (top - full + band - 1) // band
+    idx = [k if k < full else min(full + (k - full) // band, n_rows - 1) for k in range(n_bins)]
+    return torch.tensor(idx, dtype=torch.long), n_rows
 
 
 class Block(nn.Module):
-    """Residual dilated temporal convolution (non-causal, 'same' padding)."""
+    """Residual dilated temporal convolution, kernel 3 (frames t-d, t, t+d; zeros beyond the ends), written
+    as one matrix product over the three shifted copies (much faster on CPU than conv1d's backward).
+    x: [B, T, H]."""
 
-    def __init__(self, hidden, dilation, k=3):
+    def __init__(self, hidden, dilation):
         super().__init__()
-        self.conv = nn.Conv1d(hidden, hidden, k, dilation=dilation, padding=dilation * (k - 1) // 2, bias=False)
+        self.d = dilation
+        self.lin = nn.Linear(3 * hidden, hidden, bias=False)
         self.bn = nn.BatchNorm1d(hidden)
 
     def forward(self, x):
-        return x + torch.relu(self.bn(self.conv(x)))
+        B, T, H = x.shape
+        d = self.d
+        p = torch.nn.functional.pad(x, (0, 0, d, d))  # [B, T+2d, H]
+        z = torch.cat([p[:, 0:T], x, p[:, 2 * d:2 * d + T]], -1)
+        y = self.lin(z).reshape(B * T, H)
+        return x + torch.relu(self.bn(y)).reshape(B, T, H)
 
 
 class StemsNet(nn.Module):
@@ -57,25 +68,43 @@ class StemsNet(nn.Module):
         self.n_rows = n_rows
         self.input_mean = nn.Parameter(torch.zeros(channels * in_bins, 1))
         self.input_scale = nn.Parameter(torch.ones(channels * in_bins, 1))
-        self.fc1 = nn.Conv1d(channels * in_bins, hidden, 1, bias=False)
+        self.fc1 = nn.Linear(channels * in_bins, hidden, bias=False)
         self.bn1 = nn.BatchNorm1d(hidden)
         self.blocks = nn.Sequential(*[Block(hidden, d) for d in dilations])
-        self.fc2 = nn.Conv1d(2 * hidden, hidden, 1, bias=False)
+        self.fc2 = nn.Linear(2 * hidden, hidden, bias=False)
         self.bn2 = nn.BatchNorm1d(hidden)
-        self.fc3 = nn.Conv1d(hidden, n_stems * channels * n_rows, 1)
+        self.fc3 = nn.Linear(hidden, n_stems * channels * n_rows)
 
     def forward(self, mag):
         # mag: [B, C, F, T] -> masks [B, S, C, F, T]
+        return torch.index_select(self.forward_rows(mag), 3, self.out_idx)
+
+    def forward_rows(self, mag):
+        """masks at the predicted resolution [B, S, C, rows, T] (rows = 1024 bins + 65 bands)"""
         B, C, F, T = mag.shape
         x = torch.log1p(mag[:, :, :self.in_bins, :])
         x = x.reshape(B, C * self.in_bins, T)
-        x = (x + self.input_mean) * self.input_scale
-        h = torch.tanh(self.bn1(self.fc1(x)))  # [B, H, T]
+        x = ((x + self.input_mean) * self.input_scale).transpose(1, 2)  # [B, T, C*Fin]
+        h = self.fc1(x)
+        H = h.shape[-1]
+        h = torch.tanh(self.bn1(h.reshape(B * T, H))).reshape(B, T, H)
         l = self.blocks(h)
-        y = torch.relu(self.bn2(self.fc2(torch.cat([h, l], 1))))
-        y = self.fc3(y).reshape(B, self.n_stems, C, self.n_rows, T)
-        m = torch.softmax(y, dim=1)
-        return torch.index_select(m, 3, self.out_idx)  # [B, S, C, F, T]
+        y = self.fc2(torch.cat([h, l], -1)).reshape(B * T, H)
+        y = torch.relu(self.bn2(y))
+        y = self.fc3(y).reshape(B, T, self.n_stems, C, self.n_rows)
+        return torch.softmax(y, dim=2).permute(0, 2, 3, 4, 1)
+
+
+def band_sum(x, full=FULL_BINS, band=BAND):
+    """Sum [..., F, T] (F = IN_BINS) over each output row's bins -> [..., rows, T]."""
+    F = x.shape[-2]
+    hi = x[..., full:, :]
+    n = (F - full + band - 1) // band
+    pad = n * band - (F - full)
+    if pad:
+        hi = torch.cat([hi, hi.new_zeros(hi.shape[:-2] + (pad, hi.shape[-1]))], -2)
+    hi = hi.reshape(hi.shape[:-2] + (n, band, hi.shape[-1])).sum(-2)
+    return torch.cat([x[..., :full, :], hi], -2)
 
 
 def stft(x, n_fft=N_FFT, hop=HOP):

@@ -19,7 +19,7 @@ import scipy.io.wavfile as wavfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import HOP, N_FFT, SR, STEMS, StemsNet, istft, stft  # noqa: E402
+from model import HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, istft, stft  # noqa: E402
 
 
 def log(run, msg):
@@ -73,14 +73,21 @@ def sample_batch(songs, rng, batch, seg):
     return torch.from_numpy(out)
 
 
-def loss_fn(masks, X_mag, S_mag):
-    """Per-stem MSE on magnitudes, normalised by each stem's energy in the batch (a batch-level 1/SNR), so
-    quiet stems (bass, vocals) weigh as much as loud ones. masks [B,S,C,F,T], X_mag [B,C,F,T], S_mag [B,S,C,F,T]."""
-    est = masks * X_mag.unsqueeze(1)
-    err = (est - S_mag).pow(2).sum(dim=(0, 2, 3, 4))
-    ref = S_mag.pow(2).sum(dim=(0, 2, 3, 4))
-    floor = 1e-3 * X_mag.pow(2).sum()
-    per = err / (ref + floor)
+def loss_terms(X_mag, S_mag):
+    """Band sums that make the full-resolution magnitude MSE computable at the masks' row resolution:
+    sum_k (m |X_k| - |S_k|)^2 = m^2 sum|X_k|^2 - 2 m sum|X_k||S_k| + sum|S_k|^2 over the bins k of a row."""
+    A = band_sum(X_mag.pow(2)).unsqueeze(1)  # [B,1,C,R,T]
+    Bx = band_sum(X_mag.unsqueeze(1) * S_mag)  # [B,S,C,R,T]
+    Cs = S_mag.pow(2).sum(dim=(0, 2, 3, 4))  # [S]
+    return A, Bx, Cs
+
+
+def loss_fn(masks, A, Bx, Cs):
+    """Per-stem MSE on magnitudes (exact, full resolution), normalised by each stem's energy in the batch
+    (a batch-level 1/SNR), so quiet stems (bass, vocals) weigh as much as loud ones. masks [B,S,C,R,T]."""
+    err = (masks * (masks * A - 2 * Bx)).sum(dim=(0, 2, 3, 4)) + Cs
+    floor = 1e-3 * A.sum()
+    per = err / (Cs + floor)
     return per.mean(), per.detach()
 
 
@@ -129,8 +136,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default='/work/data/stems')
     ap.add_argument('--run', default='/work/data/stems/runs/v1')
-    ap.add_argument('--batch', type=int, default=10)
-    ap.add_argument('--seconds', type=float, default=5.0)
+    ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--seconds', type=float, default=4.0)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--threads', type=int, default=2)
@@ -191,10 +198,13 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         y = sample_batch(songs, rng, args.batch, seg)
-        S = stft(y)  # [B, 4, 2, F, T]
-        X = S.sum(1)
-        masks = model(X.abs())
-        loss, per = loss_fn(masks, X.abs(), S.abs())
+        with torch.no_grad():
+            S = stft(y)[..., :IN_BINS, :]  # [B, 4, 2, F, T]; the model neither reads nor is trained above 16 kHz
+            X = S.sum(1)
+            Xm = X.abs()
+            A, Bx, Cs = loss_terms(Xm, S.abs())
+        masks = model.forward_rows(Xm)
+        loss, per = loss_fn(masks, A, Bx, Cs)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
