@@ -141,7 +141,8 @@ def main():
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--threads', type=int, default=2)
-    ap.add_argument('--val-every', type=int, default=250)
+    ap.add_argument('--val-every', type=int, default=300)
+    ap.add_argument('--val-seconds', type=float, default=12.0, help='first N seconds of each validation song')
     ap.add_argument('--ckpt-minutes', type=float, default=5.0)
     ap.add_argument('--max-steps', type=int, default=10 ** 9)
     ap.add_argument('--seed', type=int, default=1)
@@ -218,7 +219,7 @@ def main():
             t0 = time.time()
         if step % args.val_every == 0 and val_dirs:
             tv = time.time()
-            v = validate(model, val_dirs, max_sec=20)
+            v = validate(model, val_dirs, max_sec=args.val_seconds)
             mean = float(np.nanmean(list(v.values())))
             log(args.run, 'VAL step %d %s mean=%.2f (%.0fs)' % (step, ' '.join('%s=%.2f' % kv for kv in v.items()), mean,
                                                                time.time() - tv))
