@@ -140,6 +140,7 @@ def main():
     ap.add_argument('--seconds', type=float, default=4.0)
     ap.add_argument('--lr', type=float, default=1e-3)
     ap.add_argument('--hidden', type=int, default=256)
+    ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help='halve the learning rate at these steps')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--val-every', type=int, default=300)
     ap.add_argument('--val-seconds', type=float, default=12.0, help='first N seconds of each validation song')
@@ -194,8 +195,8 @@ def main():
     while step < args.max_steps:
         if step % 200 == 0:
             songs.rescan()
-        # step-wise LR: halve at 8k and 14k steps
-        lr = args.lr * (sched_gamma ** sum(step >= s for s in (8000, 14000)))
+        # step-wise LR: halve at each of --lr-steps
+        lr = args.lr * (sched_gamma ** sum(step >= s for s in args.lr_steps))
         for g in opt.param_groups:
             g['lr'] = lr
         y = sample_batch(songs, rng, args.batch, seg)
