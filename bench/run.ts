@@ -19,6 +19,7 @@ import { tempDir } from '../test/helpers/service.js';
 import { medianRound, pct, ratios, table } from './table.js';
 import { benchEngines } from './engines.js';
 import { benchScaleOut } from './scale-out.js';
+import { benchStall } from './stall.js';
 import { benchWebhooks } from './webhooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -202,13 +203,14 @@ async function benchDelivery(): Promise<void> {
 
 console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
 // `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, engines,
-// workers, deliveries); `--quick` shortens every section.
+// stall, workers, deliveries); `--quick` shortens every section.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
   ['delivery', benchDelivery],
   ['webhooks', () => benchWebhooks({ quick })],
   ['engines', () => benchEngines({ quick })],
+  ['stall', () => benchStall({ quick })],
   ['workers', () => benchScaleOut({ quick, sections: ['workers'] })],
   ['deliveries', () => benchScaleOut({ quick, sections: ['deliveries'] })],
 ];

@@ -58,6 +58,8 @@ export interface Config {
   maxInputBytes: number;
   downloadTimeoutMs: number;
   workerConcurrency: number;
+  /** Heap limit of each engine thread (one per running target), MiB: an engine that exceeds it fails alone. */
+  engineMemoryMb: number;
   leaseMs: number;
   heartbeatMs: number;
   /** Runs of one target (each lost lease counts) before it fails with WORKER_LOST. */
@@ -140,6 +142,7 @@ export function defaultConfig(): Config {
     maxInputBytes: 512 * 1024 * 1024,
     downloadTimeoutMs: 120 * SECOND,
     workerConcurrency: Math.max(1, os.availableParallelism()),
+    engineMemoryMb: 2048,
     leaseMs: 30 * SECOND,
     heartbeatMs: 10 * SECOND,
     maxTargetAttempts: 3,
@@ -227,6 +230,7 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('maxInputBytes', num(env, 'HOOKWAVE_MAX_INPUT_BYTES'));
   set('downloadTimeoutMs', num(env, 'HOOKWAVE_DOWNLOAD_TIMEOUT_MS'));
   set('workerConcurrency', num(env, 'HOOKWAVE_WORKER_CONCURRENCY'));
+  set('engineMemoryMb', num(env, 'HOOKWAVE_ENGINE_MEMORY_MB'));
   set('leaseMs', num(env, 'HOOKWAVE_LEASE_MS'));
   set('heartbeatMs', num(env, 'HOOKWAVE_HEARTBEAT_MS'));
   set('maxTargetAttempts', num(env, 'HOOKWAVE_MAX_TARGET_ATTEMPTS'));
@@ -278,6 +282,9 @@ function validateConfig(cfg: Config): void {
   if (!['all', 'api', 'worker', 'dispatcher'].includes(cfg.role)) throw new Error(`role must be all|api|worker|dispatcher, got "${cfg.role}"`);
   if (!['normal', 'full'].includes(cfg.sqliteSync)) throw new Error(`HOOKWAVE_SQLITE_SYNC must be normal|full, got "${cfg.sqliteSync}"`);
   if (cfg.heartbeatMs >= cfg.leaseMs) throw new Error('heartbeat interval must be shorter than the lease');
+  // Below this a thread cannot even start its heap, and V8 ends the whole process instead.
+  if (!(cfg.engineMemoryMb >= 64)) throw new Error(`HOOKWAVE_ENGINE_MEMORY_MB must be at least 64, got ${cfg.engineMemoryMb}`);
+  if (!Number.isInteger(cfg.workerConcurrency) || cfg.workerConcurrency < 1) throw new Error(`HOOKWAVE_WORKER_CONCURRENCY must be a whole number of at least 1, got ${cfg.workerConcurrency}`);
   if (cfg.retryScheduleMs.some((n) => !Number.isFinite(n) || n < 0)) throw new Error('retry schedule must be non-negative numbers of ms');
   validateStorage(cfg);
 }

@@ -25,6 +25,7 @@ import type { Store } from './store/store.js';
 import { Dispatcher } from './webhooks/dispatcher.js';
 import { UrlGuard, type Resolver } from './net/url-guard.js';
 import { VERSION } from './version.js';
+import { EngineThreads } from './worker/engine-threads.js';
 import { Worker } from './worker/worker.js';
 
 export interface Hookwave {
@@ -111,7 +112,10 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   }
   // From here on, a fault in one piece of work fails that work, not the process (fault-scope.ts).
   const releaseFaultHandlers = installFaultHandlers(logger);
-  const worker = runsWorker ? new Worker({ store, engines, guard, signer, blobs, config, logger, metrics }) : null;
+  const threads = runsWorker
+    ? new EngineThreads({ kinds: builtinEngines().kinds(), size: config.workerConcurrency, setup: { tools: { ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath } }, memoryMb: config.engineMemoryMb, logger })
+    : null;
+  const worker = runsWorker ? new Worker({ store, engines, threads, guard, signer, blobs, config, logger, metrics }) : null;
   const dispatcher = runsDispatcher ? new Dispatcher({ store, guard, config, logger, metrics }) : null;
   worker?.start();
   dispatcher?.start();

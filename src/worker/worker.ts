@@ -24,11 +24,15 @@ import { InputCache } from '../inputs/input-cache.js';
 import type { Logger } from '../logger.js';
 import type { Metrics, TargetOutcome as TargetRunOutcome } from '../metrics.js';
 import type { Store } from '../store/store.js';
+import type { ThreadRunContext } from './engine-thread-protocol.js';
+import type { EngineThreads } from './engine-threads.js';
 import type { UrlGuard } from '../net/url-guard.js';
 
 export interface WorkerDeps {
   store: Store;
   engines: EngineRegistry;
+  /** Where CPU-heavy engines run, off this event loop (null: on it, as engine tests do). */
+  threads: EngineThreads | null;
   guard: UrlGuard;
   signer: UrlSigner;
   blobs: BlobStore;
@@ -162,7 +166,7 @@ export class Worker {
         usedInput = true;
       }
       entry.phase = 'engine';
-      const result = await engine.run({
+      const ctx: ThreadRunContext = {
         taskId: task.id,
         targetId: target.id,
         input: { path: inputPath },
@@ -171,9 +175,11 @@ export class Worker {
         target: target.spec,
         targetName: target.name,
         outDir,
-        signal: controller.signal,
-        progress,
-      });
+      };
+      const threads = this.d.threads;
+      const result = threads?.serves(task.kind)
+        ? await threads.run(task.kind, ctx, controller.signal, progress)
+        : await engine.run({ ...ctx, signal: controller.signal, progress });
       const now = Date.now();
       const outputs: OutputRow[] = [];
       for (const o of result.outputs) {
@@ -217,8 +223,9 @@ export class Worker {
       }
       const fault = controller.signal.aborted && isHookwaveError(controller.signal.reason) ? controller.signal.reason : null;
       const error = toStoredError(fault ?? err, reason === 'timeout' ? this.d.config.targetTimeoutMs : null);
-      if (error.code === 'ENGINE_FAILED' || error.code === 'INTERNAL_ERROR') log.error({ err }, 'target failed');
-      else log.info({ code: error.code, message: error.message }, 'target failed');
+      const diagnostic = (err as { diagnostic?: unknown } | null)?.diagnostic;
+      if (error.code === 'ENGINE_FAILED' || error.code === 'INTERNAL_ERROR') log.error({ err, diagnostic }, 'target failed');
+      else log.info({ code: error.code, message: error.message, diagnostic }, 'target failed');
       await this.record(c, { status: 'failed', error }, log);
     } finally {
       clearTimeout(timeout);
@@ -290,6 +297,7 @@ export class Worker {
     this.unsubscribe = [];
     for (const r of this.running.values()) r.controller.abort('shutdown');
     await Promise.all([...this.running.values()].map((r) => r.done));
+    await this.d.threads?.close();
     await fsp.rm(path.join(this.workDir, 'inputs', this.id), { recursive: true, force: true }).catch(() => undefined);
   }
 
@@ -307,6 +315,7 @@ function faultError(phase: Running['phase']): HookwaveError {
 function toStoredError(err: unknown, timeoutMs: number | null): StoredError {
   if (timeoutMs !== null) return { code: 'TARGET_TIMEOUT', message: `the target ran longer than ${timeoutMs} ms` };
   if (isHookwaveError(err)) return err.details === undefined ? { code: err.code, message: err.message } : { code: err.code, message: err.message, details: err.details };
-  return { code: 'ENGINE_FAILED', message: err instanceof Error ? err.message : String(err) };
+  // Not one of ours: its words (a path, a stack) went to the log, not to the user.
+  return { code: 'ENGINE_FAILED', message: 'the engine stopped with an internal error' };
 }
 

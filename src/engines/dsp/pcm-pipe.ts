@@ -93,6 +93,9 @@ export interface PcmIo {
   write(chunk: Buffer, flushed?: () => void): Promise<void>;
 }
 
+/** Longest stretch of synthesis or separation between two turns of the event loop. */
+const YIELD_EVERY_MS = 20;
+
 function canceled(): HookwaveError {
   return new HookwaveError('CANCELED', 'canceled');
 }
@@ -118,6 +121,7 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
   // EPIPE when the encoder died; the failure itself is reported from its exit status.
   stdin.on('error', halt);
 
+  let lastYield = performance.now();
   const io: PcmIo = {
     input: decoder ? decoder.child.stdout! : null,
     async write(chunk, flushed) {
@@ -125,7 +129,15 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
       const more = stdin.write(chunk, (err) => {
         if (!err) flushed?.();
       });
-      if (!more) await once(stdin, 'drain', { signal: stop.signal });
+      if (!more) {
+        await once(stdin, 'drain', { signal: stop.signal });
+        lastYield = performance.now();
+      } else if (performance.now() - lastYield > YIELD_EVERY_MS) {
+        // A pipe with room never makes us wait, so a synthesiser could render a whole song in one
+        // macrotask; this lets a cancel (and the thread's messages) in between.
+        await new Promise((resolve) => setImmediate(resolve));
+        lastYield = performance.now();
+      }
     },
   };
 

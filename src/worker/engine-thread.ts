@@ -1,0 +1,62 @@
+/**
+ * Inside one engine thread (see engine-threads.ts): runs the built-in engines one target at a time
+ * and reports progress and the outcome to the process's event loop by message.
+ *
+ * Everything here is per thread: a DSP loop or a model that takes seconds stalls only this thread,
+ * and an exception nobody caught, or running out of memory, ends only this thread (the pool fails
+ * its target and starts a fresh one).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { builtinEngines } from '../engines/registry.js';
+import { isHookwaveError } from '../errors.js';
+import { useTools } from '../media/ffmpeg.js';
+import type { ThreadReply, ThreadRequest, ThreadSetup } from './engine-thread-protocol.js';
+
+const setup = workerData as ThreadSetup;
+useTools(setup.tools);
+const engines = builtinEngines();
+const port = parentPort!;
+let running: { id: number; controller: AbortController } | null = null;
+/** Progress messages at most this often: the worker writes it at most every 500 ms anyway. */
+const PROGRESS_EVERY_MS = 100;
+
+function reply(message: ThreadReply): void {
+  port.postMessage(message);
+}
+
+async function run(request: Extract<ThreadRequest, { type: 'run' }>): Promise<void> {
+  const controller = new AbortController();
+  running = { id: request.id, controller };
+  const engine = engines.get(request.kind);
+  let lastProgress = 0;
+  try {
+    if (!engine) throw new Error(`no built-in engine serves kind "${request.kind}"`);
+    const result = await engine.run({
+      ...request.ctx,
+      signal: controller.signal,
+      progress: (fraction) => {
+        const now = Date.now();
+        if (now - lastProgress < PROGRESS_EVERY_MS && fraction < 1) return;
+        lastProgress = now;
+        reply({ type: 'progress', id: request.id, fraction });
+      },
+    });
+    reply({ type: 'done', id: request.id, result });
+  } catch (err) {
+    if (isHookwaveError(err)) {
+      const diagnostic = (err as { diagnostic?: unknown }).diagnostic;
+      reply({ type: 'failed', id: request.id, error: { code: err.code, message: err.message, details: err.details, diagnostic: typeof diagnostic === 'string' ? diagnostic : undefined } });
+    } else {
+      // Not one of ours: its words (a path, a stack) are for the log, not for the user.
+      const diagnostic = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      reply({ type: 'failed', id: request.id, error: { code: 'ENGINE_FAILED', message: 'the engine stopped with an internal error', diagnostic } });
+    }
+  } finally {
+    running = null;
+  }
+}
+
+port.on('message', (message: ThreadRequest) => {
+  if (message.type === 'run') void run(message);
+  else if (message.type === 'abort' && running?.id === message.id) running.controller.abort(message.reason);
+});
