@@ -6,6 +6,10 @@ import path from 'node:path';
 import os from 'node:os';
 import { HookwaveError } from './errors.js';
 
+/** An hour of 96 kHz stereo wav is 1.4 GB; what a tenant asks beyond this is almost surely a mistake or an attack. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024;
+export const DEFAULT_MAX_OUTPUT_SECONDS = 4 * 3600;
+
 export type Role = 'all' | 'api' | 'worker' | 'dispatcher';
 
 export interface ExternalEngineConfig {
@@ -56,6 +60,9 @@ export interface Config {
   /** Secret that signs download URLs; when not given, generated once into the database's settings table, so every process signs alike. */
   fileSigningKey: string | null;
   maxInputBytes: number;
+  /** Caps of one output: bytes on disk and seconds of audio (engines/output-limits.ts). */
+  maxOutputBytes: number;
+  maxOutputSeconds: number;
   downloadTimeoutMs: number;
   workerConcurrency: number;
   /** Heap limit of each engine thread (one per running target), MiB: an engine that exceeds it fails alone. */
@@ -140,6 +147,8 @@ export function defaultConfig(): Config {
     fileUrlTtl: 3600,
     fileSigningKey: null,
     maxInputBytes: 512 * 1024 * 1024,
+    maxOutputBytes: DEFAULT_MAX_OUTPUT_BYTES,
+    maxOutputSeconds: DEFAULT_MAX_OUTPUT_SECONDS,
     downloadTimeoutMs: 120 * SECOND,
     workerConcurrency: Math.max(1, os.availableParallelism()),
     engineMemoryMb: 2048,
@@ -228,6 +237,8 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('fileUrlTtl', num(env, 'HOOKWAVE_FILE_URL_TTL'));
   set('fileSigningKey', env.HOOKWAVE_FILE_SIGNING_KEY);
   set('maxInputBytes', num(env, 'HOOKWAVE_MAX_INPUT_BYTES'));
+  set('maxOutputBytes', num(env, 'HOOKWAVE_MAX_OUTPUT_BYTES'));
+  set('maxOutputSeconds', num(env, 'HOOKWAVE_MAX_OUTPUT_SECONDS'));
   set('downloadTimeoutMs', num(env, 'HOOKWAVE_DOWNLOAD_TIMEOUT_MS'));
   set('workerConcurrency', num(env, 'HOOKWAVE_WORKER_CONCURRENCY'));
   set('engineMemoryMb', num(env, 'HOOKWAVE_ENGINE_MEMORY_MB'));

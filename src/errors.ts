@@ -31,6 +31,7 @@ export type ErrorCode =
   // target errors (reported in a target's `error`, not as HTTP statuses)
   | 'DOWNLOAD_FAILED'
   | 'INPUT_TOO_LARGE'
+  | 'OUTPUT_TOO_LARGE'
   | 'NO_AUDIO_STREAM'
   | 'UNSUPPORTED_MEDIA'
   | 'ENGINE_FAILED'

@@ -4,6 +4,7 @@
  */
 import type { ProducedOutput } from '../media/produced-output.js';
 import type { JsonSchema } from '../schema/json-schema.js';
+import type { OutputEstimate, OutputLimits } from './output-limits.js';
 
 export type { ProducedOutput };
 
@@ -33,6 +34,8 @@ export interface EngineRunContext {
   signal: AbortSignal;
   /** Report progress 0..1; cheap to call often (the worker throttles writes). */
   progress: (fraction: number) => void;
+  /** What one output may cost (the configured caps; DEFAULT_OUTPUT_LIMITS when not given). */
+  limits?: OutputLimits;
 }
 
 export interface EngineResult {
@@ -68,5 +71,10 @@ export interface Engine {
    * (relative to the target, e.g. "sample_rate 44100 is not supported by opus"), or null.
    */
   checkTarget?(target: TargetSpec): { field: string; message: string } | null;
+  /**
+   * What a target's output will cost, from what is known at submit (the input's duration when it
+   * is an upload): lets a request be refused before any work when it would exceed the output caps.
+   */
+  estimateOutput?(target: TargetSpec, params: Record<string, unknown>, input: { duration: number | null }): OutputEstimate;
   run(ctx: EngineRunContext): Promise<EngineResult>;
 }

@@ -28,11 +28,11 @@ import { USER_AGENT } from '../version.js';
 import { readCapped } from '../net/read-capped.js';
 import type { UrlGuard } from '../net/url-guard.js';
 import type { Engine, EngineRunContext, EngineResult, ProducedOutput } from './engine.js';
+import { DEFAULT_OUTPUT_LIMITS, outputTooBig, type OutputLimits } from './output-limits.js';
 import { EXTRACT_FORMATS, type ExtractFormat } from './extract.js';
 import { probe } from '../media/ffmpeg.js';
 
 const PASSED_THROUGH: ErrorCode[] = ['NO_AUDIO_STREAM', 'UNSUPPORTED_MEDIA', 'INPUT_TOO_LARGE', 'DOWNLOAD_FAILED', 'INVALID_TARGET'];
-const MAX_OUTPUT_BYTES = 2 * 1024 * 1024 * 1024;
 
 /** The JSON answer lists outputs by URL; anything near this size is not a well-formed answer. */
 const MAX_ANSWER_BYTES = 1024 * 1024;
@@ -297,7 +297,7 @@ export function createExternalEngine(raw: ExternalEngineConfig, guard: UrlGuard)
     throw engineFailed(`${lastError} (gave up after ${calls} ${calls === 1 ? 'call' : 'calls'})`, { calls, engine_code: lastCode });
   }
 
-  async function fetchOutput(o: PlannedOutput, signal: AbortSignal): Promise<void> {
+  async function fetchOutput(o: PlannedOutput, signal: AbortSignal, limits: OutputLimits): Promise<void> {
     let target: URL;
     try {
       target = new URL(o.url, cfg.url);
@@ -321,7 +321,7 @@ export function createExternalEngine(raw: ExternalEngineConfig, guard: UrlGuard)
       let size = 0;
       res.body.on('data', (c: Buffer) => {
         size += c.length;
-        if (size > MAX_OUTPUT_BYTES) res.body.destroy(engineFailed(`${o.at} of the model server is larger than 2 GiB`));
+        if (size >= limits.outputBytes) res.body.destroy(outputTooBig(limits));
       });
       await pipeline(res.body, fs.createWriteStream(o.file, { flags: 'wx' }), { signal });
     } catch (err) {
@@ -362,7 +362,7 @@ export function createExternalEngine(raw: ExternalEngineConfig, guard: UrlGuard)
       ctx.progress(0.8);
       const outputs: ProducedOutput[] = [];
       for (const o of planned) {
-        await fetchOutput(o, ctx.signal);
+        await fetchOutput(o, ctx.signal, ctx.limits ?? DEFAULT_OUTPUT_LIMITS);
         outputs.push(await describeFetched(o, ctx.signal));
       }
       ctx.progress(1);

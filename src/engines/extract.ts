@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { describeOutput, probe, runFfmpeg, untrustedInput } from '../media/ffmpeg.js';
+import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
 
 export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
 export type ExtractFormat = (typeof EXTRACT_FORMATS)[number];
@@ -241,31 +242,66 @@ export function encoderArgs(spec: TargetSpec, source: EncodeSource, options: { f
   return { format: t.format, ext: f.ext, channels, args };
 }
 
+/**
+ * A lower bound of an encoded output's size, where the format makes one knowable: PCM wav exactly,
+ * lossy formats from their bitrate. Lossless compression and quality-mode vorbis depend on the
+ * audio (silence packs into almost nothing), so they get null and meet the cap while encoding.
+ */
+export function minEncodedBytes(spec: TargetSpec, seconds: number | null, source: { sampleRate: number | null; channels: number | null }): number | null {
+  if (seconds === null) return null;
+  const t = parseTarget(spec);
+  const f = FORMATS[t.format];
+  if (t.format === 'wav') {
+    const rate = t.sample_rate ?? source.sampleRate;
+    const channels = t.channels ?? source.channels;
+    return rate && channels ? Math.floor(seconds * rate * Math.min(channels, f.maxChannels) * 2) : null;
+  }
+  const bitrate = t.bitrate ?? f.defaultBitrate;
+  // Encoders land a little under a nominal bitrate; 0.9 keeps this a lower bound.
+  return !f.lossless && bitrate ? Math.floor((seconds * bitrate * 0.9) / 8) : null;
+}
+
+/** Extract's output lasts as long as its input, at the rates the target asks for. */
+export function estimateFromInput(spec: TargetSpec, _params: Record<string, unknown>, input: { duration: number | null }): OutputEstimate {
+  return { seconds: input.duration, minBytes: minEncodedBytes(spec, input.duration, { sampleRate: null, channels: null }) };
+}
+
 async function run(ctx: EngineRunContext): Promise<EngineResult> {
+  const limits = ctx.limits ?? DEFAULT_OUTPUT_LIMITS;
   const inputPath = ctx.input.path;
   if (!inputPath) throw new HookwaveError('ENGINE_FAILED', 'extract needs an input file');
 
   const info = await probe(inputPath, { signal: ctx.signal });
   const audio = info.audio!;
   const duration = audio.duration ?? info.duration;
+  if (duration !== null && duration > limits.outputSeconds) throw outputTooLong(duration, limits);
   const plan = encoderArgs(ctx.target, { channels: audio.channels, sampleRate: audio.sampleRate });
 
   const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
   // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
   const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
-  const args = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...plan.args, '-y', tempPath];
+  // An input whose length its header does not state is cut one second past the cap, and refused below.
+  const cut = duration === null ? ['-t', String(limits.outputSeconds + 1)] : [];
+  const args = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...cut, ...plan.args, ...byteCapArgs(limits), '-y', tempPath];
 
   try {
-    await runFfmpeg(args, {
-      signal: ctx.signal,
-      onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
-    });
+    await withinByteCap(tempPath, limits, () =>
+      runFfmpeg(args, {
+        signal: ctx.signal,
+        onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
+      }),
+    );
     await rename(tempPath, finalPath);
   } finally {
     await rm(tempPath, { force: true });
   }
   ctx.progress(1);
-  return { outputs: [await describeOutput(finalPath, ctx.targetName, plan.format)], duration };
+  const output = await describeOutput(finalPath, ctx.targetName, plan.format);
+  if (output.duration !== null && output.duration > limits.outputSeconds) {
+    await rm(finalPath, { force: true });
+    throw outputTooLong(output.duration, limits);
+  }
+  return { outputs: [output], duration: duration ?? output.duration };
 }
 
 export const extractEngine: Engine = {
@@ -276,5 +312,6 @@ export const extractEngine: Engine = {
   paramsSchema: { type: 'object', additionalProperties: false, properties: {} },
   targetName: (target) => (typeof target.name === 'string' ? target.name : String(target.format)),
   checkTarget,
+  estimateOutput: estimateFromInput,
   run,
 };

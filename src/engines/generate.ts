@@ -18,6 +18,8 @@ import { makeKey, parseKeyscale, type Key } from './dsp/theory.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
 import { describeOutput } from '../media/ffmpeg.js';
+import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap } from './output-limits.js';
+import { minEncodedBytes } from './extract.js';
 
 export const MAX_SEED = 4294967295;
 const DEFAULT_DURATION = 30;
@@ -93,7 +95,9 @@ export function resolveSettings(params: Record<string, unknown>, fallbackSeed: n
 }
 
 async function run(ctx: EngineRunContext): Promise<EngineResult> {
+  const limits = ctx.limits ?? DEFAULT_OUTPUT_LIMITS;
   const settings = resolveSettings(ctx.params, seedFor(ctx));
+  if (settings.duration > limits.outputSeconds) throw outputTooLong(settings.duration, limits);
   const { style } = styleFromPrompt(settings.prompt);
   const renderer = new SongRenderer(
     { style, key: settings.key, bpm: settings.bpm, beatsPerBar: settings.timesignature, seconds: settings.duration },
@@ -107,12 +111,13 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   // Bit-exact mode drops the encoder version tag and uses fixed stream serials; no metadata means no dates.
   const deterministic = ['-fflags', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1'];
   try {
-    await runPcmPipeline({ decoderArgs: null, encoderArgs: [...plan.args, ...deterministic, '-y', tempPath], signal: ctx.signal }, async (io) => {
+    const encoder = [...plan.args, ...deterministic, ...byteCapArgs(limits), '-y', tempPath];
+    await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs: null, encoderArgs: encoder, signal: ctx.signal }, async (io) => {
       for (let block = renderer.nextBlock(); block; block = renderer.nextBlock()) {
         await io.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength));
         ctx.progress(Math.min(0.99, renderer.renderedFrames / renderer.totalFrames));
       }
-    });
+    }));
     await rename(tempPath, finalPath);
   } finally {
     await rm(tempPath, { force: true });
@@ -141,5 +146,10 @@ export const generateEngine: Engine = {
   paramsSchema: generateParamsSchema,
   targetName: (target: TargetSpec) => (typeof target.name === 'string' ? target.name : String(target.format)),
   checkTarget: checkOutputTarget,
+  // The length is a parameter: known at submit.
+  estimateOutput: (spec, params) => {
+    const seconds = typeof params.duration === 'number' ? params.duration : DEFAULT_DURATION;
+    return { seconds, minBytes: minEncodedBytes(spec, seconds, { sampleRate: PCM_RATE, channels: 2 }) };
+  },
   run,
 };

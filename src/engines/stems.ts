@@ -22,6 +22,8 @@ import { StemSeparator } from './dsp/separator.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
 import { describeOutput, probe, untrustedInput } from '../media/ffmpeg.js';
+import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
+import { minEncodedBytes } from './extract.js';
 
 const output = extractTargetSchema.properties;
 
@@ -46,7 +48,13 @@ export const stemsTargetSchema = {
 const MONO_TO_STEREO = 'pan=stereo|c0=c0|c1=c0';
 const STEREO_TO_MONO = 'pan=mono|c0=0.5*c0+0.5*c1';
 
+/** A stem lasts as long as its input, at 44.1 kHz unless the target says otherwise, mono at least. */
+function estimateOutput(spec: TargetSpec, _params: Record<string, unknown>, input: { duration: number | null }): OutputEstimate {
+  return { seconds: input.duration, minBytes: minEncodedBytes(spec, input.duration, { sampleRate: PCM_RATE, channels: 1 }) };
+}
+
 async function run(ctx: EngineRunContext): Promise<EngineResult> {
+  const limits = ctx.limits ?? DEFAULT_OUTPUT_LIMITS;
   const inputPath = ctx.input.path;
   if (!inputPath) throw new HookwaveError('ENGINE_FAILED', 'stems needs an input file');
   const stem = ctx.target.stem as StemName;
@@ -54,6 +62,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const info = await probe(inputPath, { signal: ctx.signal });
   const audio = info.audio!;
   const duration = audio.duration ?? info.duration;
+  if (duration !== null && duration > limits.outputSeconds) throw outputTooLong(duration, limits);
   const mono = audio.channels === 1;
   const wantsMono = ctx.target.channels === undefined ? mono : ctx.target.channels === 1;
   const plan = encoderArgs(
@@ -70,7 +79,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const expectedFrames = duration ? duration * PCM_RATE : 0;
 
   try {
-    await runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, '-y', tempPath], signal: ctx.signal }, async (io) => {
+    await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, async (io) => {
       const batcher = new PcmBatcher();
       const separator = new StemSeparator({
         stems: [stem],
@@ -87,7 +96,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
       }
       separator.finish();
       for (const buf of batcher.take(true)) await io.write(buf, () => batcher.recycle(buf));
-    });
+    }));
     await rename(tempPath, finalPath);
   } finally {
     await rm(tempPath, { force: true });
@@ -109,5 +118,6 @@ export const stemsEngine: Engine = {
   paramsSchema: { type: 'object', additionalProperties: false, properties: {} },
   targetName: (target: TargetSpec) => (typeof target.name === 'string' ? target.name : String(target.stem)),
   checkTarget: checkOutputTarget,
+  estimateOutput,
   run,
 };

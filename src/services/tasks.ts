@@ -14,6 +14,7 @@ import { emitTaskEvent } from './outbox.js';
 import { taskView, type TaskView } from '../domain/task-view.js';
 import { EVENT_TYPES, type EventType, type TargetRow, type TaskRow, type TaskStatus } from '../domain/types.js';
 import { validateSchema } from '../schema/validation.js';
+import { checkEstimate, type OutputLimits } from '../engines/output-limits.js';
 
 export interface CreateTaskBody {
   kind: string;
@@ -38,6 +39,7 @@ export interface TaskServiceDeps {
   guard: UrlGuard;
   signer: UrlSigner;
   metadataLimit: number;
+  outputLimits: OutputLimits;
 }
 
 const ENDED: TaskStatus[] = ['completed', 'failed', 'canceled'];
@@ -116,12 +118,18 @@ export class TaskService {
   }
 
   async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<CreateTaskResult> {
-    const { names } = this.validate(body);
+    const { engine, names } = this.validate(body);
+    let inputDuration: number | null = null;
     if (body.input?.upload_id) {
       const upload = await this.d.store.getUpload(tenantId, body.input.upload_id);
       if (!upload || upload.expires_at <= Date.now()) {
         throw new HookwaveError('UPLOAD_NOT_FOUND', `input.upload_id "${body.input.upload_id}" is not an upload of yours that is still kept`, { field: 'input.upload_id' });
       }
+      inputDuration = upload.duration;
+    }
+    // What is known now (an upload's length, a generated length) already decides some outputs' size.
+    if (engine.estimateOutput) {
+      body.targets.forEach((target, i) => checkEstimate(engine.estimateOutput!(target, body.params ?? {}, { duration: inputDuration }), this.d.outputLimits, `targets[${i}]`));
     }
     const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(body)).digest('hex') : null;
     if (idempotencyKey) {

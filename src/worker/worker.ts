@@ -175,6 +175,7 @@ export class Worker {
         target: target.spec,
         targetName: target.name,
         outDir,
+        limits: { outputBytes: this.d.config.maxOutputBytes, outputSeconds: this.d.config.maxOutputSeconds },
       };
       const threads = this.d.threads;
       const result = threads?.serves(task.kind)
