@@ -53,6 +53,12 @@ export interface Config {
   sqliteSync: SqliteSync;
   /** Largest JSON request body, bytes. */
   bodyLimit: number;
+  /** A JSON request body must arrive whole within this (ms). */
+  bodyTimeoutMs: number;
+  /** An upload may pause at most this long (ms), and after uploadGraceMs must average uploadMinBytesPerSecond. */
+  uploadIdleMs: number;
+  uploadGraceMs: number;
+  uploadMinBytesPerSecond: number;
   /** Largest `metadata` object, bytes of its JSON. */
   metadataLimit: number;
   /** Signed download URLs live this long, seconds. */
@@ -143,6 +149,10 @@ export function defaultConfig(): Config {
     logLevel: 'info',
     sqliteSync: 'normal',
     bodyLimit: 1024 * 1024,
+    bodyTimeoutMs: 30 * SECOND,
+    uploadIdleMs: 30 * SECOND,
+    uploadGraceMs: 10 * SECOND,
+    uploadMinBytesPerSecond: 16 * 1024,
     metadataLimit: 16 * 1024,
     fileUrlTtl: 3600,
     fileSigningKey: null,
@@ -233,6 +243,9 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('logLevel', env.HOOKWAVE_LOG_LEVEL);
   set('sqliteSync', env.HOOKWAVE_SQLITE_SYNC as SqliteSync | undefined);
   set('bodyLimit', num(env, 'HOOKWAVE_BODY_LIMIT'));
+  set('bodyTimeoutMs', num(env, 'HOOKWAVE_BODY_TIMEOUT_MS'));
+  set('uploadIdleMs', num(env, 'HOOKWAVE_UPLOAD_IDLE_MS'));
+  set('uploadMinBytesPerSecond', num(env, 'HOOKWAVE_UPLOAD_MIN_RATE'));
   set('metadataLimit', num(env, 'HOOKWAVE_METADATA_LIMIT'));
   set('fileUrlTtl', num(env, 'HOOKWAVE_FILE_URL_TTL'));
   set('fileSigningKey', env.HOOKWAVE_FILE_SIGNING_KEY);

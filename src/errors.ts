@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'SIGNATURE_INVALID'
   | 'URL_EXPIRED'
   | 'RATE_LIMITED'
+  | 'REQUEST_TIMEOUT'
   | 'INTERNAL_ERROR'
   // target errors (reported in a target's `error`, not as HTTP statuses)
   | 'DOWNLOAD_FAILED'
@@ -51,6 +52,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   ENDPOINT_UNAVAILABLE: 409,
   PAYLOAD_TOO_LARGE: 413,
   UNSUPPORTED_MEDIA_TYPE: 415,
+  REQUEST_TIMEOUT: 408,
   RATE_LIMITED: 429,
   INTERNAL_ERROR: 500,
 };

@@ -43,7 +43,8 @@ function onFault(err: unknown, kind: 'uncaught exception' | 'unhandled rejection
     return;
   }
   logger?.fatal({ err }, `${kind} outside any piece of work: exiting (leases and the outbox make the restart lose nothing)`);
-  if (!logger) console.error(err);
+  // As Node itself would: the reason for the exit reaches stderr whatever the log level.
+  if (!logger?.isLevelEnabled('fatal')) process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 }
 

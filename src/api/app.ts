@@ -12,7 +12,8 @@ import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { requireApiKey } from './auth.js';
-import { errorHandler, notFoundHandler } from './error-handler.js';
+import { paceBodies } from './body-pace.js';
+import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js';
 import { collectRoutes, registerDocs, swaggerOptions } from './openapi.js';
 import { accountRoutes } from './routes/account.js';
 import { batchRoutes } from './routes/batches.js';
@@ -50,7 +51,12 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
     // Unknown fields are an error to report, not something to drop silently; "5" is not 5.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
     return503OnClosing: true,
+    // A socket with nothing moving for this long is closed (SSE streams send a heartbeat every 15 s).
+    connectionTimeout: 120_000,
+    // Malformed or timed-out requests that never reached a route still answer in the API's shape.
+    clientErrorHandler,
   });
+  app.addHook('preParsing', paceBodies(d.config));
   // Before any route: test/openapi.test.ts checks that every route is in the document.
   app.decorate('registeredRoutes', collectRoutes(app));
   // The API speaks JSON only; any other body type is a 415, not a string that fails validation.

@@ -2,6 +2,7 @@
  * Every error leaves the API as {"success": false, "error": {code, message, details}} with the
  * right status. Bad input is always a 4xx that names the field; only our own faults are a 500.
  */
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { describeAjvError } from '../schema/validation.js';
 import { HookwaveError, isHookwaveError } from '../errors.js';
@@ -36,7 +37,26 @@ export function toHookwaveError(err: FastifyError | Error): HookwaveError {
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const e = toHookwaveError(err);
   if (e.status >= 500) req.log.error({ err }, 'request failed');
+  // The rest of a body that did not arrive in time will not be read: this connection is done.
+  if (e.code === 'REQUEST_TIMEOUT') void reply.header('connection', 'close');
   void reply.status(e.status).send({ success: false, error: e.toJSON() });
+}
+
+/**
+ * Errors Node's HTTP parser meets before any route (headers not sent in time, malformed request
+ * lines, oversized headers): the same JSON shape, written straight to the socket.
+ */
+export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+  if (socket.destroyed || !socket.writable) return;
+  const timeout = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const [status, reason, error] = timeout
+    ? [408, 'Request Timeout', new HookwaveError('REQUEST_TIMEOUT', 'the request headers did not arrive in time', undefined, 408)]
+    : tooLarge
+      ? [431, 'Request Header Fields Too Large', new HookwaveError('PAYLOAD_TOO_LARGE', 'the request headers are too large; send shorter headers or URLs', undefined, 431)]
+      : [400, 'Bad Request', new HookwaveError('VALIDATION_ERROR', 'the request is not valid HTTP', undefined, 400)];
+  const body = JSON.stringify({ success: false, error: error.toJSON() });
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void {

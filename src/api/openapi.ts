@@ -41,6 +41,7 @@ const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
   INTERNAL_ERROR: 'Our fault; the request id in the logs tells more.',
   DOWNLOAD_FAILED: 'Target error: the input could not be downloaded (or its upload expired).',
   INPUT_TOO_LARGE: 'Target error: the input is larger than the limit.',
+  REQUEST_TIMEOUT: 'The request body did not arrive in time (HOOKWAVE_BODY_TIMEOUT_MS), an upload paused too long or crawled below the minimum rate (HOOKWAVE_UPLOAD_IDLE_MS, HOOKWAVE_UPLOAD_MIN_RATE), or the headers did not arrive; the connection is closed.',
   OUTPUT_TOO_LARGE: 'The output would exceed, or reached, the per-output cap on bytes (HOOKWAVE_MAX_OUTPUT_BYTES) or seconds (HOOKWAVE_MAX_OUTPUT_SECONDS): refused at submit when known in advance, else a target error.',
   NO_AUDIO_STREAM: 'Target error: the input has no audio stream.',
   UNSUPPORTED_MEDIA: 'Target error: the input is not a media file ffmpeg can read.',

@@ -68,7 +68,11 @@ export class UploadService {
     } catch (err) {
       await fsp.rm(tmp, { force: true });
       if (err instanceof HookwaveError) throw err;
-      if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') throw new HookwaveError('VALIDATION_ERROR', 'the upload was cut off before it ended', { field: 'body' });
+      // The client went away mid-body (closed, reset): its mistake or its network, not ours.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_STREAM_PREMATURE_CLOSE' || code === 'ECONNRESET' || code === 'ECONNABORTED' || (err as Error).message === 'aborted') {
+        throw new HookwaveError('VALIDATION_ERROR', 'the upload was cut off before it ended', { field: 'body' });
+      }
       throw err;
     }
   }

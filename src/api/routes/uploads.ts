@@ -4,7 +4,7 @@
  */
 import type { FastifyInstance } from 'fastify';
 import { Stream, type Readable } from 'node:stream';
-import { HookwaveError } from '../../errors.js';
+import { HookwaveError, isHookwaveError } from '../../errors.js';
 import type { UploadService } from '../../services/uploads.js';
 import { errorReplies, resourceReply } from '../schemas.js';
 
@@ -17,6 +17,8 @@ export function uploadRoutes(app: FastifyInstance, uploads: UploadService): void
     scope.post<{ Headers: { 'x-file-name'?: string } }>(
       '/v1/uploads',
       {
+        // Paced by rate and pauses, not by a deadline (body-pace.ts).
+        config: { upload: true },
         schema: {
           tags: ['uploads'],
           summary: 'Upload an input file; use the upload_id as input.upload_id of a task',
@@ -36,6 +38,7 @@ export function uploadRoutes(app: FastifyInstance, uploads: UploadService): void
         } catch (err) {
           // The rest of a refused body is not read; the connection cannot be reused.
           void reply.header('connection', 'close');
+          if (isHookwaveError(err)) req.log.info({ code: err.code, tenant_id: req.tenant.id }, `upload refused: ${err.message}`);
           throw err;
         }
         return reply.status(201).send({
