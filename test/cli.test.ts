@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { until } from './helpers/until.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../src/sdk/index.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
@@ -296,6 +297,9 @@ describe('hookwave keys list and revoke', () => {
     expect(JSON.parse(again.stderr)).toMatchObject({ error: { message: `no active key with id or prefix "${second.key_id}"` } });
     const byId = await runCliAsync(['keys', 'revoke', first.key_id, ...args, '--json'], dbEnv);
     expect(JSON.parse(byId.stdout)).toEqual({ revoked: first.key_id });
+    // The first key was used just above, so the server remembers it; a revocation reaches every
+    // process within a second (the cache's lifetime), whichever process revoked it.
+    await until('the used, then revoked key to be refused', async () => (await callApi(svc.url, first.key, 'GET', '/v1/account')).status === 401, 2500);
     const nobody = await runCliAsync(['keys', 'list', '--tenant', 'nobody', ...args], dbEnv);
     expect(nobody.status).toBe(1);
     expect(nobody.stderr).toMatch(/no tenant named "nobody"/);

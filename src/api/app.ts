@@ -13,6 +13,8 @@ import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import { requireApiKey } from './auth.js';
 import { paceBodies } from './body-pace.js';
+import { HookwaveError } from '../errors.js';
+import { MAX_JSON_DEPTH, tooDeep } from '../schema/json-depth.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js';
 import { collectRoutes, registerDocs, swaggerOptions } from './openapi.js';
 import { accountRoutes } from './routes/account.js';
@@ -57,6 +59,16 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
     clientErrorHandler,
   });
   app.addHook('preParsing', paceBodies(d.config));
+  // Before schema validation, which (like everything after it) walks the body recursively.
+  app.addHook('preValidation', async (req) => {
+    // Parsed JSON only: an upload's body is its stream.
+    if (req.body === null || typeof req.body !== 'object' || typeof (req.body as { pipe?: unknown }).pipe === 'function') return;
+    const at = tooDeep(req.body);
+    if (at) {
+      const field = at.length > 80 ? `${at.slice(0, 77)}...` : at;
+      throw new HookwaveError('VALIDATION_ERROR', `${field.split(/[.[]/)[0]} nests deeper than ${MAX_JSON_DEPTH} levels; flatten it`, { field, max_depth: MAX_JSON_DEPTH });
+    }
+  });
   // Before any route: test/openapi.test.ts checks that every route is in the document.
   app.decorate('registeredRoutes', collectRoutes(app));
   // The API speaks JSON only; any other body type is a 415, not a string that fails validation.

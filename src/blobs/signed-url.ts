@@ -35,8 +35,9 @@ export class UrlSigner {
     return this.presigner ? [this.presigner.origin] : [];
   }
 
-  private mac(outputId: string, expires: number): string {
-    return createHmac('sha256', this.key).update(`${outputId}\n${expires}`).digest('base64url');
+  /** Over everything in the URL that names what is served and until when: id, file name, expiry. */
+  private mac(outputId: string, fileName: string, expires: string): string {
+    return createHmac('sha256', this.key).update(`${outputId}\n${fileName}\n${expires}`).digest('base64url');
   }
 
   /**
@@ -45,18 +46,21 @@ export class UrlSigner {
    */
   sign(outputId: string, fileName: string, now = Date.now(), blobKey?: string): SignedUrl {
     if (this.presigner && blobKey !== undefined) return this.presigner.presign(blobKey, fileName, this.ttlSeconds, now);
-    const expires = Math.floor(now / 1000) + this.ttlSeconds;
-    const url = `${this.baseUrl}/v1/files/${outputId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.mac(outputId, expires)}`;
-    return { url, expiresAt: new Date(expires * 1000) };
+    const expires = String(Math.floor(now / 1000) + this.ttlSeconds);
+    const url = `${this.baseUrl}/v1/files/${outputId}/${encodeURIComponent(fileName)}?expires=${expires}&signature=${this.mac(outputId, fileName, expires)}`;
+    return { url, expiresAt: new Date(Number(expires) * 1000) };
   }
 
-  /** Throws SIGNATURE_INVALID for a tampered URL and URL_EXPIRED for an old one. */
-  verify(outputId: string, expires: string | undefined, signature: string | undefined, now = Date.now()): void {
+  /**
+   * Throws SIGNATURE_INVALID for a tampered URL and URL_EXPIRED for an old one. `expires` has one
+   * spelling (decimal digits, no sign, no leading zero): Number() would read "+N", "N.0", "0x…" and
+   * " N " alike, giving one signature many URLs.
+   */
+  verify(outputId: string, fileName: string, expires: string | undefined, signature: string | undefined, now = Date.now()): void {
+    if (!expires || !signature) throw new HookwaveError('SIGNATURE_INVALID', 'download URL is missing its expires or signature parameter');
+    if (!/^[1-9][0-9]{0,11}$/.test(expires)) throw new HookwaveError('SIGNATURE_INVALID', 'download URL has a malformed expires parameter; use the URL exactly as GET /v1/tasks/:id gave it');
     const exp = Number(expires);
-    if (!expires || !signature || !Number.isInteger(exp)) {
-      throw new HookwaveError('SIGNATURE_INVALID', 'download URL is missing its expires or signature parameter');
-    }
-    const expected = Buffer.from(this.mac(outputId, exp));
+    const expected = Buffer.from(this.mac(outputId, fileName, expires));
     const given = Buffer.from(signature);
     if (expected.length !== given.length || !timingSafeEqual(expected, given)) {
       throw new HookwaveError('SIGNATURE_INVALID', 'download URL signature does not match; request a fresh URL from GET /v1/tasks/:id');

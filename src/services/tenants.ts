@@ -46,15 +46,16 @@ export async function createApiKey(store: Store, tenantName: string): Promise<{ 
 }
 
 /**
- * Resolves API keys to tenants, remembering answers for a few seconds so a busy client does not
- * cost a database read per request. A revoked key therefore stops working within `ttlMs`.
+ * Resolves API keys to tenants, remembering an answer for a second so a busy client does not cost
+ * a database read per request (at 10,000 requests a second, one read in 10,000). A key revoked in
+ * any process (the CLI revokes it in the database) therefore stops working within `ttlMs`.
  */
 export class Authenticator {
   private readonly cache = new Map<string, { tenant: Tenant | null; until: number }>();
 
   constructor(
     private readonly store: Store,
-    private readonly ttlMs = 5000,
+    private readonly ttlMs = 1000,
     private readonly maxEntries = 10_000,
   ) {}
 

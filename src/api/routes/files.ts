@@ -2,6 +2,7 @@
  * Downloads through signed, expiring URLs. The signature is the authorisation (like a presigned
  * bucket URL), so the links in a webhook work without an API key, for one hour by default.
  */
+import { create as contentDisposition } from 'content-disposition';
 import type { FastifyInstance } from 'fastify';
 import type { BlobStore } from '../../blobs/blob-store.js';
 import { contentTypeOf } from '../../blobs/content-types.js';
@@ -23,7 +24,7 @@ export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: U
       },
     },
     async (req, reply) => {
-      deps.signer.verify(req.params.outputId, req.query.expires, req.query.signature);
+      deps.signer.verify(req.params.outputId, req.params.fileName, req.query.expires, req.query.signature);
       // Uploads are served the same way, so a model server can fetch a task's uploaded input.
       const file = req.params.outputId.startsWith('upl_') ? await uploadFile(deps.store, req.params.outputId) : await deps.store.getOutput(req.params.outputId);
       const size = file ? await deps.blobs.size(file.path) : null;
@@ -33,7 +34,8 @@ export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: U
       const range = parseRange(req.headers.range, size);
       void reply
         .header('content-type', contentTypeOf(output.format))
-        .header('content-disposition', `attachment; filename="${fileNameOf(output)}"`)
+        // Built by the library: an uploaded file's name is the client's, quotes and all.
+        .header('content-disposition', contentDisposition(fileNameOf(output)))
         .header('accept-ranges', 'bytes')
         .header('cache-control', 'private, max-age=300');
       if (range === 'invalid') {
