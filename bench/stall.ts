@@ -59,11 +59,12 @@ export async function benchStall(opts: { quick: boolean }): Promise<void> {
     await sampleHealth(svc.url, agent, 10, 2000, () => false);
     const idle = await sampleHealth(svc.url, agent, 10, opts.quick ? 5000 : 15_000, () => false);
 
-    const up = await fetch(`${svc.url}/v1/uploads`, { method: 'POST', headers: { 'x-api-key': key, 'x-file-name': path.basename(track) }, body: fs.readFileSync(track) });
+    const up = await fetch(`${svc.url}/v1/uploads`, { method: 'POST', headers: { 'x-api-key': key, 'x-file-name': path.basename(track), 'content-type': 'application/octet-stream' }, body: fs.readFileSync(track) });
     const upload = (await up.json()) as { upload_id: string };
     const gen = await api(svc, key, 'POST', '/v1/tasks', { kind: 'generate', params: { prompt: 'rock, guitar', duration: seconds }, targets: [{ format: 'wav' }, { format: 'mp3', name: 'mp3' }, { format: 'flac', name: 'flac' }] });
     const stems = await api(svc, key, 'POST', '/v1/tasks', { kind: 'stems', input: { upload_id: upload.upload_id }, targets: [{ stem: 'vocals', format: 'wav' }] });
     const ids = [gen.task_id as string, stems.task_id as string];
+    if (!upload.upload_id || ids.some((id) => !id)) throw new Error(`could not create the work: ${JSON.stringify({ upload, gen, stems })}`);
     let finished = false;
     const watcher = (async () => {
       for (;;) {
