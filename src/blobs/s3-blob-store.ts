@@ -7,6 +7,7 @@
  * with its length; a larger one goes up as a multipart upload (lib-storage), which holds at most
  * two parts in memory at a time.
  */
+import { create as contentDisposition } from 'content-disposition';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import http from 'node:http';
@@ -195,7 +196,7 @@ class S3Presigner implements BlobPresigner {
       expiresSeconds: ttlSeconds,
       now: new Date(signedAt),
       // The same download name hookwave's own route gives.
-      query: { 'response-content-disposition': `attachment; filename="${fileName.replace(/["\\\r\n]/g, '_')}"` },
+      query: { 'response-content-disposition': contentDisposition(fileName) },
     });
     const expiresAt = Math.min(signedAt + ttlSeconds * 1000, expiration ?? Infinity);
     return { url, expiresAt: new Date(expiresAt) };
