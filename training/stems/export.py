@@ -29,6 +29,9 @@ def main():
     ap.add_argument('--out', default=os.path.join(REPO, 'models', 'stems'))
     ap.add_argument('--vectors', default='/work/data/stems/export')
     ap.add_argument('--metrics', default=None, help='JSON from evaluate.py to copy into spec.json')
+    ap.add_argument('--wiener', choices=['on', 'off'], default='off',
+                    help='whether the engine should apply the Wiener step with this model (decide from evaluate.py: '
+                         'model vs model_no_wiener)')
     args = ap.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(args.ckpt, map_location='cpu')
@@ -98,7 +101,9 @@ def main():
             'trained_on_frames': int(5.0 * SR) // HOP + 1,
         },
         'wiener': {
-            'enabled': True, 'iterations': 1, 'scope': "per chunk: statistics over the chunk's core frames",
+            'enabled': args.wiener == 'on', 'iterations': 1,
+            'note': 'enabled=false: the masks alone (Y_j = m_j * X, which already sum to X) are the output; '
+                    'the held-out set measured the Wiener step as worse for this checkpoint (see heldout_sdr_db)', 'scope': "per chunk: statistics over the chunk's core frames",
             'algorithm': [
                 'Y_j = m_j * X (complex, per channel); v_j[f,t] = mean_c |Y_j[c,f,t]|^2',
                 'R_j[f] = sum_t Y_j[:,f,t] Y_j[:,f,t]^H / (sum_t v_j[f,t] + eps)   (2x2 Hermitian)',
