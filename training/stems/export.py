@@ -98,7 +98,7 @@ def main():
             'rule': 'call the model on frames [t0-context, t1+context) (zeros outside the track), keep the '
                     'output frames [t0, t1); chunks tile the track with no overlap. Because the context exceeds '
                     'the receptive field this is exactly equal to one call on the whole track (no crossfade).',
-            'trained_on_frames': int(5.0 * SR) // HOP + 1,
+            'trained_on_frames': int(4.0 * SR) // HOP + 1,  # 4 s training excerpts
         },
         'wiener': {
             'enabled': args.wiener == 'on', 'iterations': 1,
