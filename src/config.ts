@@ -50,6 +50,8 @@ export interface Config {
   /** Operator allow-list of CIDRs that outbound requests may reach even though they are not public. */
   allowCidrs: string[];
   logLevel: string;
+  /** pretty (readable lines) or json; default: pretty when stdout is a terminal. */
+  logFormat: 'pretty' | 'json' | null;
   sqliteSync: SqliteSync;
   /** Largest JSON request body, bytes. */
   bodyLimit: number;
@@ -147,6 +149,7 @@ export function defaultConfig(): Config {
     dev: false,
     allowCidrs: [],
     logLevel: 'info',
+    logFormat: null,
     sqliteSync: 'normal',
     bodyLimit: 1024 * 1024,
     bodyTimeoutMs: 30 * SECOND,
@@ -241,6 +244,10 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('dev', bool(env, 'HOOKWAVE_DEV'));
   set('allowCidrs', list(env, 'HOOKWAVE_ALLOW_CIDRS'));
   set('logLevel', env.HOOKWAVE_LOG_LEVEL);
+  if (env.HOOKWAVE_LOG_FORMAT !== undefined && env.HOOKWAVE_LOG_FORMAT !== 'pretty' && env.HOOKWAVE_LOG_FORMAT !== 'json') {
+    throw new Error(`HOOKWAVE_LOG_FORMAT must be pretty|json, got "${env.HOOKWAVE_LOG_FORMAT}"`);
+  }
+  set('logFormat', env.HOOKWAVE_LOG_FORMAT as 'pretty' | 'json' | undefined);
   set('sqliteSync', env.HOOKWAVE_SQLITE_SYNC as SqliteSync | undefined);
   set('bodyLimit', num(env, 'HOOKWAVE_BODY_LIMIT'));
   set('bodyTimeoutMs', num(env, 'HOOKWAVE_BODY_TIMEOUT_MS'));

@@ -70,7 +70,7 @@ async function closeApi(api: FastifyInstance): Promise<void> {
 
 export async function startHookwave(overrides: Partial<Config> = {}, opts: StartOptions = {}): Promise<Hookwave> {
   const config = loadConfig(overrides);
-  const logger = opts.logger ?? createLogger(config.logLevel);
+  const logger = opts.logger ?? createLogger(config.logLevel, config.logFormat ?? undefined);
   if (config.dev) logger.warn('development mode: webhook and input URLs may use http:// and reach loopback addresses; never use it in production');
 
   // Engines first: a mistake in their configuration stops startup before anything is opened.

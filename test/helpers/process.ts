@@ -113,6 +113,8 @@ export async function spawnScript(script: string, args: string[], env: Record<st
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         logs.push(line);
+        // A service logs a line per request: keep the recent ones for error messages, not them all.
+        if (logs.length > 2000) logs.splice(0, 1000);
         try {
           const rec = JSON.parse(line) as { msg?: string; url?: string };
           if (rec.msg === 'hookwave started') {
