@@ -204,6 +204,39 @@ export class TaskService {
     return earlier;
   }
 
+  /**
+   * Waits until the task has ended or `ms` have passed (or `signal` aborts): woken by the task's
+   * events (every process's, through the store's wake channel), with a slow re-read as a safety
+   * net. Resolves with the task's view, ended or not.
+   */
+  async waitForEnd(tenantId: string, id: string, ms: number, signal?: AbortSignal): Promise<TaskView> {
+    const deadline = Date.now() + ms;
+    let wake: (() => void) | null = null;
+    const unsubscribe = this.d.store.subscribe('events', (taskId) => {
+      if (taskId === id) wake?.();
+    });
+    try {
+      for (;;) {
+        const view = await this.get(tenantId, id);
+        const left = deadline - Date.now();
+        if (ENDED.includes(view.status) || left <= 0 || signal?.aborted) return view;
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, Math.min(left, 1000));
+          const done = () => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', done);
+            resolve();
+          };
+          wake = done;
+          signal?.addEventListener('abort', done, { once: true });
+        });
+        wake = null;
+      }
+    } finally {
+      unsubscribe();
+    }
+  }
+
   async get(tenantId: string, id: string): Promise<TaskView> {
     const task = await this.d.store.getTask(tenantId, id);
     if (!task) throw notFound(id);

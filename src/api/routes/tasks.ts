@@ -6,24 +6,63 @@ import { isId } from '../../ids.js';
 import { createTaskBodySchema, createTaskReplySchema, errorReplies, listReply } from '../schemas.js';
 
 const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
+const ENDED = ['completed', 'failed', 'canceled'];
+/** Replicate's bound: a request held longer than a minute meets proxies' idle timeouts. */
+const MAX_WAIT_S = 60;
+
+/**
+ * Seconds to wait from a Prefer header (RFC 7240): `wait` is the longest allowed, `wait=N` is N
+ * (capped); null without a wait preference. A malformed one is a 400 naming the header.
+ */
+export function preferredWait(header: string | undefined): number | null {
+  if (!header) return null;
+  for (const part of header.split(',')) {
+    const m = /^\s*wait(?:\s*=\s*"?([^",;\s]*)"?)?\s*(?:;.*)?$/i.exec(part);
+    if (!m) continue;
+    if (m[1] === undefined || m[1] === '') return MAX_WAIT_S;
+    if (!/^[0-9]{1,5}$/.test(m[1]) || Number(m[1]) < 1) {
+      throw new HookwaveError('VALIDATION_ERROR', `Prefer: wait=${m[1]} is not a whole number of seconds from 1 to ${MAX_WAIT_S}`, { field: 'Prefer' });
+    }
+    return Math.min(Number(m[1]), MAX_WAIT_S);
+  }
+  return null;
+}
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 
 export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
-  app.post<{ Body: CreateTaskBody; Headers: { 'idempotency-key'?: string } }>(
+  app.post<{ Body: CreateTaskBody; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
     '/v1/tasks',
     {
       schema: {
         tags: ['tasks'],
         summary: 'Create a task',
-        description: 'Answers 202 as soon as the task and its targets are durably stored. Send Idempotency-Key to make retries safe.',
+        description:
+          'Answers 202 as soon as the task and its targets are durably stored. Send Idempotency-Key to make retries safe. ' +
+          `With \`Prefer: wait\` (or \`wait=N\`, N seconds, at most ${MAX_WAIT_S}) the answer waits for the task: 201 with the ended task and ` +
+          '`Preference-Applied: wait=N` when it ends in time, else the usual 202 with the task still running. Webhooks are sent either way.',
         body: createTaskBodySchema,
-        headers: { type: 'object', properties: { 'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 } } },
-        response: { 200: createTaskReplySchema, 202: createTaskReplySchema, 409: { $ref: 'Error#' }, ...errorReplies },
+        headers: {
+          type: 'object',
+          properties: {
+            'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 },
+            prefer: { type: 'string', maxLength: 200, description: `wait or wait=N (seconds, 1..${MAX_WAIT_S}): answer with the ended task if it ends within N seconds` },
+          },
+        },
+        response: { 200: createTaskReplySchema, 201: { $ref: 'Task#' }, 202: createTaskReplySchema, 409: { $ref: 'Error#' }, ...errorReplies },
       },
     },
     async (req, reply) => {
+      const waitS = preferredWait(req.headers.prefer);
       const { task, replayed } = await tasks.create(req.tenant.id, req.body, req.headers['idempotency-key']);
       if (replayed) void reply.header('idempotent-replayed', 'true');
+      if (waitS !== null) {
+        // A client that hangs up stops the wait; the task goes on regardless.
+        const gone = new AbortController();
+        req.raw.once('close', () => gone.abort());
+        const view = await tasks.waitForEnd(req.tenant.id, task.id, waitS * 1000, gone.signal);
+        if (ENDED.includes(view.status)) return reply.status(201).header('preference-applied', `wait=${waitS}`).send(view);
+        return reply.status(202).send({ success: true, task_id: task.id, status: view.status });
+      }
       return reply.status(202).send({ success: true, task_id: task.id, status: task.status });
     },
   );
