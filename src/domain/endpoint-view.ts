@@ -2,6 +2,7 @@
  * A registered endpoint as the API shows it, and the errors that name one.
  */
 import { HookwaveError } from '../errors.js';
+import { circuitState } from './circuit-breaker.js';
 import type { EndpointRow, EventType } from './types.js';
 
 export interface EndpointView {
@@ -31,7 +32,7 @@ export function endpointView(e: EndpointRow, now = Date.now()): EndpointView {
     disabled_reason: e.disabled_reason,
     consecutive_failures: e.consecutive_failures,
     failing_since: iso(e.failing_since),
-    circuit_open_until: e.circuit_open_until !== null && e.circuit_open_until > now ? iso(e.circuit_open_until) : null,
+    circuit_open_until: circuitState(e.circuit_open_until, now) === 'open' ? iso(e.circuit_open_until) : null,
     previous_secret_expires_at: e.previous_secret_until !== null && e.previous_secret_until > now ? iso(e.previous_secret_until) : null,
     created_at: iso(e.created_at)!,
     updated_at: iso(e.updated_at)!,

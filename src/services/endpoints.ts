@@ -9,6 +9,7 @@ import type { UrlGuard } from '../net/url-guard.js';
 import { newWebhookSecret } from '../net/webhook-signature.js';
 import { EVENT_TYPES, type EndpointRow, type EventType } from '../domain/types.js';
 import { endpointNotFound, endpointUnavailable } from '../domain/endpoint-view.js';
+import { HEALTHY } from '../domain/circuit-breaker.js';
 
 export interface EndpointInput {
   url?: string;
@@ -47,9 +48,7 @@ export class EndpointService {
       previous_secret_until: null,
       enabled: input.enabled ?? true,
       disabled_reason: null,
-      consecutive_failures: 0,
-      failing_since: null,
-      circuit_open_until: null,
+      ...HEALTHY,
       created_at: now,
       updated_at: now,
     };
@@ -78,7 +77,7 @@ export class EndpointService {
     if (input.enabled !== undefined) {
       patch.enabled = input.enabled;
       // Re-enabling starts with a clean slate: no streak, no open circuit.
-      if (input.enabled) Object.assign(patch, { disabled_reason: null, consecutive_failures: 0, failing_since: null, circuit_open_until: null });
+      if (input.enabled) Object.assign(patch, { disabled_reason: null, ...HEALTHY });
       else patch.disabled_reason = 'disabled by the tenant';
     }
     await this.store.tx(async (tx) => {

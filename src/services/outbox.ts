@@ -5,6 +5,7 @@
  * here; the dispatcher only ever sends these bytes.
  */
 import type { UrlSigner } from '../blobs/signed-url.js';
+import { dueAtFor } from '../domain/circuit-breaker.js';
 import { newId } from '../ids.js';
 import type { Tx } from '../store/store.js';
 import { taskView, type TaskView } from '../domain/task-view.js';
@@ -46,7 +47,7 @@ async function emit(
     // An open circuit holds new deliveries too, due exactly when it is (so its probe's success
     // releases them with the rest); the claim holds any that slip past, e.g. a circuit opening
     // while this transaction runs.
-    const due = ep.circuit_open_until !== null && ep.circuit_open_until > now ? ep.circuit_open_until : now;
+    const due = dueAtFor(ep.circuit_open_until, now);
     if (ep.id !== skipEndpoint && endpointWants(ep, type)) receivers.push({ url: ep.url, endpoint_id: ep.id, due });
   }
   if (receivers.length > 0) {

@@ -23,6 +23,7 @@ import type {
   TaskStatus,
   Tenant,
 } from '../domain/types.js';
+import type { FailingStreak } from '../domain/circuit-breaker.js';
 
 /**
  * targets: new work for workers; deliveries: new outbox rows; cancel: a task was canceled (payload:
@@ -117,11 +118,7 @@ export interface DueClaim {
 }
 
 /** An endpoint's failing streak after one more failure was counted. */
-export interface EndpointFailure {
-  consecutive_failures: number;
-  failing_since: number;
-  circuit_open_until: number | null;
-}
+export type EndpointFailure = FailingStreak;
 
 export interface Ops {
   // tenants and keys

@@ -1,30 +1,29 @@
 /**
- * Keeps a failing endpoint from costing healthy ones: after `circuitBreakerThreshold` consecutive
- * failures its circuit opens and its deliveries, pending and new, are held in the outbox; when the
- * cooldown ends exactly one of them goes out as the probe (the claim takes it, see
- * Ops.claimDueDeliveries) while the rest wait for its outcome. A success closes the circuit and
- * releases them; a failed probe opens it again, for as long as the endpoint has been failing
- * (at least `circuitCooldownMs`, at most an hour), so the pause about doubles each time. An
- * endpoint failing without a single success for `endpointDisableAfterMs` (5 days), or answering
- * 410 Gone, is disabled, and the tenant's other endpoints get an `endpoint.disabled` event.
+ * Applies the circuit breaker's rules (domain/circuit-breaker.ts) to an endpoint's stored state:
+ * counts a failure and opens the circuit or disables the endpoint as they say, or ends the
+ * failing streak on a success. When an endpoint is disabled, the tenant's other endpoints get an
+ * `endpoint.disabled` event.
  *
  * The database holds the only state: every dispatcher process counts into the same row with
  * atomic statements, so concurrent failures all count and a success anywhere ends the streak.
  */
 import type { Config } from '../config.js';
+import { afterFailure, type BreakerPolicy } from '../domain/circuit-breaker.js';
 import { endpointView } from '../domain/endpoint-view.js';
 import { emitEndpointEvent } from '../services/outbox.js';
 import type { Logger } from '../logger.js';
 import type { Store, Tx } from '../store/store.js';
 
-const MAX_COOLDOWN_MS = 3600_000;
-
 export class EndpointHealth {
+  private readonly policy: BreakerPolicy;
+
   constructor(
     private readonly store: Store,
-    private readonly config: Config,
+    config: Config,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.policy = { threshold: config.circuitBreakerThreshold, cooldownMs: config.circuitCooldownMs, disableAfterMs: config.endpointDisableAfterMs };
+  }
 
   /** Ends the failing streaks of endpoints that just answered 2xx; writes only those that were failing. */
   async succeeded(endpointIds: string[]): Promise<void> {
@@ -36,28 +35,26 @@ export class EndpointHealth {
    * Counts a failed attempt. Returns when the endpoint's circuit is open until, if it is (the
    * caller holds back what it has queued for the endpoint), else null.
    */
-  failed(endpointId: string, opts: { gone: boolean; probe: boolean }): Promise<number | null> {
+  failed(endpointId: string, failure: { gone: boolean; probe: boolean }): Promise<number | null> {
     const now = Date.now();
     return this.store.tx(async (tx) => {
       // Also takes the endpoint's row lock (PostgreSQL), so what follows decides on fresh counts.
       const streak = await tx.recordEndpointFailure(endpointId, now);
       if (!streak) return null;
-      if (opts.gone) return this.disable(tx, endpointId, 'the endpoint answered 410 Gone', now);
-      if (now - streak.failing_since >= this.config.endpointDisableAfterMs) {
-        return this.disable(tx, endpointId, `failing without a success since ${new Date(streak.failing_since).toISOString()}`, now);
+      const verdict = afterFailure(streak, failure, now, this.policy);
+      switch (verdict.action) {
+        case 'none':
+          return null;
+        case 'disable':
+          return this.disable(tx, endpointId, verdict.reason, now);
+        case 'stay-open':
+          return verdict.until;
+        case 'open':
+          await tx.updateEndpoint(endpointId, { circuit_open_until: verdict.until, updated_at: now });
+          await tx.deferEndpointDeliveries(endpointId, verdict.until);
+          this.logger.warn({ endpoint_id: endpointId, failures: streak.consecutive_failures, reopen_at: new Date(verdict.until).toISOString() }, 'endpoint circuit opened');
+          return verdict.until;
       }
-      const failures = streak.consecutive_failures;
-      if (failures < this.config.circuitBreakerThreshold) return null;
-      const open = streak.circuit_open_until;
-      // Requests that were already in flight when the circuit opened do not extend it; only a
-      // failed probe (or a failure once the cooldown is over) opens it again.
-      if (open !== null && open > now && !opts.probe) return open;
-      const cooldown = Math.min(MAX_COOLDOWN_MS, Math.max(this.config.circuitCooldownMs, now - streak.failing_since));
-      const until = now + cooldown;
-      await tx.updateEndpoint(endpointId, { circuit_open_until: until, updated_at: now });
-      await tx.deferEndpointDeliveries(endpointId, until);
-      this.logger.warn({ endpoint_id: endpointId, failures, reopen_at: new Date(until).toISOString() }, 'endpoint circuit opened');
-      return until;
     });
   }
 

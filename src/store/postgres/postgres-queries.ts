@@ -42,7 +42,8 @@ import type {
   TaskCount,
   TaskPatch,
 } from '../store.js';
-import { cooledDown, dueDeliveries } from '../due-deliveries.js';
+import { probeCandidates } from '../../domain/circuit-breaker.js';
+import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
 
 type Row = Record<string, unknown>;
 
@@ -359,8 +360,8 @@ export class PostgresQueries implements Ops {
   }
 
   async claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim> {
-    const rows = await this.all<Row>(CLAIM_DELIVERIES, [now, limit, leaseUntil]);
-    const cooled = cooledDown(rows, now);
+    const rows = await this.all<ClaimRow>(CLAIM_DELIVERIES, [now, limit, leaseUntil]);
+    const cooled = probeCandidates(rows, now);
     // Not atomic with the claim, and need not be: until a probe is taken, the cooled rows stay
     // leased, and a claimer that dies in between leaves them due again when the lease ends. The
     // row lock makes one claimer win; the others' rows wait out their own lease.

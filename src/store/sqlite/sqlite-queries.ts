@@ -31,7 +31,8 @@ import type {
   TaskCount,
   TaskPatch,
 } from '../store.js';
-import { cooledDown, dueDeliveries } from '../due-deliveries.js';
+import { probeCandidates } from '../../domain/circuit-breaker.js';
+import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
 
 /** The Ops interface with plain (synchronous) return values. */
 export type SyncOps = { [K in keyof Ops]: (...args: Parameters<Ops[K]>) => Awaited<ReturnType<Ops[K]>> };
@@ -327,8 +328,8 @@ export class SqliteQueries implements SyncOps {
            LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
           WHERE d.id IN (SELECT value FROM json_each(?))
           ORDER BY d.id`,
-      ).all(JSON.stringify(claimed.map((c) => c.id))) as Row[];
-      const cooled = cooledDown(rows, now);
+      ).all(JSON.stringify(claimed.map((c) => c.id))) as ClaimRow[];
+      const cooled = probeCandidates(rows, now);
       const probes = cooled.length === 0 ? [] : this.takeProbes(cooled, now, leaseUntil);
       return { deliveries: dueDeliveries(rows, now, new Set(probes)), taken: claimed.length };
     });
