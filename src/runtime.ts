@@ -11,7 +11,9 @@ import { openS3BlobStore } from './blobs/s3-blob-store.js';
 import { UrlSigner } from './blobs/signed-url.js';
 import { loadConfig, type Config } from './config.js';
 import { BatchService } from './services/batches.js';
+import { DeliveryService } from './services/deliveries.js';
 import { EndpointService } from './services/endpoints.js';
+import { EventService } from './services/events.js';
 import { UploadService, defaultUploadTmp } from './services/uploads.js';
 import { TaskService } from './services/tasks.js';
 import { createExternalEngine } from './engines/external.js';
@@ -96,6 +98,8 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit, outputLimits: { outputBytes: config.maxOutputBytes, outputSeconds: config.maxOutputSeconds } });
   const endpoints = new EndpointService(store, guard, config.secretRotationOverlapMs);
   const batches = new BatchService(store, tasks);
+  const deliveries = new DeliveryService(store);
+  const events = new EventService(store);
   const uploads = new UploadService({ store, blobs, maxBytes: config.maxInputBytes, ttlMs: config.uploadTtlMs, tmpDir: defaultUploadTmp(config.dataDir) });
 
   const metrics = new Metrics(store, logger, { version: VERSION, role: config.role });
@@ -103,7 +107,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   let api: FastifyInstance | null = null;
   let url: string | null = null;
   if (runsApi) {
-    api = await buildApi({ config, store, tasks, endpoints, batches, uploads, signer, blobs, logger, metrics });
+    api = await buildApi({ config, store, tasks, endpoints, deliveries, events, batches, uploads, signer, blobs, logger, metrics });
     await api.listen({ host: config.host, port: config.port });
     const addr = api.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deliveryView } from '../src/api/routes/deliveries.js';
+import { deliveryView } from '../src/domain/delivery-view.js';
 import { sharedSchemas } from '../src/api/schemas.js';
 import { BatchService } from '../src/services/batches.js';
 import { endpointView } from '../src/domain/endpoint-view.js';
@@ -198,7 +198,7 @@ describe('answers serialised through the schemas', () => {
         const list = await store.listDeliveriesForTask(tenant.id, task.body.task_id);
         return list.length === 2 && list.every((d) => d.status === 'delivered') ? list : null;
       });
-      const views = await Promise.all(rows.map(async (d) => deliveryView(d, await store.listAttempts(d.id), (await store.getEvent(tenant.id, d.event_id))!.type)));
+      const views = await Promise.all(rows.map(async (d) => deliveryView(d, await store.listAttempts([d.id]), (await store.getEvent(tenant.id, d.event_id))!.type)));
       expect(views.every((v) => v.attempts!.length === 1 && v.attempts![0]!.request_headers !== null)).toBe(true);
       expect((await svc.api('GET', `/v1/tasks/${task.body.task_id}/deliveries`)).body).toEqual({ success: true, data: views });
       expect((await svc.api('GET', `/v1/deliveries/${rows[0]!.id}`)).body).toEqual({ success: true, ...views[0] });

@@ -5,7 +5,9 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { UrlSigner } from '../blobs/signed-url.js';
 import type { Config } from '../config.js';
 import type { BatchService } from '../services/batches.js';
+import type { DeliveryService } from '../services/deliveries.js';
 import type { EndpointService } from '../services/endpoints.js';
+import type { EventService } from '../services/events.js';
 import type { UploadService } from '../services/uploads.js';
 import type { TaskService } from '../services/tasks.js';
 import type { Logger } from '../logger.js';
@@ -36,6 +38,8 @@ export interface ApiDeps {
   store: Store;
   tasks: TaskService;
   endpoints: EndpointService;
+  deliveries: DeliveryService;
+  events: EventService;
   batches: BatchService;
   uploads: UploadService;
   signer: UrlSigner;
@@ -96,11 +100,11 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
   await app.register(async (v1) => {
     v1.addHook('onRequest', requireApiKey(d.store));
     taskRoutes(v1, d.tasks);
-    deliveryRoutes(v1, d.store);
+    deliveryRoutes(v1, d.deliveries);
     endpointRoutes(v1, d.endpoints);
     batchRoutes(v1, d.batches);
     uploadRoutes(v1, d.uploads);
-    eventRoutes(v1, d.store);
+    eventRoutes(v1, d.events);
     accountRoutes(v1);
     keyRoutes(v1, d.store);
   });

@@ -45,6 +45,28 @@ export async function createApiKey(store: Store, tenantName: string): Promise<{ 
   return { key, apiKey, tenant };
 }
 
+export interface ApiKeyView {
+  id: string;
+  prefix: string;
+  created_at: string;
+  revoked_at: string | null;
+  /** The key this request was made with. */
+  current: boolean;
+}
+
+/** The tenant's keys, oldest first. Built field by field: the rows carry the hash, which must never leave the server. */
+export async function listApiKeys(store: Store, tenantId: string, currentKey: string): Promise<ApiKeyView[]> {
+  const own = hashApiKey(currentKey);
+  const iso = (ms: number) => new Date(ms).toISOString();
+  return (await store.listApiKeys(tenantId)).map((k) => ({
+    id: k.id,
+    prefix: k.prefix,
+    created_at: iso(k.created_at),
+    revoked_at: k.revoked_at === null ? null : iso(k.revoked_at),
+    current: k.hash === own,
+  }));
+}
+
 /**
  * Resolves API keys to tenants, remembering an answer for a second so a busy client does not cost
  * a database read per request (at 10,000 requests a second, one read in 10,000). A key revoked in

@@ -187,7 +187,8 @@ export interface Ops {
   /** Newest first, with filters; `before` is the id of the last row of the previous page. */
   listDeliveries(q: ListDeliveriesQuery): Promise<DeliveryRow[]>;
   getDelivery(tenantId: string, id: string): Promise<DeliveryRow | null>;
-  listAttempts(deliveryId: string): Promise<AttemptRow[]>;
+  /** The attempts of these deliveries, by delivery and then attempt number. */
+  listAttempts(deliveryIds: string[]): Promise<AttemptRow[]>;
   /**
    * Makes a delivery that has ended pending and due at `now` for one more attempt (it keeps its
    * event, so its webhook-id); false if absent or still pending.
@@ -206,6 +207,8 @@ export interface Ops {
   /** The tenant's events in order, after `afterId` when given. */
   listEvents(tenantId: string, afterId: string | undefined, limit: number): Promise<EventRow[]>;
   getEvent(tenantId: string, id: string): Promise<EventRow | null>;
+  /** The type of each of these events of the tenant (the payload stays unread). */
+  listEventTypes(tenantId: string, ids: string[]): Promise<Array<Pick<EventRow, 'id' | 'type'>>>;
 
   // endpoints
   insertEndpoint(e: EndpointRow): Promise<void>;
@@ -268,6 +271,13 @@ export interface Tx extends Ops {
 
 export interface Store extends Ops {
   readonly dialect: 'sqlite' | 'postgres';
+  /**
+   * How long after its id was made a row may still become visible to readers: 0 where
+   * transactions commit one at a time (SQLite); on PostgreSQL transactions of several processes
+   * commit in any order, so a row can appear after one with a later id (readers of "everything
+   * after id X" re-read this much of the recent past).
+   */
+  readonly lateCommitMs: number;
   migrate(): Promise<void>;
   /** Migrations this code knows that the database has not applied (readiness). */
   pendingMigrations(): Promise<number>;

@@ -1,27 +1,17 @@
 /**
  * Server-sent events for clients that cannot receive webhooks (browsers, scripts, `hookwave
- * listen`). Each stored event is sent with its id (the webhook-id), so `Last-Event-ID` resumes
- * exactly where a dropped connection stopped; target progress is sent as unnumbered `progress`
- * events. A committed event wakes the stream at once; a slow poll covers events committed by
- * another process.
+ * listen`): the feeds of services/events.ts, framed. Each stored event is sent with its id (the
+ * webhook-id), so `Last-Event-ID` resumes exactly where a dropped connection stopped; target
+ * progress is sent as unnumbered `progress` events. A committed event wakes the stream at once; a
+ * slow poll covers events committed by another process.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { notFound } from '../../services/tasks.js';
 import type { EventRow } from '../../domain/types.js';
-import { idAt } from '../../ids.js';
-import type { Store } from '../../store/store.js';
+import type { EventService, Feed } from '../../services/events.js';
 import { errorReplies } from '../schemas.js';
 
 const POLL_MS = 1000;
-/**
- * On PostgreSQL an event's id is made inside its transaction, and transactions of different
- * processes commit in any order, so an event can become visible after one with a later id. The
- * tenant stream re-reads this much of the recent past and skips what it already sent. (A task's
- * own events are ordered: their transactions hold the task's row lock.)
- */
-const LATE_COMMIT_MS = 5000;
 const HEARTBEAT_MS = 15_000;
-const ENDED = ['completed', 'failed', 'canceled'];
 
 interface Stream {
   send(event: EventRow): void;
@@ -71,10 +61,22 @@ function lastEventId(req: FastifyRequest<{ Querystring: { last_event_id?: string
   return (typeof header === 'string' && header) || req.query.last_event_id || undefined;
 }
 
-/** Runs `tick` now, on every wake-up of `channel` for this key, and on a slow poll, never twice at once. */
-function drive(store: Store, stream: Stream, key: string | null, tick: () => Promise<void>): void {
+/**
+ * Writes what the feed gives: at once, on every wake-up, and on a slow poll, never two reads at
+ * once; ends the stream when the feed ends.
+ */
+function drive(stream: Stream, feed: Feed): void {
   let running = false;
   let again = false;
+  const tick = async () => {
+    for (;;) {
+      const r = await feed.read();
+      for (const e of r.events) stream.send(e);
+      for (const p of r.progress) stream.sendRaw(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
+      if (r.ended) return stream.close();
+      if (!r.more || stream.closed) return;
+    }
+  };
   const run = () => {
     if (stream.closed) return;
     if (running) {
@@ -92,21 +94,16 @@ function drive(store: Store, stream: Stream, key: string | null, tick: () => Pro
         }
       });
   };
-  const unsubscribe = store.subscribe('events', (payload) => {
-    if (key === null || payload === key) run();
-  });
-  // A task's stream also carries its targets' progress, written without an event.
-  const unsubscribeProgress = key === null ? () => undefined : store.subscribe('progress', (payload) => payload === key && run());
+  const unsubscribe = feed.onWake(run);
   const poll = setInterval(run, POLL_MS);
   stream.onClose(() => {
     unsubscribe();
-    unsubscribeProgress();
     clearInterval(poll);
   });
   run();
 }
 
-export function eventRoutes(app: FastifyInstance, store: Store): void {
+export function eventRoutes(app: FastifyInstance, events: EventService): void {
   // Streams never end by themselves; at shutdown they are ended first (clients reconnect, to
   // another process if there is one, and resume with Last-Event-ID), or the server would wait.
   const open = new Set<Stream>();
@@ -132,36 +129,8 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
       },
     },
     async (req, reply) => {
-      const tenantId = req.tenant.id;
-      const task = await store.getTask(tenantId, req.params.id);
-      if (!task) throw notFound(req.params.id);
-      const stream = track(openStream(req, reply));
-      let after = lastEventId(req);
-      const progress = new Map<string, number>();
-      drive(store, stream, task.id, async () => {
-        for (const e of await store.listEventsForTask(tenantId, task.id, after)) {
-          stream.send(e);
-          after = e.id;
-          if (e.type === 'task.completed' || e.type === 'task.failed' || e.type === 'task.canceled') return stream.close();
-        }
-        const current = await store.getTask(tenantId, task.id);
-        if (!current || ENDED.includes(current.status)) {
-          // Resumed after the final event, or it was committed (with the status) just after the
-          // read above: send what is left and end, or the client would wait on a stream that
-          // never ends.
-          for (const e of await store.listEventsForTask(tenantId, task.id, after)) {
-            stream.send(e);
-            after = e.id;
-          }
-          return stream.close();
-        }
-        for (const t of await store.getTargets(task.id)) {
-          if (t.status === 'processing' && progress.get(t.id) !== t.progress) {
-            progress.set(t.id, t.progress);
-            stream.sendRaw(`event: progress\ndata: ${JSON.stringify({ task_id: task.id, target_id: t.id, name: t.name, progress: t.progress })}\n\n`);
-          }
-        }
-      });
+      const feed = await events.taskFeed(req.tenant.id, req.params.id, lastEventId(req));
+      drive(track(openStream(req, reply)), feed);
     },
   );
 
@@ -176,35 +145,8 @@ export function eventRoutes(app: FastifyInstance, store: Store): void {
       },
     },
     async (req, reply) => {
-      const tenantId = req.tenant.id;
-      // Ids sort by time, so "from now on" is the smallest id of this millisecond.
-      const start = lastEventId(req) ?? idAt('msg', Date.now());
-      let after = start;
-      const lateMs = store.dialect === 'postgres' ? LATE_COMMIT_MS : 0;
-      /** Ids sent within the re-read window, with when they were sent. */
-      const recent = new Map<string, number>();
-      const stream = track(openStream(req, reply));
-      drive(store, stream, null, async () => {
-        const now = Date.now();
-        let from = after;
-        if (lateMs > 0) {
-          const windowStart = idAt('msg', now - lateMs);
-          from = windowStart < after ? windowStart : after;
-          if (from < start) from = start;
-          for (const [id, at] of recent) if (at < now - 2 * lateMs) recent.delete(id);
-        }
-        for (;;) {
-          const page = await store.listEvents(tenantId, from, 500);
-          for (const e of page) {
-            if (recent.has(e.id)) continue;
-            stream.send(e);
-            if (lateMs > 0) recent.set(e.id, now);
-            if (e.id > after) after = e.id;
-          }
-          if (page.length < 500) return;
-          from = page[page.length - 1]!.id;
-        }
-      });
+      const feed = events.tenantFeed(req.tenant.id, lastEventId(req));
+      drive(track(openStream(req, reply)), feed);
     },
   );
 }

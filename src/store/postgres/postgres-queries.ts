@@ -421,8 +421,9 @@ export class PostgresQueries implements Ops {
     return this.one('SELECT * FROM deliveries WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
   }
 
-  listAttempts(deliveryId: string): Promise<AttemptRow[]> {
-    return this.all('SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY attempt_number', [deliveryId]);
+  async listAttempts(deliveryIds: string[]): Promise<AttemptRow[]> {
+    if (deliveryIds.length === 0) return [];
+    return this.all('SELECT * FROM attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt_number', [deliveryIds]);
   }
 
   listDeliveries(q: ListDeliveriesQuery): Promise<DeliveryRow[]> {
@@ -478,6 +479,11 @@ export class PostgresQueries implements Ops {
 
   getEvent(tenantId: string, id: string): Promise<EventRow | null> {
     return this.one('SELECT * FROM events WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  async listEventTypes(tenantId: string, ids: string[]): Promise<Array<Pick<EventRow, 'id' | 'type'>>> {
+    if (ids.length === 0) return [];
+    return this.all('SELECT id, type FROM events WHERE id = ANY($1) AND tenant_id = $2', [ids, tenantId]);
   }
 
   // ---- endpoints ----

@@ -64,6 +64,13 @@ export function parseDatabaseUrl(url: string): { connectionString: string; schem
 
 export class PostgresStore implements Store {
   readonly dialect = 'postgres' as const;
+  /**
+   * An id is made inside its transaction, and transactions of different processes commit in any
+   * order, so a row can become visible after one with a later id. Transactions here are short; a
+   * row that is not visible this long after its id was made is taken as never coming. (A task's
+   * own events are ordered: their transactions hold the task's row lock.)
+   */
+  readonly lateCommitMs = 5000;
   readonly schema: string | null;
   private readonly pool: pg.Pool;
   private readonly clientConfig: pg.ClientConfig;

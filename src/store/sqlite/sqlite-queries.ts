@@ -379,8 +379,11 @@ export class SqliteQueries implements SyncOps {
     return (this.s('SELECT * FROM deliveries WHERE id = ? AND tenant_id = ?').get(id, tenantId) as DeliveryRow | undefined) ?? null;
   }
 
-  listAttempts(deliveryId: string): AttemptRow[] {
-    return (this.s('SELECT * FROM attempts WHERE delivery_id = ? ORDER BY attempt_number').all(deliveryId) as Row[]).map(attemptFromRow);
+  listAttempts(deliveryIds: string[]): AttemptRow[] {
+    if (deliveryIds.length === 0) return [];
+    return (
+      this.s('SELECT * FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, attempt_number').all(JSON.stringify(deliveryIds)) as Row[]
+    ).map(attemptFromRow);
   }
 
   listDeliveries(q: ListDeliveriesQuery): DeliveryRow[] {
@@ -441,6 +444,11 @@ export class SqliteQueries implements SyncOps {
 
   getEvent(tenantId: string, id: string): EventRow | null {
     return (this.s('SELECT * FROM events WHERE id = ? AND tenant_id = ?').get(id, tenantId) as EventRow | undefined) ?? null;
+  }
+
+  listEventTypes(tenantId: string, ids: string[]): Array<Pick<EventRow, 'id' | 'type'>> {
+    if (ids.length === 0) return [];
+    return this.s('SELECT id, type FROM events WHERE id IN (SELECT value FROM json_each(?)) AND tenant_id = ?').all(JSON.stringify(ids), tenantId) as Array<Pick<EventRow, 'id' | 'type'>>;
   }
 
   // ---- endpoints ----

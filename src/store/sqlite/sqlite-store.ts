@@ -52,6 +52,8 @@ class Lock {
 
 export class SqliteStore implements Store {
   readonly dialect = 'sqlite' as const;
+  /** Transactions commit one at a time, ids made inside them: rows appear in id order. */
+  readonly lateCommitMs = 0;
   private readonly db: Database.Database;
   private readonly q: SqliteQueries;
   /** Transaction control statements, prepared once: they run for every transaction. */

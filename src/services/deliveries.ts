@@ -1,0 +1,80 @@
+/**
+ * The delivery log: every event sent to every receiver with each attempt, and replay. Reads cost
+ * a fixed number of queries whatever the page size (attempts and event types are read for the
+ * whole page at once).
+ */
+import { deliveryNotFound, deliveryView, type DeliveryView } from '../domain/delivery-view.js';
+import { endpointUnavailable } from '../domain/endpoint-view.js';
+import type { AttemptRow, DeliveryRow } from '../domain/types.js';
+import { HookwaveError } from '../errors.js';
+import type { Store } from '../store/store.js';
+import { notFound } from './tasks.js';
+
+export interface ListDeliveries {
+  tenantId: string;
+  status?: DeliveryRow['status'];
+  endpointId?: string;
+  taskId?: string;
+  cursor?: string;
+  limit: number;
+}
+
+export class DeliveryService {
+  constructor(private readonly store: Store) {}
+
+  /** A task's deliveries, oldest first, each with its attempts. */
+  async forTask(tenantId: string, taskId: string): Promise<DeliveryView[]> {
+    const task = await this.store.getTask(tenantId, taskId);
+    if (!task) throw notFound(taskId);
+    return this.views(tenantId, await this.store.listDeliveriesForTask(tenantId, task.id), true);
+  }
+
+  /** A page of deliveries, newest first, without attempts. */
+  async list(q: ListDeliveries): Promise<{ data: DeliveryView[]; next_cursor: string | null }> {
+    const rows = await this.store.listDeliveries({ tenantId: q.tenantId, status: q.status, endpointId: q.endpointId, taskId: q.taskId, before: q.cursor, limit: q.limit + 1 });
+    const page = rows.slice(0, q.limit);
+    return { data: await this.views(q.tenantId, page, false), next_cursor: rows.length > q.limit ? page[page.length - 1]!.id : null };
+  }
+
+  /** One delivery with all its attempts. */
+  async get(tenantId: string, id: string): Promise<DeliveryView> {
+    const d = await this.store.getDelivery(tenantId, id);
+    if (!d) throw deliveryNotFound(id);
+    return (await this.views(tenantId, [d], true))[0]!;
+  }
+
+  /**
+   * Queues a delivery that has ended (delivered or failed) for one more attempt now, with the same
+   * webhook-id. Never a pending one (it may be in flight right now, and would be sent twice), nor
+   * one whose endpoint is disabled or deleted.
+   */
+  async redeliver(tenantId: string, id: string): Promise<void> {
+    const d = await this.store.getDelivery(tenantId, id);
+    if (!d) throw deliveryNotFound(id);
+    const pending = () => new HookwaveError('DELIVERY_PENDING', `delivery ${d.id} is still pending; it can be sent again once it is delivered or failed`, { status: d.status });
+    if (d.status === 'pending') throw pending();
+    if (d.endpoint_id !== null) {
+      const ep = await this.store.getEndpoint(tenantId, d.endpoint_id);
+      if (!ep || !ep.enabled) throw endpointUnavailable(d.endpoint_id, ep ? 'disabled' : 'deleted');
+    }
+    // The status check above is advisory; this one is atomic (a concurrent redeliver loses here).
+    if (!(await this.store.requeueDelivery(tenantId, d.id, Date.now()))) throw pending();
+    this.store.notify('deliveries');
+  }
+
+  private async views(tenantId: string, rows: DeliveryRow[], withAttempts: boolean): Promise<DeliveryView[]> {
+    if (rows.length === 0) return [];
+    const [types, attempts] = await Promise.all([
+      this.store.listEventTypes(tenantId, [...new Set(rows.map((d) => d.event_id))]),
+      withAttempts ? this.store.listAttempts(rows.map((d) => d.id)) : Promise.resolve([]),
+    ]);
+    const typeOf = new Map(types.map((e) => [e.id, e.type]));
+    const attemptsOf = new Map<string, AttemptRow[]>();
+    for (const a of attempts) {
+      const list = attemptsOf.get(a.delivery_id);
+      if (list) list.push(a);
+      else attemptsOf.set(a.delivery_id, [a]);
+    }
+    return rows.map((d) => deliveryView(d, withAttempts ? (attemptsOf.get(d.id) ?? []) : null, typeOf.get(d.event_id) ?? null));
+  }
+}
