@@ -1,12 +1,12 @@
 /**
- * Batches: up to 100 tasks in one request sharing one webhook URL (Converso's batch jobs). Each
- * item is created on its own, so one bad item is reported and does not sink the others.
+ * Batches: up to 100 tasks in one request sharing one webhook URL (Converso's batch jobs). One bad
+ * item is reported and does not sink the others; the valid ones are stored together, at once.
  */
 import { HookwaveError, isHookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
 import type { Store } from '../store/store.js';
 import { createTaskBodySchema } from '../domain/task-body.js';
-import type { CreateTaskBody, TaskService } from './tasks.js';
+import { insertPrepared, isUniqueViolation, type CreateTaskBody, type PreparedTask, type TaskService } from './tasks.js';
 import { validateSchema } from '../schema/validation.js';
 import type { BatchRow, TaskStatus } from '../domain/types.js';
 
@@ -22,18 +22,42 @@ export type BatchItemResult =
   | { index: number; success: true; task_id: string; status: TaskStatus }
   | { index: number; success: false; error: { code: string; message: string; details?: unknown } };
 
+function keyReused(key: string, batch: BatchRow): HookwaveError {
+  return new HookwaveError('IDEMPOTENCY_KEY_REUSED', `Idempotency-Key "${key}" was already used for a different batch request (batch ${batch.id})`, {
+    field: 'Idempotency-Key',
+    batch_id: batch.id,
+  });
+}
+
 export class BatchService {
   constructor(
     private readonly store: Store,
     private readonly tasks: TaskService,
   ) {}
 
+  /**
+   * Validates every item before storing any, then stores the batch and every valid item in one
+   * transaction: a batch is never half stored, whatever fails. A bad item is reported in its
+   * result and the others go ahead (Converso's batches work so); a retried request with the same
+   * Idempotency-Key answers with the same batch and tasks, and a different request under that key
+   * is refused whole.
+   */
   async create(tenantId: string, body: CreateBatchBody, idempotencyKey?: string): Promise<{ batch: BatchRow; results: BatchItemResult[] }> {
     if (body.tasks.length > MAX_BATCH) {
       throw new HookwaveError('BATCH_TOO_LARGE', `tasks has ${body.tasks.length} items; a batch holds at most ${MAX_BATCH}`, { field: 'tasks', limit: MAX_BATCH });
     }
-    const batch = await this.batchRow(tenantId, body, idempotencyKey ?? null);
-    const results: BatchItemResult[] = [];
+    const earlier = idempotencyKey ? await this.store.findBatchByIdempotencyKey(tenantId, idempotencyKey) : null;
+    if (earlier && earlier.item_count !== body.tasks.length) throw keyReused(idempotencyKey!, earlier);
+    const batch: BatchRow = earlier ?? {
+      id: newId('bat'),
+      tenant_id: tenantId,
+      webhook_url: body.webhook_url ?? null,
+      item_count: body.tasks.length,
+      idempotency_key: idempotencyKey ?? null,
+      created_at: Date.now(),
+    };
+
+    const prepared: Array<{ index: number; item: PreparedTask } | { index: number; error: BatchItemResult }> = [];
     for (const [index, item] of body.tasks.entries()) {
       try {
         // The route checks only that each item is an object, so a bad item is this item's error.
@@ -44,42 +68,36 @@ export class BatchService {
           ...(item.webhook_events || body.webhook_events ? { webhook_events: item.webhook_events ?? body.webhook_events } : {}),
         };
         // A retried batch with the same key returns the same tasks, item by item.
-        const { task: row } = await this.tasks.create(tenantId, task, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, batch.id);
-        results.push({ index, success: true, task_id: row.id, status: row.status });
+        prepared.push({ index, item: await this.tasks.prepare(tenantId, task, idempotencyKey ? `${idempotencyKey}:${index}` : undefined, batch.id) });
       } catch (err) {
         if (!isHookwaveError(err)) throw err;
+        // The same key over a different request is the whole batch's error, not an item's.
+        if (err.code === 'IDEMPOTENCY_KEY_REUSED' && idempotencyKey) throw keyReused(idempotencyKey, batch);
         const e = err.toJSON();
         const details = e.details as { field?: string } | undefined;
         const field = typeof details?.field === 'string' ? `tasks[${index}].${details.field}` : `tasks[${index}]`;
-        results.push({ index, success: false, error: { ...e, message: `tasks[${index}]: ${e.message}`, details: { ...details, field } } });
+        prepared.push({ index, error: { index, success: false, error: { ...e, message: `tasks[${index}]: ${e.message}`, details: { ...details, field } } } });
       }
     }
-    return { batch, results };
-  }
 
-  /** A new batch, or, for a retried request with the same Idempotency-Key, the one it created. */
-  private async batchRow(tenantId: string, body: CreateBatchBody, idempotencyKey: string | null): Promise<BatchRow> {
-    if (idempotencyKey) {
-      const earlier = await this.store.findBatchByIdempotencyKey(tenantId, idempotencyKey);
-      if (earlier) return earlier;
-    }
-    const batch: BatchRow = {
-      id: newId('bat'),
-      tenant_id: tenantId,
-      webhook_url: body.webhook_url ?? null,
-      item_count: body.tasks.length,
-      idempotency_key: idempotencyKey,
-      created_at: Date.now(),
-    };
+    const fresh = prepared.flatMap((p) => ('item' in p && 'task' in p.item ? [p.item] : []));
     try {
-      await this.store.insertBatch(batch);
-      return batch;
+      await this.store.tx(async (tx) => {
+        if (!earlier) await tx.insertBatch(batch);
+        for (const item of fresh) await insertPrepared(tx, item);
+        if (fresh.length > 0) tx.notifyAfterCommit('targets');
+      });
     } catch (err) {
-      // Two requests with one key raced; the loser answers with the winner's batch.
-      const winner = idempotencyKey ? await this.store.findBatchByIdempotencyKey(tenantId, idempotencyKey) : null;
-      if (winner) return winner;
+      // The same batch retried at the same moment: the loser answers with the winner's.
+      if (idempotencyKey && isUniqueViolation(err)) return this.create(tenantId, body, idempotencyKey);
       throw err;
     }
+    const results = prepared.map((p): BatchItemResult => {
+      if ('error' in p) return p.error;
+      const task = 'task' in p.item ? p.item.task : p.item.replayed;
+      return { index: p.index, success: true, task_id: task.id, status: task.status };
+    });
+    return { batch, results };
   }
 
   async summary(tenantId: string, id: string) {

@@ -8,7 +8,7 @@ import type { Engine } from '../engines/engine.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { HookwaveError } from '../errors.js';
 import { newId } from '../ids.js';
-import type { Store } from '../store/store.js';
+import type { Store, Tx } from '../store/store.js';
 import type { UrlGuard } from '../net/url-guard.js';
 import { emitTaskEvent } from './outbox.js';
 import { taskView, type TaskView } from '../domain/task-view.js';
@@ -25,6 +25,21 @@ export interface CreateTaskBody {
   webhook_events?: string[];
   metadata?: Record<string, unknown> | null;
   title?: string | null;
+}
+
+/** A validated task ready to store, or the task an earlier request with the same key created. */
+export type PreparedTask =
+  | { task: TaskRow; targets: TargetRow[]; idempotencyKey: string | null; requestHash: string | null }
+  | { replayed: TaskRow };
+
+/** Stores a prepared task and its targets inside the caller's transaction. */
+export async function insertPrepared(tx: Tx, prepared: Extract<PreparedTask, { task: TaskRow }>): Promise<void> {
+  await tx.insertTask(prepared.task, prepared.targets);
+}
+
+/** Another request stored the same Idempotency-Key first. */
+export function isUniqueViolation(err: unknown): boolean {
+  return /UNIQUE|duplicate key/i.test(String((err as Error | null)?.message));
 }
 
 export interface CreateTaskResult {
@@ -117,7 +132,12 @@ export class TaskService {
     return { engine, names };
   }
 
-  async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<CreateTaskResult> {
+  /**
+   * Everything about a create request short of storing it: validation, the upload, output caps,
+   * and the answer to a retried Idempotency-Key. Writes nothing, so a batch can prepare all its
+   * items before it stores any.
+   */
+  async prepare(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<PreparedTask> {
     const { engine, names } = this.validate(body);
     let inputDuration: number | null = null;
     if (body.input?.upload_id) {
@@ -134,7 +154,7 @@ export class TaskService {
     const requestHash = idempotencyKey ? createHash('sha256').update(canonicalJson(body)).digest('hex') : null;
     if (idempotencyKey) {
       const earlier = await this.replay(tenantId, idempotencyKey, requestHash!);
-      if (earlier) return { task: earlier, replayed: true };
+      if (earlier) return { replayed: earlier };
     }
 
     const now = Date.now();
@@ -177,20 +197,24 @@ export class TaskService {
       started_at: null,
       finished_at: null,
     }));
+    return { task, targets, idempotencyKey: idempotencyKey ?? null, requestHash };
+  }
+
+  async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<CreateTaskResult> {
+    const prepared = await this.prepare(tenantId, body, idempotencyKey, batchId);
+    if ('replayed' in prepared) return { task: prepared.replayed, replayed: true };
     try {
       await this.d.store.tx(async (tx) => {
-        await tx.insertTask(task, targets);
+        await insertPrepared(tx, prepared);
         tx.notifyAfterCommit('targets');
       });
     } catch (err) {
       // Two requests with one Idempotency-Key raced; the loser answers with the winner's task.
-      if (idempotencyKey && /UNIQUE|duplicate key/i.test(String((err as Error).message))) {
-        const earlier = await this.replay(tenantId, idempotencyKey, requestHash!);
-        if (earlier) return { task: earlier, replayed: true };
-      }
+      const earlier = isUniqueViolation(err) && idempotencyKey ? await this.replay(tenantId, idempotencyKey, prepared.requestHash!) : null;
+      if (earlier) return { task: earlier, replayed: true };
       throw err;
     }
-    return { task, replayed: false };
+    return { task: prepared.task, replayed: false };
   }
 
   private async replay(tenantId: string, key: string, requestHash: string): Promise<TaskRow | null> {
