@@ -33,6 +33,8 @@ def main():
     ap.add_argument('--ext', default='flac')
     ap.add_argument('--json', default=None)
     ap.add_argument('--threads', type=int, default=1)
+    ap.add_argument('--wiener', choices=['both', 'off'], default='both',
+                    help="off: masks only (half the CPU); the 'model' row then repeats model_no_wiener")
     args = ap.parse_args()
     import torch
     torch.set_num_threads(args.threads)
@@ -46,10 +48,10 @@ def main():
         st = np.stack([separate.read_audio(os.path.join(d, s + '.' + args.ext)) for s in STEMS]).astype(np.float64)
         mix = st.sum(0)
         c0 = time.process_time()
-        est = separate.separate(mix, runner, use_wiener=True)
+        est_nw = separate.separate(mix, runner, use_wiener=False)
+        est = separate.separate(mix, runner, use_wiener=True) if args.wiener == 'both' else est_nw
         t_cpu += time.process_time() - c0
         t_audio += mix.shape[1] / separate.SR
-        est_nw = separate.separate(mix, runner, use_wiener=False)
         song = {'song': os.path.basename(d)}
         for si, s in enumerate(STEMS):
             if np.sum(st[si] ** 2) < 1e-6 * np.sum(mix ** 2):

@@ -80,7 +80,12 @@ class StemsNet(nn.Module):
         return torch.index_select(self.forward_rows(mag), 3, self.out_idx)
 
     def forward_rows(self, mag):
-        """masks at the predicted resolution [B, S, C, rows, T] (rows = 1024 bins + 65 bands)"""
+        """masks at the predicted resolution [B, S, C, rows, T] (rows = 768 bins + 45 bands)"""
+        return self.forward_btscr(mag).permute(0, 2, 3, 4, 1)
+
+    def forward_btscr(self, mag):
+        """masks at the predicted resolution in the network's own layout [B, T, S, C, rows] (training uses
+        this directly: no permuted copy)"""
         B, C, F, T = mag.shape
         x = torch.log1p(mag[:, :, :self.in_bins, :])
         x = x.reshape(B, C * self.in_bins, T)
@@ -92,7 +97,7 @@ class StemsNet(nn.Module):
         y = self.fc2(torch.cat([h, l], -1)).reshape(B * T, H)
         y = torch.relu(self.bn2(y))
         y = self.fc3(y).reshape(B, T, self.n_stems, C, self.n_rows)
-        return torch.softmax(y, dim=2).permute(0, 2, 3, 4, 1)
+        return torch.softmax(y, dim=2)
 
 
 def band_sum(x, full=FULL_BINS, band=BAND):

@@ -7,6 +7,7 @@ Resume: run the same command again; it continues from <run>/last.pt (model, opti
 TRAINING sources with their own seeds; the held-out set is never looked at here).
 """
 import argparse
+import copy
 import glob
 import json
 import math
@@ -15,11 +16,13 @@ import sys
 import time
 
 import numpy as np
+import scipy.fft
 import scipy.io.wavfile as wavfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, istft, stft  # noqa: E402
+from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, istft, stft  # noqa: E402
+import separate  # noqa: E402
 
 
 def log(run, msg):
@@ -35,12 +38,19 @@ class Songs:
     def __init__(self, root):
         self.root = root
         self.songs = []
+        self.version = {}
+        self.songs_v2_vocals = []
         self.cache = {}
         self.rescan()
 
     def rescan(self):
         ds = sorted(d for d in glob.glob(os.path.join(self.root, 'song*')) if os.path.exists(os.path.join(d, 'meta.json')))
         self.songs = ds
+        for d in ds:  # data version of each song (1 = the v1 renders: no vocal air, five festival voices)
+            if d not in self.version:
+                m = json.load(open(os.path.join(d, 'meta.json')))
+                self.version[d] = m.get('data_version', 1)
+        self.songs_v2_vocals = [d for d in ds if self.version[d] >= 2 and json.load(open(os.path.join(d, 'meta.json'))).get('vocals')]
 
     def stem(self, d, s):
         k = (d, s)
@@ -53,13 +63,17 @@ class Songs:
         return self.stem(d, 'drums').shape[0]
 
 
-def sample_batch(songs, rng, batch, seg):
+def sample_batch(songs, rng, batch, seg, v2_vocals=0.0):
+    """v2_vocals: in re-mixed excerpts, the probability that the vocals come from a data-version-2 song (vocal
+    air, more voices) rather than from any song"""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     for b in range(batch):
         same = rng.random() < 0.4
         d0 = songs.songs[rng.integers(len(songs.songs))]
         for si, s in enumerate(STEMS):
             d = d0 if same else songs.songs[rng.integers(len(songs.songs))]
+            if s == 'vocals' and not same and songs.songs_v2_vocals and v2_vocals > 0 and rng.random() < v2_vocals:
+                d = songs.songs_v2_vocals[rng.integers(len(songs.songs_v2_vocals))]
             n = songs.length(d)
             a = int(rng.integers(0, max(1, n - seg)))
             x = songs.stem(d, s)[a:a + seg].T.astype(np.float32) / 32768.0
@@ -70,7 +84,75 @@ def sample_batch(songs, rng, batch, seg):
                 g = 0.0
             out[b, si, :, :x.shape[1]] = x * g
         out[b] *= 10 ** (rng.uniform(-9, 5) / 20)
-    return torch.from_numpy(out)
+    return out
+
+
+_WIN = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(N_FFT) / N_FFT)).astype(np.float32)
+
+
+def stft_frames_np(y, out):
+    """y float32 [..., N] -> out complex64 [..., T, IN_BINS] (T = 1 + N // HOP), the same STFT as model.stft
+    (zero padding of N_FFT/2 at both ends, periodic Hann) but in numpy/scipy, bins 0..IN_BINS-1 only, with
+    time before frequency. numpy + pocketfft is several times faster than torch 1.13's stft and elementwise
+    ops here (torch pays page faults on every large allocation on this machine)."""
+    lead = y.shape[:-1]
+    N = y.shape[-1]
+    T = 1 + N // HOP
+    yf = y.reshape(-1, N)
+    of = out.reshape((-1, T, IN_BINS))
+    pad = np.zeros(N + N_FFT + HOP, np.float32)
+    for i in range(yf.shape[0]):
+        pad[N_FFT // 2:N_FFT // 2 + N] = yf[i]
+        fr = np.lib.stride_tricks.as_strided(pad, (T, N_FFT), (HOP * 4, 4))
+        of[i] = scipy.fft.rfft(fr * _WIN, axis=-1)[:, :IN_BINS]
+    return out
+
+
+def band_sum_last(x, full=FULL_BINS, band=BAND):
+    """band_sum over the LAST axis (F = IN_BINS) -> [..., rows]"""
+    F = x.shape[-1]
+    n = (F - full + band - 1) // band
+    pad = n * band - (F - full)
+    hi = x[..., full:]
+    if pad:
+        hi = np.concatenate([hi, np.zeros(hi.shape[:-1] + (pad,), hi.dtype)], -1)
+    hi = hi.reshape(hi.shape[:-1] + (n, band)).sum(-1)
+    return np.concatenate([x[..., :full], hi], -1)
+
+
+def batch_tensors(y):
+    """y [B, S, C, N] float32 (stems of each excerpt, gains applied) -> model input |X| [B, C, F, T] and the
+    loss terms in the network's layout [B, T, S, C, rows]: A = band sums of |X|^2, Bx = band sums of |X||S_j|,
+    Cs = sum |S_j|^2 per stem (all over bins 0..IN_BINS-1)."""
+    B, S, C, N = y.shape
+    T = 1 + N // HOP
+    Z = np.empty((B, S, C, T, IN_BINS), np.complex64)
+    stft_frames_np(y, Z)
+    X = Z.sum(1)  # [B, C, T, F]
+    Xm = np.abs(X)
+    Sm = np.abs(Z)  # [B, S, C, T, F]
+    Cs = np.einsum('bsctf,bsctf->s', Sm, Sm)
+    A = band_sum_last(Xm * Xm).transpose(0, 2, 1, 3)[:, :, None]  # [B, T, 1, C, R]
+    Sm *= Xm[:, None]
+    Bx = band_sum_last(Sm).transpose(0, 3, 1, 2, 4)  # [B, T, S, C, R]
+    mag = np.ascontiguousarray(Xm.transpose(0, 1, 3, 2))  # [B, C, F, T]
+    return (torch.from_numpy(mag), torch.from_numpy(np.ascontiguousarray(A)),
+            torch.from_numpy(np.ascontiguousarray(Bx)), torch.from_numpy(Cs.astype(np.float32)))
+
+
+def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3):
+    """masks, Bx [B,T,S,C,R], A [B,T,1,C,R], Cs [S]. err_j = sum over the batch of (m_j|X| - |S_j|)^2 at full
+    bin resolution (exact, from the band sums). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
+    'logratio': 10 log10((err_j + eps) / (Cs_j + eps)), eps = floor * sum|X|^2, i.e. minus a batch-level
+    magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike)."""
+    err = (masks * (masks * A - 2 * Bx)).sum(dim=(0, 1, 3, 4)) + Cs
+    err = err.clamp(min=0)
+    eps = floor * A.sum()
+    if kind == 'ratio':
+        per = err / (Cs + eps)
+    else:
+        per = 10 * torch.log10((err + eps) / (Cs + eps))
+    return per.mean(), per.detach()
 
 
 def loss_terms(X_mag, S_mag):
@@ -112,19 +194,27 @@ def load_song(d, ext='wav'):
     return st
 
 
+class _Runner:
+    def __init__(self, model):
+        self.model = model
+
+    def __call__(self, mag):
+        with torch.no_grad():
+            return self.model(torch.from_numpy(mag)).numpy()
+
+
 @torch.no_grad()
 def validate(model, val_dirs, max_sec=None):
+    """mean SDR per stem over the validation songs (first max_sec seconds), masks only, through the python
+    reference separator (separate.py: numpy STFT, chunked model calls)"""
     model.eval()
     res = {s: [] for s in STEMS}
     for d in val_dirs:
-        sr, _ = wavfile.read(os.path.join(d, 'drums.wav'), mmap=True)
         st = np.stack([wavfile.read(os.path.join(d, s + '.wav'))[1].T.astype(np.float32) / 32768.0 for s in STEMS])
         if max_sec:
             st = st[..., :int(max_sec * SR)]
         mix = st.sum(0)
-        X = stft(torch.from_numpy(mix))  # [C, F, T]
-        m = model(X.abs().unsqueeze(0))[0]  # [S, C, F, T]
-        est = istft(m * X.unsqueeze(0), mix.shape[-1]).numpy()
+        est = separate.separate(mix, _Runner(model), use_wiener=False)
         for si, s in enumerate(STEMS):
             if np.sum(st[si] ** 2) > 1e-6 * np.sum(mix ** 2):
                 res[s].append(sdr(st[si], est[si]))
@@ -132,15 +222,35 @@ def validate(model, val_dirs, max_sec=None):
     return {s: float(np.mean(v)) if v else float('nan') for s, v in res.items()}
 
 
+def lr_at(args, step):
+    """'step': args.lr halved at each of --lr-steps (v1). 'cosine': linear warm-up over --warmup steps, then
+    cosine decay from args.lr to args.lr_min at --total-steps, constant after."""
+    if args.sched == 'step':
+        return args.lr * (0.5 ** sum(step >= s for s in args.lr_steps))
+    if step < args.warmup:
+        return args.lr * (step + 1) / args.warmup
+    f = min(1.0, (step - args.warmup) / max(1, args.total_steps - args.warmup))
+    return args.lr_min + 0.5 * (args.lr - args.lr_min) * (1 + math.cos(math.pi * f))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--data', default='/work/data/stems')
-    ap.add_argument('--run', default='/work/data/stems/runs/v1')
-    ap.add_argument('--batch', type=int, default=8)
+    ap.add_argument('--run', default='/work/data/stems/runs/v2')
+    ap.add_argument('--batch', type=int, default=6)
     ap.add_argument('--seconds', type=float, default=4.0)
     ap.add_argument('--lr', type=float, default=1e-3)
+    ap.add_argument('--lr-min', type=float, default=3e-5)
+    ap.add_argument('--sched', choices=['cosine', 'step'], default='cosine')
+    ap.add_argument('--warmup', type=int, default=100)
+    ap.add_argument('--total-steps', type=int, default=4000, help='end of the cosine decay (may be changed on resume)')
+    ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help="--sched step: halve the learning rate at these steps")
+    ap.add_argument('--loss', choices=['logratio', 'ratio'], default='logratio')
+    ap.add_argument('--floor', type=float, default=3e-3, help='loss floor, as a fraction of the batch mix energy')
+    ap.add_argument('--ema', type=float, default=0.997, help='decay of the weight average that is validated and saved in best.pt (0: off)')
+    ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
+    ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
-    ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help='halve the learning rate at these steps')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--val-every', type=int, default=300)
     ap.add_argument('--val-seconds', type=float, default=12.0, help='first N seconds of each validation song')
@@ -159,18 +269,26 @@ def main():
     best = -1e9
     rng = np.random.default_rng(args.seed)
     last = os.path.join(args.run, 'last.pt')
+    ema_state = None
     if os.path.exists(last):
         ck = torch.load(last)
         model.load_state_dict(ck['model'])
         opt.load_state_dict(ck['opt'])
         step, best = ck['step'], ck['best']
+        ema_state = ck.get('ema')
         rng = np.random.default_rng([args.seed, step])
         log(args.run, 'resumed from %s at step %d (best val %.2f)' % (last, step, best))
+    elif args.init:
+        ck = torch.load(args.init)
+        model.load_state_dict(ck['model'])
+        json.dump(vars(args), open(os.path.join(args.run, 'args.json'), 'w'), indent=1)
+        log(args.run, 'new run from the weights of %s (step %s): %d training songs, %d validation songs' % (
+            args.init, ck.get('step'), len(songs.songs), len(val_dirs)))
     else:
         # input statistics (Open-Unmix style learnt affine, initialised from data)
         acc = []
         for _ in range(8):
-            x = sample_batch(songs, rng, 8, seg).sum(1)
+            x = torch.from_numpy(sample_batch(songs, rng, 8, seg).sum(1))
             acc.append(torch.log1p(stft(x).abs()[:, :, :model.in_bins, :]).permute(1, 2, 0, 3).reshape(2 * model.in_bins, -1))
         a = torch.cat(acc, 1)
         with torch.no_grad():
@@ -179,58 +297,82 @@ def main():
         json.dump(vars(args), open(os.path.join(args.run, 'args.json'), 'w'), indent=1)
         log(args.run, 'new run: %d training songs, %d validation songs, %.2fM params' % (
             len(songs.songs), len(val_dirs), sum(p.numel() for p in model.parameters()) / 1e6))
-    sched_gamma = 0.5
+    ema = None
+    if args.ema > 0:
+        ema = copy.deepcopy(model)
+        if ema_state is not None:
+            ema.load_state_dict(ema_state)
+        ema.eval()
+        ema_p = [p for p in ema.parameters()]
+        model_p = [p for p in model.parameters()]
     t_ckpt = time.time()
     t0 = time.time()
+    c0 = time.process_time()
     run_loss = None
 
     def save(path, extra=None):
         ck = {'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'best': best,
               'args': vars(args), 'hidden': args.hidden}
+        if ema is not None:
+            ck['ema'] = ema.state_dict()
         if extra:
             ck.update(extra)
+        torch.save(ck, path + '.tmp')
+        os.replace(path + '.tmp', path)
+
+    def save_eval_model(path, extra):
+        """a checkpoint whose 'model' is the validated weights (the EMA if on): evaluate/export/separate read it"""
+        net = ema if ema is not None else model
+        ck = {'model': net.state_dict(), 'step': step, 'best': best, 'args': vars(args), 'hidden': args.hidden}
+        ck.update(extra)
         torch.save(ck, path + '.tmp')
         os.replace(path + '.tmp', path)
 
     while step < args.max_steps:
         if step % 200 == 0:
             songs.rescan()
-        # step-wise LR: halve at each of --lr-steps
-        lr = args.lr * (sched_gamma ** sum(step >= s for s in args.lr_steps))
+        lr = lr_at(args, step)
         for g in opt.param_groups:
             g['lr'] = lr
-        y = sample_batch(songs, rng, args.batch, seg)
-        with torch.no_grad():
-            S = stft(y)[..., :IN_BINS, :]  # [B, 4, 2, F, T]; the model neither reads nor is trained above 16 kHz
-            X = S.sum(1)
-            Xm = X.abs()
-            A, Bx, Cs = loss_terms(Xm, S.abs())
-        masks = model.forward_rows(Xm)
-        loss, per = loss_fn(masks, A, Bx, Cs)
+        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals)
+        mag, A, Bx, Cs = batch_tensors(y)
+        masks = model.forward_btscr(mag)
+        loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
         opt.step()
         step += 1
-        run_loss = per if run_loss is None else 0.98 * run_loss + 0.02 * per
+        if ema is not None:
+            with torch.no_grad():
+                d = min(args.ema, (1 + step) / (10 + step))
+                torch._foreach_mul_(ema_p, d)
+                torch._foreach_add_(ema_p, model_p, alpha=1 - d)
+                for be, bm in zip(ema.buffers(), model.buffers()):
+                    be.copy_(bm)
+        run_loss = per if run_loss is None else 0.95 * run_loss + 0.05 * per
         if step % 25 == 0:
-            log(args.run, 'step %d loss %s lr %.1e songs %d %.2fs/step' % (
+            log(args.run, 'step %d loss %s lr %.1e songs %d %.2fs/step %.2f cpu-s/step' % (
                 step, ' '.join('%s=%.3f' % (s, v) for s, v in zip(STEMS, run_loss.tolist())), lr,
-                len(songs.songs), (time.time() - t0) / 25))
+                len(songs.songs), (time.time() - t0) / 25, (time.process_time() - c0) / 25))
             t0 = time.time()
+            c0 = time.process_time()
         if step % args.val_every == 0 and val_dirs:
             tv = time.time()
-            v = validate(model, val_dirs, max_sec=args.val_seconds)
+            v = validate(ema if ema is not None else model, val_dirs, max_sec=args.val_seconds)
             mean = float(np.nanmean(list(v.values())))
-            log(args.run, 'VAL step %d %s mean=%.2f (%.0fs)' % (step, ' '.join('%s=%.2f' % kv for kv in v.items()), mean,
-                                                               time.time() - tv))
+            log(args.run, 'VAL%s step %d %s mean=%.2f (%.0fs)' % (' (ema)' if ema is not None else '', step,
+                                                                  ' '.join('%s=%.2f' % kv for kv in v.items()), mean,
+                                                                  time.time() - tv))
+            save_eval_model(os.path.join(args.run, 'eval_last.pt'), {'val': v})
             if mean > best:
                 best = mean
-                save(os.path.join(args.run, 'best.pt'), {'val': v})
+                save_eval_model(os.path.join(args.run, 'best.pt'), {'val': v})
                 log(args.run, 'new best %.2f -> best.pt' % best)
             save(last)
             t_ckpt = time.time()
             t0 = time.time()
+            c0 = time.process_time()
         if time.time() - t_ckpt > args.ckpt_minutes * 60:
             save(last)
             t_ckpt = time.time()

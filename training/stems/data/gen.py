@@ -1,0 +1,416 @@
+"""Render songs with four known stems (drums, bass, other, vocals) at 44.1 kHz stereo.
+
+  /usr/bin/python3 training/stems/data/gen.py --split train --out /work/data/stems/train --start 0 --count 400
+  /usr/bin/python3 training/stems/data/gen.py --split val   --out /work/data/stems/val   --start 0 --count 12
+
+Song i of a split is fully determined by (split, i): the seed is derived from them, so any song can be
+re-rendered on its own and a crashed run resumes by skipping songs whose folder is complete.
+
+Sources (and nothing else): mma grooves driven by random chord charts, planetblupi MIDI songs 000-006
+(007-009 are held out), our own melodies (instrumental leads, and the sung line), fluidsynth with
+FluidR3_GM / TimGM6mb (MuseScore_General is held out), festival / espeak-ng vocals.
+"""
+import argparse
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+import scipy.io.wavfile as wavfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import midi as M  # noqa: E402
+import vocals as V  # noqa: E402
+
+SR = 44100
+STEMS = ['drums', 'bass', 'other', 'vocals']
+TRAIN_SF = ['/usr/share/sounds/sf2/FluidR3_GM.sf2', '/usr/share/sounds/sf2/TimGM6mb.sf2']
+HELDOUT_SF = ['/usr/share/sounds/sf3/MuseScore_General.sf3']
+BLUPI = '/usr/share/planetblupi/music/music%03d.mid'
+BLUPI_TRAIN = [0, 1, 2, 3, 4, 5, 6]
+BLUPI_HELDOUT = [7, 8, 9]
+MMA_LIB = '/usr/share/mma/lib/stdlib'
+
+BASS_PROGRAMS = set(range(32, 40))  # GM 33-40 (1-based)
+# "other" programs we may substitute (0-based GM): keys, organ, guitars, strings, ensemble, brass, reeds,
+# pipes, synth lead/pad, ethnic; no bass, no percussive sfx.
+OTHER_PROGRAMS = list(range(0, 32)) + list(range(40, 56)) + list(range(56, 80)) + list(range(80, 96)) + \
+    list(range(104, 112))
+LEAD_PROGRAMS = [73, 74, 75, 71, 72, 68, 69, 64, 65, 66, 67, 56, 57, 59, 60, 40, 41, 80, 81, 82, 83, 84, 85,
+                 86, 87, 16, 17, 18, 19, 22, 24, 25, 26, 27, 29, 30, 0, 4, 5, 11, 13, 78, 79, 52, 53, 54]
+DRUM_KITS = [0, 8, 16, 24, 25, 32, 40, 48]
+
+
+def style_files():
+    return sorted(glob.glob(os.path.join(MMA_LIB, '*.mma')))
+
+
+def groove_split():
+    """Deterministic split of mma style FILES: every 8th file (by sorted name, offset 5) is held out, so
+    held-out grooves share no patterns with training grooves."""
+    train, held = [], []
+    for k, f in enumerate(style_files()):
+        names = []
+        for line in open(f, errors='replace'):
+            m = re.match(r'\s*DefGroove\s+(\S+)', line, re.I)
+            if m:
+                g = m.group(1)
+                if re.search(r'(intro|end|fill|break)', g, re.I):
+                    continue
+                names.append(g)
+        (held if k % 8 == 5 else train).extend(names)
+    return train, held
+
+
+# ---------------------------------------------------------------- chord charts
+QUAL = {'': [0, 4, 7], 'm': [0, 3, 7], '7': [0, 4, 7, 10], 'm7': [0, 3, 7, 10], 'maj7': [0, 4, 7, 11],
+        'sus4': [0, 5, 7], 'm7b5': [0, 3, 6, 10], '6': [0, 4, 7, 9], 'dim': [0, 3, 6], 'add9': [0, 4, 7, 14]}
+NAMES = ['C', 'Db', 'D', 'Eb', 'E', 'F', 'Gb', 'G', 'Ab', 'A', 'Bb', 'B']
+MAJOR_DEG = [(0, ''), (2, 'm'), (4, 'm'), (5, ''), (7, ''), (9, 'm'), (11, 'dim')]
+PROGS_MAJOR = [[0, 4, 5, 3], [0, 5, 3, 4], [1, 4, 0, 0], [0, 3, 4, 3], [0, 5, 1, 4], [5, 3, 0, 4], [0, 3, 0, 4],
+               [0, 2, 3, 4], [3, 4, 0, 5], [0, 4, 3, 0]]
+PROGS_MINOR = [[0, 5, 2, 6], [0, 3, 4, 0], [0, 6, 5, 6], [0, 3, 6, 2], [0, 5, 3, 4]]
+MINOR_DEG = [(0, 'm'), (2, 'dim'), (3, ''), (5, 'm'), (7, 'm'), (8, ''), (10, '')]
+
+
+def make_chart(rng, n_bars):
+    key = int(rng.integers(12))
+    minor = rng.random() < 0.35
+    bars = []
+    if rng.random() < 0.12 and not minor:  # 12-bar blues
+        pat = [0, 0, 0, 0, 5, 5, 0, 0, 7, 5, 0, 7]
+        while len(bars) < n_bars:
+            for d in pat:
+                bars.append([((key + d) % 12, '7')])
+        return key, bars[:n_bars]
+    degs = MINOR_DEG if minor else MAJOR_DEG
+    progs = PROGS_MINOR if minor else PROGS_MAJOR
+    sections = [progs[int(rng.integers(len(progs)))] for _ in range(2)]
+    while len(bars) < n_bars:
+        prog = sections[int(rng.random() < 0.4)]
+        for d in prog:
+            iv, q = degs[d]
+            if rng.random() < 0.35:
+                q = {'': str(rng.choice(['7', 'maj7', '6', 'sus4', 'add9', ''])), 'm': 'm7', 'dim': 'm7b5'}.get(q, q)
+            ch = [((key + iv) % 12, q)]
+            if rng.random() < 0.15:  # two chords in the bar
+                iv2, q2 = degs[int(rng.integers(7))]
+                ch.append(((key + iv2) % 12, q2))
+            bars.append(ch)
+    return key, bars[:n_bars]
+
+
+def chart_lines(bars):
+    out = []
+    for k, ch in enumerate(bars):
+        names = [NAMES[r] + q for r, q in ch]
+        if len(names) == 2:
+            out.append('%d %s / %s' % (k + 1, names[0], names[1]))
+        else:
+            out.append('%d %s' % (k + 1, names[0]))
+    return out
+
+
+def chords_for_melody(bars):
+    return [[(r, QUAL[q][:3] if len(QUAL[q]) > 3 and QUAL[q][3] > 11 else QUAL[q]) for r, q in ch] for ch in bars]
+
+
+# ---------------------------------------------------------------- MIDI splitting
+def ts_numerator(mid):
+    for tr in mid.tracks:
+        for t, b in tr:
+            if b[0] == 0xFF and b[1] == 0x58:
+                return b[3]
+    return 4
+
+
+def split_midi(mid, rng, randomize=True, lead=None):
+    """Split into per-stem Midi objects. Notes are classified by channel (10 = drums) and by the program in
+    force on their channel at note-on time (GM 33-40 = bass). Non-note events go to every stem, so each
+    stem renders with the same controllers/tempo. Pan (CC10) is replaced by a random pan per channel."""
+    events = []  # (tick, seq, track_index, bytes)
+    seq = 0
+    for ti, tr in enumerate(mid.tracks):
+        for t, b in tr:
+            events.append((t, seq, ti, b))
+            seq += 1
+    events.sort(key=lambda e: (e[0], e[1]))
+    prog = [0] * 16
+    prog_map = {}  # (ch, old_prog) -> new prog
+    pans = {}
+    active = {}
+    out = {s: [[] for _ in mid.tracks] for s in STEMS[:3]}
+    for ch in range(16):
+        if ch == 9:
+            pans[ch] = int(np.clip(64 + rng.normal(0, 8), 40, 88))
+        else:
+            pans[ch] = int(rng.integers(8, 120))
+    for t, _, ti, b in events:
+        st = b[0]
+        if st >= 0xF0:
+            for s in out:
+                out[s][ti].append((t, b))
+            continue
+        ch, hi = st & 0x0F, st & 0xF0
+        if hi == 0xC0:
+            p = b[1]
+            if ch == 9:
+                np_ = int(rng.choice(DRUM_KITS)) if randomize else p
+                prog_map.setdefault((ch, p), np_)
+            elif randomize:
+                if p in BASS_PROGRAMS:
+                    prog_map.setdefault((ch, p), int(rng.choice(sorted(BASS_PROGRAMS))) if rng.random() < 0.6 else p)
+                else:
+                    prog_map.setdefault((ch, p), int(rng.choice(OTHER_PROGRAMS)) if rng.random() < 0.4 else p)
+            else:
+                prog_map.setdefault((ch, p), p)
+            prog[ch] = p
+            nb = bytes([st, prog_map[(ch, p)]])
+            for s in out:
+                out[s][ti].append((t, nb))
+            continue
+        if hi == 0xB0 and b[1] == 10:
+            continue  # our own pan
+        if hi in (0x80, 0x90):
+            key = (ch, b[1])
+            if hi == 0x90 and b[2] > 0:
+                stem = 'drums' if ch == 9 else ('bass' if prog[ch] in BASS_PROGRAMS else 'other')
+                active.setdefault(key, []).append(stem)
+                out[stem][ti].append((t, b))
+            else:
+                lst = active.get(key)
+                stem = lst.pop(0) if lst else None
+                if stem:
+                    out[stem][ti].append((t, b))
+            continue
+        for s in out:
+            out[s][ti].append((t, b))
+    res = {}
+    for s in out:
+        trs = out[s]
+        trs[0] = [(0, bytes([0xB0 | ch, 10, pans[ch]])) for ch in range(16)] + trs[0]
+        res[s] = M.Midi(mid.division, trs)
+    if lead is not None:
+        res['other'].tracks.append(lead)
+    return res
+
+
+def lead_track(notes, ch, program, division, start_tick, rng):
+    ev = [(0, bytes([0xC0 | ch, program])), (0, bytes([0xB0 | ch, 7, int(rng.integers(80, 120))])),
+          (0, bytes([0xB0 | ch, 10, int(rng.integers(30, 98))]))]
+    t = start_tick
+    for p, beats, _ in notes:
+        d = int(round(beats * division))
+        if p is not None:
+            vel = int(rng.integers(70, 115))
+            ev.append((t, bytes([0x90 | ch, p, vel])))
+            ev.append((t + max(1, int(d * 0.92)), bytes([0x80 | ch, p, 0])))
+        t += d
+    return ev
+
+
+def scale_tempo(mid, factor):
+    for tr in mid.tracks:
+        for k, (t, b) in enumerate(tr):
+            if b[0] == 0xFF and b[1] == 0x51:
+                us = int(((b[3] << 16) | (b[4] << 8) | b[5]) / factor)
+                us = max(1, min(us, 0xFFFFFF))
+                tr[k] = (t, b[:3] + bytes([(us >> 16) & 255, (us >> 8) & 255, us & 255]))
+    if not any(b[0] == 0xFF and b[1] == 0x51 for tr in mid.tracks for t, b in tr):
+        us = int(500000 / factor)
+        mid.tracks[0].insert(0, (0, bytes([0xFF, 0x51, 3, (us >> 16) & 255, (us >> 8) & 255, us & 255])))
+
+
+# ---------------------------------------------------------------- rendering
+def fluidsynth(mid, sf, path_mid, path_wav, gain, reverb, chorus):
+    M.write(path_mid, mid)
+    subprocess.run(['fluidsynth', '-ni', '-q', '-O', 'float', '-T', 'wav', '-r', str(SR), '-g', '%.3f' % gain,
+                    '-R', '1' if reverb else '0', '-C', '1' if chorus else '0', '-F', path_wav, sf, path_mid],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=600)
+    sr, x = wavfile.read(path_wav)
+    assert sr == SR
+    return x.T.astype(np.float32)
+
+
+def stereo_width(x, w):
+    mid = 0.5 * (x[0] + x[1])
+    side = 0.5 * (x[0] - x[1]) * w
+    return np.stack([mid + side, mid - side])
+
+
+def song_seed(split, i):
+    return int.from_bytes(hashlib.sha256(('%s:%d' % (split, i)).encode()).digest()[:8], 'little')
+
+
+DATA_VERSION = 2  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices
+
+
+def render_song(split, i, out_root, length=None, data_version=None):
+    heldout = split == 'heldout'
+    data_version = data_version or DATA_VERSION
+    rng = np.random.default_rng(song_seed(split, i))
+    train_g, held_g = groove_split()
+    meta = {'split': split, 'index': i}
+    if not heldout:
+        meta['data_version'] = data_version
+    length = length or (30.0 if heldout else float(rng.uniform(30, 45)))
+    sf = str(rng.choice(HELDOUT_SF if heldout else TRAIN_SF))
+    meta['soundfont'] = os.path.basename(sf)
+    with tempfile.TemporaryDirectory(prefix='song') as tmp:
+        use_blupi = (i < 3) if heldout else (rng.random() < 0.12)
+        if use_blupi:
+            num = BLUPI_HELDOUT[i] if heldout else int(rng.choice(BLUPI_TRAIN))
+            mid = M.read(BLUPI % num)
+            factor = 1.0 if heldout else float(rng.uniform(0.85, 1.15))
+            scale_tempo(mid, factor)
+            meta['source'] = 'planetblupi music%03d.mid tempo x%.3f' % (num, factor)
+            tm = M.tempo_map(mid)
+            bpm = 60e6 / tm[0][1]
+            # pitch classes of the song for a melody
+            hist = np.zeros(12)
+            for tr in mid.tracks:
+                for t, b in tr:
+                    if b[0] & 0xF0 == 0x90 and b[0] & 0x0F != 9 and b[2] > 0:
+                        hist[b[1] % 12] += 1
+            pcs = list(np.argsort(-hist)[:7])
+            bpb = ts_numerator(mid)
+            n_bars = int(length * bpm / 60 / bpb) + 40
+            chords = [[(int(pcs[0]), sorted([(p - pcs[0]) % 12 for p in pcs]))] for _ in range(n_bars)]
+            end_tick = max((t for tr in mid.tracks for t, b in tr), default=0)
+            total = M.tick_to_sec(mid, end_tick)
+            start_sec = 0.0 if heldout else float(rng.uniform(0, max(0.0, total - length - 1)))
+        else:
+            groove = str(rng.choice(held_g if heldout else train_g))
+            bpm = float(rng.uniform(72, 160))
+            n_bars = 40
+            key, bars = make_chart(rng, n_bars)
+            mma = ['Tempo %d' % int(bpm), 'Groove %s' % groove] + chart_lines(bars)
+            open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
+            r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
+                               capture_output=True, text=True, timeout=120)
+            if r.returncode != 0 and 'Too many chords' in r.stdout + r.stderr:  # 2/4 grooves: one chord a bar
+                bars = [ch[:1] for ch in bars]
+                mma = mma[:2] + chart_lines(bars)
+                open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
+                r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
+                                   capture_output=True, text=True, timeout=120)
+            if r.returncode != 0:
+                raise RuntimeError('mma failed: ' + (r.stdout + r.stderr)[-300:].replace('\n', ' '))
+            mid = M.read(os.path.join(tmp, 's.mid'))
+            bpm = int(bpm)
+            meta['source'] = 'mma groove %s, %d bpm, key %s' % (groove, bpm, NAMES[key])
+            meta['chart'] = mma
+            bpb = ts_numerator(mid)
+            chords = chords_for_melody(bars)
+            end_tick = max((t for tr in mid.tracks for t, b in tr), default=0)
+            total = M.tick_to_sec(mid, end_tick)
+            start_sec = float(rng.uniform(0, max(0.0, min(8.0, total - length - 1))))
+        beat_sec = 60.0 / bpm
+        # align excerpt start to a bar so melodies line up with chords
+        start_bar = int(start_sec / (beat_sec * bpb))
+        start_sec = start_bar * beat_sec * bpb
+        chords = chords[start_bar:] + chords[:start_bar]
+        bars_needed = int(length / (beat_sec * bpb)) + 2
+        has_vocals = (i % 8 != 7) if heldout else (rng.random() < 0.85)
+        has_lead = (not heldout and rng.random() < (0.3 if has_vocals else 0.6)) or (heldout and i % 4 == 2)
+        lead = None
+        if has_lead:
+            lo = int(rng.integers(55, 70))
+            lnotes = V.melody_notes(chords, bpb, bars_needed, lo, lo + 16, rng, density=0.6)
+            lead_prog = int(rng.choice(LEAD_PROGRAMS))
+            start_tick = int(round(start_bar * bpb * mid.division))
+            # melody beat grid assumes constant tempo (true for mma; approximate for planetblupi)
+            lead = lead_track(lnotes, 15 if not use_blupi else 14, lead_prog, mid.division, start_tick, rng)
+            meta['lead_program'] = lead_prog
+        parts = split_midi(mid, rng, randomize=not heldout, lead=lead)
+        gain = float(rng.uniform(0.3, 0.6))
+        reverb, chorus = bool(rng.random() < 0.7), bool(rng.random() < 0.5)
+        if heldout:
+            reverb, chorus, gain = True, True, 0.5
+        stems = {}
+        for s in ['drums', 'bass', 'other']:
+            x = fluidsynth(parts[s], sf, os.path.join(tmp, s + '.mid'), os.path.join(tmp, s + '.wav'), gain, reverb, chorus)
+            a = int(start_sec * SR)
+            x = x[:, a:a + int(length * SR)]
+            x = np.pad(x, ((0, 0), (0, int(length * SR) - x.shape[1])))
+            stems[s] = x
+        if not heldout:
+            stems['other'] = stereo_width(stems['other'], float(rng.uniform(0.3, 1.6)))
+            stems['drums'] = stereo_width(stems['drums'], float(rng.uniform(0.5, 1.3)))
+        n = int(length * SR)
+        if has_vocals:
+            if rng.random() < 0.5:
+                lo = int(rng.integers(45, 50))
+            else:
+                lo = int(rng.integers(55, 62))
+            vnotes = V.melody_notes(chords, bpb, bars_needed, lo, lo + 14, rng, density=0.8)
+            v2 = data_version >= 2 and not heldout
+            voc, engine = V.render_vocals(vnotes, bpm, length, rng, heldout=heldout, use_air=v2,
+                                          rng_air=np.random.default_rng([song_seed(split, i), 2]),
+                                          train_voices=V.FESTIVAL_TRAIN_VOICES_V2 if v2 else None)
+            meta['vocals'] = engine
+            stems['vocals'] = voc
+        else:
+            stems['vocals'] = np.zeros((2, n), np.float32)
+            meta['vocals'] = None
+    # levels: vocals relative to accompaniment in a plausible range (training re-randomises gains anyway)
+    acc = sum(stems[s] for s in ['drums', 'bass', 'other'])
+    acc_rms = float(np.sqrt(np.mean(acc ** 2)) + 1e-9)
+    if has_vocals:
+        v_rms = float(np.sqrt(np.mean(stems['vocals'] ** 2)) + 1e-9)
+        stems['vocals'] *= acc_rms / v_rms * 10 ** (rng.uniform(-4, 3) / 20)
+    mix = sum(stems[s] for s in STEMS)
+    peak = float(np.abs(mix).max()) + 1e-9
+    g = min(0.9 / peak, 10 ** (-16 / 20) / (np.sqrt(np.mean(mix ** 2)) + 1e-9))
+    d = os.path.join(out_root, '%s%04d' % ('song' if not heldout else 'heldout', i))
+    os.makedirs(d + '.tmp', exist_ok=True)
+    for s in STEMS:
+        y = np.clip(stems[s] * g, -1, 1)
+        if heldout:
+            wavfile.write(os.path.join(d + '.tmp', s + '.wav'), SR, y.T.astype(np.float32))
+            subprocess.run(['ffmpeg', '-loglevel', 'error', '-y', '-i', os.path.join(d + '.tmp', s + '.wav'),
+                            '-sample_fmt', 's32', '-c:a', 'flac', os.path.join(d + '.tmp', s + '.flac')], check=True)
+            os.remove(os.path.join(d + '.tmp', s + '.wav'))
+        else:
+            wavfile.write(os.path.join(d + '.tmp', s + '.wav'), SR, (y.T * 32767).round().astype(np.int16))
+    meta['length_sec'] = length
+    meta['has_vocals'] = has_vocals
+    json.dump(meta, open(os.path.join(d + '.tmp', 'meta.json'), 'w'), indent=1)
+    if os.path.exists(d):
+        shutil.rmtree(d)
+    os.rename(d + '.tmp', d)
+    return d
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--split', default='train', choices=['train', 'val', 'heldout'])
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--start', type=int, default=0)
+    ap.add_argument('--count', type=int, default=100)
+    ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2],
+                    help='1 reproduces the songs of the v1 model (no vocal air, five festival voices)')
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    for i in range(args.start, args.start + args.count, args.step):
+        d = os.path.join(args.out, '%s%04d' % ('heldout' if args.split == 'heldout' else 'song', i))
+        if os.path.exists(os.path.join(d, 'meta.json')):
+            continue
+        t0 = time.time()
+        try:
+            render_song(args.split, i, args.out, data_version=args.data_version)
+            print('%s %d ok %.1fs' % (args.split, i, time.time() - t0), flush=True)
+        except Exception as e:  # a failed song is skipped, not fatal
+            print('%s %d FAILED %r' % (args.split, i, e), flush=True)
+
+
+if __name__ == '__main__':
+    main()
