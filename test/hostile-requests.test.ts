@@ -56,6 +56,28 @@ describe('deeply nested JSON', () => {
   });
 });
 
+describe('NUL characters, which PostgreSQL cannot store', () => {
+  it('refuses a NUL in metadata, a title or a key with 400 naming the field, on either store, and stores nothing', async () => {
+    const base = { kind: 'generate', params: { duration: 1 }, targets: [{ format: 'mp3' }] };
+    const before = (await svc.api('GET', '/v1/tasks')).body.data.length;
+    const cases: Array<[unknown, string]> = [
+      [{ ...base, metadata: { order: '\u0000' } }, 'metadata.order'],
+      [{ ...base, title: 'a\u0000b' }, 'title'],
+      [{ ...base, metadata: { 'k\u0000': 1 } }, 'metadata.k\\u0000'],
+    ];
+    for (const [body, field] of cases) {
+      const res = await svc.api('POST', '/v1/tasks', body);
+      expect(res.status).toBe(400);
+      expect(res.body.error).toMatchObject({ code: 'VALIDATION_ERROR', message: expect.stringContaining('NUL character'), details: { field } });
+    }
+    // The fuzzer's counterexample: a valid item beside one whose metadata holds a NUL.
+    const batch = await svc.api('POST', '/v1/batches', { tasks: [base, { ...base, metadata: { order: '\u0000' } }] });
+    expect(batch.status).toBe(400);
+    expect(batch.body.error.details.field).toBe('tasks[1].metadata.order');
+    expect((await svc.api('GET', '/v1/tasks')).body.data.length).toBe(before);
+  });
+});
+
 describe('signed download URLs', () => {
   let url: URL;
   beforeAll(async () => {

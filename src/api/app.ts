@@ -16,7 +16,7 @@ import type { Store } from '../store/store.js';
 import { requireApiKey } from './auth.js';
 import { paceBodies } from './body-pace.js';
 import { HookwaveError } from '../errors.js';
-import { MAX_JSON_DEPTH, tooDeep } from '../schema/json-depth.js';
+import { MAX_JSON_DEPTH, bodyProblem } from '../schema/json-depth.js';
 import { clientErrorHandler, errorHandler, notFoundHandler } from './error-handler.js';
 import { collectRoutes, registerDocs, swaggerOptions } from './openapi.js';
 import { accountRoutes } from './routes/account.js';
@@ -75,11 +75,14 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
   app.addHook('preValidation', async (req) => {
     // Parsed JSON only: an upload's body is its stream.
     if (req.body === null || typeof req.body !== 'object' || typeof (req.body as { pipe?: unknown }).pipe === 'function') return;
-    const at = tooDeep(req.body);
-    if (at) {
-      const field = at.length > 80 ? `${at.slice(0, 77)}...` : at;
-      throw new HookwaveError('VALIDATION_ERROR', `${field.split(/[.[]/)[0]} nests deeper than ${MAX_JSON_DEPTH} levels; flatten it`, { field, max_depth: MAX_JSON_DEPTH });
+    const problem = bodyProblem(req.body);
+    if (!problem) return;
+    const field = problem.path.length > 80 ? `${problem.path.slice(0, 77)}...` : problem.path;
+    const top = field.split(/[.[]/)[0];
+    if (problem.kind === 'too_deep') {
+      throw new HookwaveError('VALIDATION_ERROR', `${top} nests deeper than ${MAX_JSON_DEPTH} levels; flatten it`, { field, max_depth: MAX_JSON_DEPTH });
     }
+    throw new HookwaveError('VALIDATION_ERROR', `${field} holds a NUL character (\\u0000), which cannot be stored; remove it or encode the value (e.g. base64)`, { field });
   });
   // Before any route: test/openapi.test.ts checks that every route is in the document.
   app.decorate('registeredRoutes', collectRoutes(app));
