@@ -73,6 +73,10 @@ export interface Config {
   maxOutputSeconds: number;
   downloadTimeoutMs: number;
   workerConcurrency: number;
+  /** Running targets of one tenant at most, across every worker (0: no cap); claims skip a tenant at its cap. */
+  tenantMaxRunning: number;
+  /** Queued tasks of one tenant at most (0: no cap); a create beyond it is 429 RATE_LIMITED with Retry-After. */
+  tenantMaxQueued: number;
   /** Heap limit of each engine thread (one per running target), MiB: an engine that exceeds it fails alone. */
   engineMemoryMb: number;
   leaseMs: number;
@@ -164,6 +168,8 @@ export function defaultConfig(): Config {
     maxOutputSeconds: DEFAULT_MAX_OUTPUT_SECONDS,
     downloadTimeoutMs: 120 * SECOND,
     workerConcurrency: Math.max(1, os.availableParallelism()),
+    tenantMaxRunning: 32,
+    tenantMaxQueued: 10_000,
     engineMemoryMb: 2048,
     leaseMs: 30 * SECOND,
     heartbeatMs: 10 * SECOND,
@@ -261,6 +267,8 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('maxOutputSeconds', num(env, 'HOOKWAVE_MAX_OUTPUT_SECONDS'));
   set('downloadTimeoutMs', num(env, 'HOOKWAVE_DOWNLOAD_TIMEOUT_MS'));
   set('workerConcurrency', num(env, 'HOOKWAVE_WORKER_CONCURRENCY'));
+  set('tenantMaxRunning', num(env, 'HOOKWAVE_TENANT_MAX_RUNNING'));
+  set('tenantMaxQueued', num(env, 'HOOKWAVE_TENANT_MAX_QUEUED'));
   set('engineMemoryMb', num(env, 'HOOKWAVE_ENGINE_MEMORY_MB'));
   set('leaseMs', num(env, 'HOOKWAVE_LEASE_MS'));
   set('heartbeatMs', num(env, 'HOOKWAVE_HEARTBEAT_MS'));
@@ -316,6 +324,9 @@ function validateConfig(cfg: Config): void {
   // Below this a thread cannot even start its heap, and V8 ends the whole process instead.
   if (!(cfg.engineMemoryMb >= 64)) throw new Error(`HOOKWAVE_ENGINE_MEMORY_MB must be at least 64, got ${cfg.engineMemoryMb}`);
   if (!Number.isInteger(cfg.workerConcurrency) || cfg.workerConcurrency < 1) throw new Error(`HOOKWAVE_WORKER_CONCURRENCY must be a whole number of at least 1, got ${cfg.workerConcurrency}`);
+  for (const [name, v] of [['HOOKWAVE_TENANT_MAX_RUNNING', cfg.tenantMaxRunning], ['HOOKWAVE_TENANT_MAX_QUEUED', cfg.tenantMaxQueued]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number (0: no cap), got ${v}`);
+  }
   if (cfg.retryScheduleMs.some((n) => !Number.isFinite(n) || n < 0)) throw new Error('retry schedule must be non-negative numbers of ms');
   validateStorage(cfg);
 }

@@ -95,7 +95,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const blobs: BlobStore = s3 ?? new LocalBlobStore(path.join(config.dataDir, 'files'));
   // The API may listen on an ephemeral port; URLs are signed for the address it really got.
   const signer = new UrlSigner(signingKey, config.publicUrl ?? `http://${config.host}:${config.port}`, config.fileUrlTtl, s3?.presigner ?? null);
-  const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit, outputLimits: { outputBytes: config.maxOutputBytes, outputSeconds: config.maxOutputSeconds } });
+  const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit, tenantMaxQueued: config.tenantMaxQueued, outputLimits: { outputBytes: config.maxOutputBytes, outputSeconds: config.maxOutputSeconds } });
   const endpoints = new EndpointService(store, guard, config.secretRotationOverlapMs);
   const batches = new BatchService(store, tasks);
   const deliveries = new DeliveryService(store);

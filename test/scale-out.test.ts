@@ -162,7 +162,7 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
           lease_owner: null, lease_expires_at: null, cost: null, duration: null, info: null, error: null, created_at: now, started_at: null, finished_at: null,
         }));
         await stores[0]!.insertTask(task, targets);
-        const claimed = await Promise.all(stores.map((s, w) => s.claimTargets(`w${w}`, 1, now, now + 60_000)));
+        const claimed = await Promise.all(stores.map((s, w) => s.claimTargets(`w${w}`, 1, now, now + 60_000, 0)));
         await Promise.all(
           claimed.map(([c], w) =>
             stores[w]!.tx((tx) => finishTarget(tx, signer, c!.target, `w${w}`, { status: 'completed', outputs: [], duration: 1, cost: 0.001, info: null }, Date.now())),

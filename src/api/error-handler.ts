@@ -39,6 +39,9 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (e.status >= 500) req.log.error({ err }, 'request failed');
   // The rest of a body that did not arrive in time will not be read: this connection is done.
   if (e.code === 'REQUEST_TIMEOUT') void reply.header('connection', 'close');
+  // A refusal that will pass on its own says when to come back (RFC 9110 §10.2.3).
+  const retryAfter = (e.details as { retry_after?: unknown } | undefined)?.retry_after;
+  if (e.status === 429 && typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter));
   void reply.status(e.status).send({ success: false, error: e.toJSON() });
 }
 

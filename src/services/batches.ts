@@ -81,6 +81,7 @@ export class BatchService {
     }
 
     const fresh = prepared.flatMap((p) => ('item' in p && 'task' in p.item ? [p.item] : []));
+    await this.tasks.assertQueueRoom(tenantId, fresh.length);
     try {
       await this.store.tx(async (tx) => {
         if (!earlier) await tx.insertBatch(batch);

@@ -54,8 +54,16 @@ export interface TaskServiceDeps {
   guard: UrlGuard;
   signer: UrlSigner;
   metadataLimit: number;
+  /** Queued tasks of one tenant at most; 0: no cap. */
+  tenantMaxQueued: number;
   outputLimits: OutputLimits;
 }
+
+/**
+ * What a client whose queue is full is told to wait: roughly how long a busy service takes to
+ * start a few of its queued tasks. A hint, not a promise; the next create may still find it full.
+ */
+export const QUEUE_FULL_RETRY_AFTER_SECONDS = 30;
 
 const ENDED: TaskStatus[] = ['completed', 'failed', 'canceled'];
 
@@ -200,9 +208,28 @@ export class TaskService {
     return { task, targets, idempotencyKey: idempotencyKey ?? null, requestHash };
   }
 
+  /**
+   * Refuses `adding` more tasks when the tenant's queue would pass its cap: a tenant that queues
+   * faster than its work runs is slowed down at the door instead of filling the database. Checked
+   * before the insert, not in its transaction, so requests racing at the cap may pass it by a few.
+   */
+  async assertQueueRoom(tenantId: string, adding: number): Promise<void> {
+    const cap = this.d.tenantMaxQueued;
+    if (cap <= 0 || adding === 0) return;
+    const queued = await this.d.store.countQueuedTasks(tenantId, cap);
+    if (queued + adding <= cap) return;
+    const what = adding === 1 ? 'one more task' : `${adding} more tasks`;
+    throw new HookwaveError(
+      'RATE_LIMITED',
+      `you have ${queued >= cap ? `${cap} or more` : queued} tasks queued and may have at most ${cap} (HOOKWAVE_TENANT_MAX_QUEUED); ${what} would pass it. Retry after ${QUEUE_FULL_RETRY_AFTER_SECONDS} s, or cancel queued tasks you no longer need`,
+      { limit: cap, queued, retry_after: QUEUE_FULL_RETRY_AFTER_SECONDS },
+    );
+  }
+
   async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<CreateTaskResult> {
     const prepared = await this.prepare(tenantId, body, idempotencyKey, batchId);
     if ('replayed' in prepared) return { task: prepared.replayed, replayed: true };
+    await this.assertQueueRoom(tenantId, 1);
     try {
       await this.d.store.tx(async (tx) => {
         await insertPrepared(tx, prepared);

@@ -157,7 +157,14 @@ export interface Ops {
    * Leases up to `limit` due targets (queued, or processing with an expired lease) to `owner` until
    * `leaseUntil`, counting the run in `attempts`; returns them with their tasks.
    */
-  claimTargets(owner: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedTarget[]>;
+  /**
+   * Leases up to `limit` due targets to `owner`: expired leases first, then queued targets fairly
+   * across tenants (one per tenant in turn, longest unserved first; domain/fair-share.ts), never
+   * taking a tenant past `tenantCap` running targets (0: no cap).
+   */
+  claimTargets(owner: string, limit: number, now: number, leaseUntil: number, tenantCap: number): Promise<ClaimedTarget[]>;
+  /** A tenant's queued tasks, counted up to `upTo` (its queue cap) and no further. */
+  countQueuedTasks(tenantId: string, upTo: number): Promise<number>;
   /** Extends the lease of targets `owner` still holds; returns the ids it still holds (not canceled). */
   renewLeases(owner: string, targetIds: string[], leaseUntil: number): Promise<string[]>;
   /** Updates a target only while `owner` holds its lease; false when the lease was lost or the target canceled. */

@@ -105,7 +105,7 @@ export class Worker {
     const now = Date.now();
     let claimed: ClaimedTarget[];
     try {
-      claimed = await this.d.store.claimTargets(this.id, free, now, now + this.d.config.leaseMs);
+      claimed = await this.d.store.claimTargets(this.id, free, now, now + this.d.config.leaseMs, this.d.config.tenantMaxRunning);
     } catch (err) {
       this.d.logger.error({ err }, 'claiming targets failed');
       return;

@@ -43,6 +43,7 @@ import type {
   TaskPatch,
 } from '../store.js';
 import { probeCandidates } from '../../domain/circuit-breaker.js';
+import { fairShare, roomUnderCap, type TenantQueue } from '../../domain/fair-share.js';
 import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
 
 type Row = Record<string, unknown>;
@@ -62,7 +63,7 @@ const COLUMNS = {
     'idempotency_key', 'request_hash', 'batch_id', 'cost', 'error', 'created_at', 'updated_at', 'completed_at',
   ],
   targets: [
-    'id', 'task_id', 'position', 'name', 'spec', 'status', 'progress', 'attempts', 'lease_owner', 'lease_expires_at',
+    'id', 'task_id', 'tenant_id', 'position', 'name', 'spec', 'status', 'progress', 'attempts', 'lease_owner', 'lease_expires_at',
     'cost', 'duration', 'info', 'error', 'created_at', 'started_at', 'finished_at',
   ],
   outputs: ['id', 'target_id', 'task_id', 'tenant_id', 'name', 'format', 'path', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'created_at'],
@@ -120,23 +121,49 @@ class Where {
   }
 }
 
-// Each side of the due set is bounded by its own LIMIT so a long queue is never sorted whole, and
-// rows another claimer holds are skipped rather than waited for. A row whose lease a heartbeat
-// renewed after this statement's snapshot is re-checked once locked and left out.
-const CLAIM_TARGETS = `
-  WITH queued AS (
-    SELECT id, created_at FROM targets WHERE status = 'queued' ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED
-  ), expired AS (
-    SELECT id, created_at FROM targets WHERE status = 'processing' AND lease_expires_at < $3 LIMIT $2 FOR UPDATE SKIP LOCKED
-  ), due AS (
-    SELECT id FROM (SELECT * FROM queued UNION ALL SELECT * FROM expired) AS d ORDER BY created_at LIMIT $2
-  )
-  UPDATE targets AS t
-     SET status = 'processing', lease_owner = $1, lease_expires_at = $4,
-         attempts = t.attempts + 1, started_at = COALESCE(t.started_at, $3)
-    FROM due
-   WHERE t.id = due.id
-  RETURNING t.*`;
+// Claiming (claimTargets): expired leases first, then queued targets fairly across tenants. Rows
+// another claimer holds are skipped rather than waited for; a lease a heartbeat renewed after the
+// statement's snapshot is re-checked once locked and left out.
+const EXPIRED_TARGETS = `
+  SELECT id FROM targets WHERE status = 'processing' AND lease_expires_at < $1
+   ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
+
+// Tenants with queued work, longest unserved first, with their running targets.
+const WAITING_TENANTS = `
+  SELECT tn.id, (SELECT count(*) FROM targets r WHERE r.tenant_id = tn.id AND r.status = 'processing')::int AS running
+    FROM tenants tn
+   WHERE EXISTS (SELECT 1 FROM targets q WHERE q.tenant_id = tn.id AND q.status = 'queued')
+   ORDER BY tn.claim_turn, tn.id`;
+
+// Claimers serving the same tenant take turns, so its running cap holds exactly. In id order, so
+// two claimers never wait on each other crosswise; NO KEY UPDATE, so creating a task (whose
+// foreign key takes KEY SHARE on its tenant) never waits for a claim.
+const LOCK_TENANTS = `SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`;
+
+const RUNNING_OF_TENANTS = `
+  SELECT tenant_id, count(*)::int AS running FROM targets
+   WHERE tenant_id = ANY($1) AND status = 'processing' GROUP BY tenant_id`;
+
+// Each tenant's oldest queued targets, as many as its room, in one round trip.
+const QUEUED_OF_TENANTS = `
+  SELECT q.id, q.tenant_id
+    FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(tenant_id, room, n)
+   CROSS JOIN LATERAL (
+     SELECT id, tenant_id, created_at FROM targets
+      WHERE tenant_id = w.tenant_id AND status = 'queued'
+      ORDER BY created_at LIMIT w.room FOR UPDATE SKIP LOCKED) AS q
+   ORDER BY w.n, q.created_at`;
+
+const TAKE_TURNS = `
+  UPDATE tenants SET claim_turn = (SELECT max(claim_turn) FROM tenants) + array_position($1::text[], id)
+   WHERE id = ANY($1)`;
+
+const LEASE_TARGETS = `
+  UPDATE targets
+     SET status = 'processing', lease_owner = $1, lease_expires_at = $2,
+         attempts = attempts + 1, started_at = COALESCE(started_at, $3)
+   WHERE id = ANY($4)
+  RETURNING *`;
 
 // As in SQLite: rows of an open circuit move to its open-until instead of being leased, so they
 // leave the front of deliveries_due. `= ANY(ARRAY(…))` finds the claimed rows by primary key; a join
@@ -250,7 +277,7 @@ export class PostgresQueries implements Ops {
     // of targets is checked at the end of the statement, when the task row exists.
     await this.exec(`WITH task AS (${insertSql('tasks', '$1')}) ${insertSql('targets', '$2')}`, [
       JSON.stringify([task]),
-      JSON.stringify(targets),
+      JSON.stringify(targets.map((t) => ({ ...t, tenant_id: task.tenant_id }))),
     ]);
   }
 
@@ -306,10 +333,13 @@ export class PostgresQueries implements Ops {
 
   // ---- worker leases ----
 
-  claimTargets(owner: string, limit: number, now: number, leaseUntil: number): Promise<ClaimedTarget[]> {
+  claimTargets(owner: string, limit: number, now: number, leaseUntil: number, tenantCap: number): Promise<ClaimedTarget[]> {
     return this.atomic(async (q) => {
-      const targets = await q.all<TargetRow>(CLAIM_TARGETS, [owner, limit, now, leaseUntil]);
-      if (targets.length === 0) return [];
+      const ids = (await q.all<{ id: string }>(EXPIRED_TARGETS, [now, limit])).map((r) => r.id);
+      if (ids.length < limit) ids.push(...(await this.claimQueuedFairly(q, limit - ids.length, tenantCap)));
+      if (ids.length === 0) return [];
+      const order = new Map(ids.map((id, i) => [id, i]));
+      const targets = (await q.all<TargetRow>(LEASE_TARGETS, [owner, leaseUntil, now, ids])).sort((a, b) => order.get(a.id)! - order.get(b.id)!);
       const taskIds = [...new Set(targets.map((t) => t.task_id))];
       await q.exec("UPDATE tasks SET status = 'processing', updated_at = $1 WHERE id = ANY($2) AND status = 'queued'", [now, taskIds]);
       const tasks = new Map((await q.all<TaskRow>('SELECT * FROM tasks WHERE id = ANY($1)', [taskIds])).map((t) => [t.id, t]));
@@ -320,6 +350,31 @@ export class PostgresQueries implements Ops {
       }
       return out;
     });
+  }
+
+  /** Queued target ids, one tenant at a time in turn order (fair-share.ts); moves the served tenants' turns to the back. */
+  private async claimQueuedFairly(q: PostgresQueries, limit: number, tenantCap: number): Promise<string[]> {
+    const waiting = (await q.all<{ id: string; running: number }>(WAITING_TENANTS, [])).filter((t) => roomUnderCap(t.running, tenantCap, limit) > 0).slice(0, limit);
+    if (waiting.length === 0) return [];
+    const tenantIds = waiting.map((t) => t.id);
+    let rooms = waiting.map((t) => roomUnderCap(t.running, tenantCap, limit));
+    if (tenantCap > 0) {
+      // Counted again under the tenants' locks: another claimer may have started some meanwhile.
+      await q.exec(LOCK_TENANTS, [tenantIds]);
+      const running = new Map((await q.all<{ tenant_id: string; running: number }>(RUNNING_OF_TENANTS, [tenantIds])).map((r) => [r.tenant_id, r.running]));
+      rooms = tenantIds.map((id) => roomUnderCap(running.get(id) ?? 0, tenantCap, limit));
+    }
+    const rows = await q.all<{ id: string; tenant_id: string }>(QUEUED_OF_TENANTS, [tenantIds, rooms]);
+    const queues: TenantQueue[] = tenantIds.map((tenantId) => ({ tenantId, targetIds: rows.filter((r) => r.tenant_id === tenantId).map((r) => r.id) }));
+    const pick = fairShare(queues, limit);
+    if (pick.served.length > 0) await q.exec(TAKE_TURNS, [pick.served]);
+    return pick.targetIds;
+  }
+
+  async countQueuedTasks(tenantId: string, upTo: number): Promise<number> {
+    // Counts no further than the cap: a full queue costs the same to check as a nearly full one.
+    const row = await this.one<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE tenant_id = $1 AND status = 'queued' LIMIT $2) AS q`, [tenantId, upTo]);
+    return row?.n ?? 0;
   }
 
   async renewLeases(owner: string, targetIds: string[], leaseUntil: number): Promise<string[]> {

@@ -32,6 +32,7 @@ import type {
   TaskPatch,
 } from '../store.js';
 import { probeCandidates } from '../../domain/circuit-breaker.js';
+import { fairShare, roomUnderCap, type TenantQueue } from '../../domain/fair-share.js';
 import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
 
 /** The Ops interface with plain (synchronous) return values. */
@@ -153,13 +154,13 @@ export class SqliteQueries implements SyncOps {
         task.completed_at,
       );
       const ins = this.s(
-        `INSERT INTO targets (id, task_id, position, name, spec, status, progress, attempts, lease_owner, lease_expires_at,
+        `INSERT INTO targets (id, task_id, tenant_id, position, name, spec, status, progress, attempts, lease_owner, lease_expires_at,
                               cost, duration, info, error, created_at, started_at, finished_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       );
       for (const t of targets) {
         ins.run(
-          t.id, t.task_id, t.position, t.name, json(t.spec), t.status, t.progress, t.attempts, t.lease_owner, t.lease_expires_at,
+          t.id, t.task_id, task.tenant_id, t.position, t.name, json(t.spec), t.status, t.progress, t.attempts, t.lease_owner, t.lease_expires_at,
           t.cost, t.duration, json(t.info), json(t.error), t.created_at, t.started_at, t.finished_at,
         );
       }
@@ -231,23 +232,24 @@ export class SqliteQueries implements SyncOps {
 
   // ---- worker leases ----
 
-  claimTargets(owner: string, limit: number, now: number, leaseUntil: number): ClaimedTarget[] {
+  claimTargets(owner: string, limit: number, now: number, leaseUntil: number, tenantCap: number): ClaimedTarget[] {
     return this.atomic(() => {
-      // Due: never started, or started by a worker whose lease ran out (it died or hung).
-      // Each side is bounded by its own LIMIT so a long queue is never sorted whole.
+      // Targets whose worker's lease ran out (it died or hung) come first: they waited longest,
+      // and they already count as their tenant's running work.
+      const ids = (this.s(`SELECT id FROM targets WHERE status = 'processing' AND lease_expires_at < ? ORDER BY lease_expires_at LIMIT ?`).all(now, limit) as Array<{ id: string }>).map(
+        (r) => r.id,
+      );
+      if (ids.length < limit) ids.push(...this.claimQueuedFairly(limit - ids.length, tenantCap));
+      if (ids.length === 0) return [];
       const rows = this.s(
         `UPDATE targets
-            SET status = 'processing', lease_owner = @owner, lease_expires_at = @leaseUntil,
-                attempts = attempts + 1, started_at = COALESCE(started_at, @now)
-          WHERE id IN (
-            SELECT id FROM (
-              SELECT * FROM (SELECT id, created_at FROM targets WHERE status = 'queued' ORDER BY created_at LIMIT @limit)
-              UNION ALL
-              SELECT * FROM (SELECT id, created_at FROM targets WHERE status = 'processing' AND lease_expires_at < @now LIMIT @limit)
-            ) ORDER BY created_at LIMIT @limit)
+            SET status = 'processing', lease_owner = ?, lease_expires_at = ?,
+                attempts = attempts + 1, started_at = COALESCE(started_at, ?)
+          WHERE id IN (SELECT value FROM json_each(?))
           RETURNING *`,
-      ).all({ owner, limit, now, leaseUntil }) as Row[];
-      const targets = rows.map(targetFromRow);
+      ).all(owner, leaseUntil, now, JSON.stringify(ids)) as Row[];
+      const order = new Map(ids.map((id, i) => [id, i]));
+      const targets = rows.map(targetFromRow).sort((a, b) => order.get(a.id)! - order.get(b.id)!);
       const out: ClaimedTarget[] = [];
       for (const target of targets) {
         this.s("UPDATE tasks SET status = 'processing', updated_at = ? WHERE id = ? AND status = 'queued'").run(now, target.task_id);
@@ -256,6 +258,34 @@ export class SqliteQueries implements SyncOps {
       }
       return out;
     });
+  }
+
+  /** Queued target ids, one tenant at a time in turn order (fair-share.ts); moves the served tenants' turns to the back. */
+  private claimQueuedFairly(limit: number, tenantCap: number): string[] {
+    // Tenants with queued work, longest unserved first; at most `limit` of them can get a target.
+    const tenants = this.s(
+      `SELECT tn.id,
+              (SELECT count(*) FROM targets r WHERE r.tenant_id = tn.id AND r.status = 'processing') AS running
+         FROM tenants tn
+        WHERE EXISTS (SELECT 1 FROM targets q WHERE q.tenant_id = tn.id AND q.status = 'queued')
+        ORDER BY tn.claim_turn, tn.id`,
+    ).all() as Array<{ id: string; running: number }>;
+    const queued = this.s(`SELECT id FROM targets WHERE tenant_id = ? AND status = 'queued' ORDER BY created_at LIMIT ?`);
+    const queues: TenantQueue[] = [];
+    for (const t of tenants) {
+      if (queues.length >= limit) break;
+      const room = roomUnderCap(t.running, tenantCap, limit);
+      if (room > 0) queues.push({ tenantId: t.id, targetIds: (queued.all(t.id, room) as Array<{ id: string }>).map((r) => r.id) });
+    }
+    const pick = fairShare(queues, limit);
+    const turn = this.s('UPDATE tenants SET claim_turn = (SELECT max(claim_turn) FROM tenants) + 1 WHERE id = ?');
+    for (const tenantId of pick.served) turn.run(tenantId);
+    return pick.targetIds;
+  }
+
+  countQueuedTasks(tenantId: string, upTo: number): number {
+    // Counts no further than the cap: a full queue costs the same to check as a nearly full one.
+    return (this.s(`SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE tenant_id = ? AND status = 'queued' LIMIT ?)`).get(tenantId, upTo) as { n: number }).n;
   }
 
   renewLeases(owner: string, targetIds: string[], leaseUntil: number): string[] {
