@@ -211,7 +211,8 @@ describe('hookwave tail and endpoints', () => {
     expect(ep.events).toEqual(['task.completed', 'task.failed']);
 
     const list = await runCliAsync(['endpoints', 'list'], env);
-    expect(list.stdout).toMatch(new RegExp(`${ep.id}\\s+enabled\\s+https://example.com/hooks/a\\s+task.completed,task.failed`));
+    expect(list.stdout).toMatch(/^ID\s+STATE\s+EVENTS\s+CREATED\s+URL\n/);
+    expect(list.stdout).toMatch(new RegExp(`${ep.id}\\s+enabled\\s+task.completed,task.failed\\s+\\S+ \\S+\\s+https://example.com/hooks/a  "cli"`));
     const rotated = await runCliAsync(['endpoints', 'rotate', ep.id], env);
     expect(rotated.stdout).toMatch(/new signing secret .*: whsec_/);
     expect(rotated.stdout).not.toContain(ep.secret);
@@ -278,7 +279,8 @@ describe('hookwave keys list and revoke', () => {
     for (const k of [first.key, second.key]) expect(listed.stdout).not.toContain(k);
     const everyone = await runCliAsync(['keys', 'list', ...args], dbEnv);
     expect(everyone.stdout).toMatch(new RegExp(`${svc.key.slice(0, 11)}…\\s+acme\\s`));
-    expect(everyone.stdout).toMatch(new RegExp(`${first.key_id}\\s+${first.prefix}…\\s+cli-keys\\s+\\S+\\n`));
+    expect(everyone.stdout).toMatch(/^ID\s+PREFIX\s+TENANT\s+CREATED\s+REVOKED\n/);
+    expect(everyone.stdout).toMatch(new RegExp(`${first.key_id}\\s+${first.prefix}…\\s+cli-keys\\s+\\S+ \\S+\\s+-\\n`));
 
     // The second key is revoked before it is ever used, so no server cache can still hold it.
     const revoked = await runCliAsync(['keys', 'revoke', second.prefix, ...args], dbEnv);
@@ -290,7 +292,7 @@ describe('hookwave keys list and revoke', () => {
       [first.key_id, true],
       [second.key_id, false],
     ]);
-    expect((await runCliAsync(['keys', 'list', '--tenant', 'cli-keys', ...args], dbEnv)).stdout).toMatch(new RegExp(`${second.key_id} .* revoked \\S+\\n`));
+    expect((await runCliAsync(['keys', 'list', '--tenant', 'cli-keys', ...args], dbEnv)).stdout).toMatch(new RegExp(`${second.key_id}\\s+\\S+…\\s+cli-keys\\s+\\S+ \\S+\\s+\\d{4}-\\d\\d-\\d\\d \\S+\\n`));
 
     const again = await runCliAsync(['keys', 'revoke', second.key_id, ...args, '--json'], dbEnv);
     expect(again.status).toBe(1);

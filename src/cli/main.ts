@@ -15,7 +15,15 @@ import { VERSION } from '../version.js';
 import { registerEndpointCommands } from './commands/endpoints.js';
 import { registerEventCommands } from './commands/events.js';
 import { registerSubmit } from './commands/submit.js';
+import { registerTaskCommands } from './commands/tasks.js';
+import { registerDeliveryCommands } from './commands/deliveries.js';
+import { registerDoctor } from './commands/doctor.js';
 import { EXIT, EXIT_CODES_HELP, reportError } from './shared.js';
+import { table, when } from './table.js';
+
+// Under `npm run hookwave -- …` npm runs this from the package's folder and says in INIT_CWD
+// where the user stands: paths the user gives (./song.wav, --out, --data-dir) are theirs.
+if (process.env.npm_lifecycle_event === 'hookwave' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 
 interface ServeFlags {
   port?: string;
@@ -146,7 +154,15 @@ keys
         created_at: new Date(k.created_at).toISOString(),
         revoked_at: k.revoked_at ? new Date(k.revoked_at).toISOString() : null,
       }));
-      print(!!flags.json, view, view.map((k) => `${k.id}  ${k.prefix}…  ${k.tenant}  ${k.created_at}${k.revoked_at ? `  revoked ${k.revoked_at}` : ''}`).join('\n') || '(no keys)');
+      type View = (typeof view)[number];
+      const columns = [
+        { header: 'id', value: (k: View) => k.id },
+        { header: 'prefix', value: (k: View) => `${k.prefix}…` },
+        { header: 'tenant', value: (k: View) => k.tenant },
+        { header: 'created', value: (k: View) => when(k.created_at) },
+        { header: 'revoked', value: (k: View) => when(k.revoked_at) },
+      ];
+      print(!!flags.json, view, table(columns, view, '(no keys; make one with `hookwave keys create --tenant NAME`)'));
     });
   });
 
@@ -177,8 +193,11 @@ program
   });
 
 registerSubmit(program);
+registerTaskCommands(program);
+registerDeliveryCommands(program);
 registerEventCommands(program);
 registerEndpointCommands(program);
+registerDoctor(program);
 
 // Commander's own usage errors (unknown option, missing argument) exit 2, in every subcommand too.
 (function exitOverride(cmd: Command) {

@@ -2,6 +2,15 @@
 import type { Command } from 'commander';
 import { EVENT_TYPES, type Endpoint, type EndpointInput, type EventType } from '../../sdk/types.js';
 import { UsageError, clientFrom, printJson, println, remote, type RemoteFlags } from '../shared.js';
+import { table, when } from '../table.js';
+
+const COLUMNS = [
+  { header: 'id', value: (e: Endpoint) => e.id },
+  { header: 'state', value: (e: Endpoint) => (e.enabled ? 'enabled' : `disabled${e.disabled_reason ? ` (${e.disabled_reason})` : ''}`) },
+  { header: 'events', value: (e: Endpoint) => (e.events ? e.events.join(',') : 'all') },
+  { header: 'created', value: (e: Endpoint) => when(e.created_at) },
+  { header: 'url', value: (e: Endpoint) => e.url + (e.description ? `  "${e.description}"` : '') },
+];
 
 function line(e: Endpoint): string {
   const state = e.enabled ? 'enabled ' : 'disabled';
@@ -25,7 +34,7 @@ export function registerEndpointCommands(program: Command): void {
     .action(async (flags: RemoteFlags) => {
       const list = await clientFrom(flags).endpoints.list();
       if (flags.json) printJson(list);
-      else println(list.map(line).join('\n') || '(no endpoints)');
+      else println(table(COLUMNS, list, '(no endpoints; add one with `hookwave endpoints create <url>`)'));
     });
 
   remote(endpoints.command('create'))

@@ -13,7 +13,8 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import type { Hookwave, TargetProgress } from '../../sdk/client.js';
+import type { Hookwave } from '../../sdk/client.js';
+import { follow, printSummary, type DownloadedFile } from '../follow.js';
 import type { CreateTaskRequest, Task, Upload } from '../../sdk/types.js';
 import {
   EXIT,
@@ -47,23 +48,31 @@ interface SubmitFlags extends RemoteFlags {
   timeout?: string;
 }
 
-interface DownloadedFile {
-  target: string;
-  name: string;
-  format: string;
-  path: string;
-  size: number;
-}
-
 const EXAMPLES = `
 Examples:
   hookwave submit extract ./interview.mov --target mp3 --target wav:name=master,sample_rate=48000 --wait --out ./audio
   hookwave submit extract ./song.flac -t ogg --wait          # downloads into ./task_…/
   hookwave submit extract https://example.com/talk.mp4 --target mp3:bitrate=192k --webhook-url https://my.app/hooks/hookwave
-  hookwave submit extract ./song.flac -t ogg --json | jq -r .task_id`;
+  hookwave submit extract ./song.flac -t ogg --json | jq -r .task_id
+  hookwave submit stems ./song.mp3 -t vocals -t instrumental:format=mp3 --wait
+  hookwave submit generate -p duration=30 -p prompt="warm synth pad" --wait   # mp3 unless -t says otherwise`;
 
-/** `mp3` → {format:"mp3"}; `wav:name=master,sample_rate=48000` → {format:"wav", name:"master", sample_rate:48000}; `stem=vocals,format=wav` as is. */
-export function parseTarget(spec: string): Record<string, unknown> {
+const STEMS = ['vocals', 'instrumental', 'drums', 'bass', 'other'];
+
+/** What a kind's targets default to where the command line leaves them out. */
+const DEFAULTS: Record<string, { targets?: Array<Record<string, unknown>>; format?: string }> = {
+  // A song with no --target is wanted as something to listen to.
+  generate: { targets: [{ format: 'mp3' }] },
+  // `-t vocals` is a stem, as lossless as the input allows unless a format is given.
+  stems: { format: 'wav' },
+};
+
+/**
+ * `mp3` → {format:"mp3"}; `wav:name=master,sample_rate=48000` → {format:"wav", name:"master",
+ * sample_rate:48000}; `stem=vocals,format=wav` as is. For stems, `vocals` or `vocals:format=mp3`
+ * name the stem.
+ */
+export function parseTarget(spec: string, kind = ''): Record<string, unknown> {
   const colon = spec.indexOf(':');
   const head = colon < 0 ? spec : spec.slice(0, colon);
   const out: Record<string, unknown> = {};
@@ -72,13 +81,16 @@ export function parseTarget(spec: string): Record<string, unknown> {
     rest = spec;
   } else {
     if (!head.trim()) throw new UsageError(`--target "${spec}" needs a format before ":", e.g. wav:sample_rate=48000`);
-    out.format = head.trim();
+    if (kind === 'stems' && STEMS.includes(head.trim())) out.stem = head.trim();
+    else out.format = head.trim();
     rest = colon < 0 ? '' : spec.slice(colon + 1);
   }
   for (const pair of rest.split(',').filter((p) => p.trim() !== '')) {
     const [k, v] = parseKeyValue(pair, `--target "${spec}": option`);
     out[k] = v;
   }
+  const fallback = DEFAULTS[kind]?.format;
+  if (fallback && out.format === undefined) out.format = fallback;
   return out;
 }
 
@@ -105,8 +117,8 @@ export function registerSubmit(program: Command): void {
 
 async function submit(kind: string, input: string | undefined, flags: SubmitFlags): Promise<number> {
   const json = Boolean(flags.json);
-  const targets = flags.target.map(parseTarget);
-  if (targets.length === 0) throw new UsageError('give at least one --target, e.g. --target mp3');
+  const targets = flags.target.length > 0 ? flags.target.map((t) => parseTarget(t, kind)) : (DEFAULTS[kind]?.targets ?? []);
+  if (targets.length === 0) throw new UsageError(kind === 'stems' ? 'give at least one --target, e.g. -t vocals -t instrumental' : 'give at least one --target, e.g. --target mp3');
   const params = Object.fromEntries(flags.param.map((p) => parseKeyValue(p, '--param')));
   let metadata: Record<string, unknown> | undefined;
   if (flags.metadata !== undefined) {
@@ -190,32 +202,6 @@ async function uploadFile(client: Hookwave, file: string, json: boolean, signal:
   }
 }
 
-/** Waits for the task, drawing one bar per target (or printing a line per target state on a pipe). */
-async function follow(client: Hookwave, id: string, opts: { json: boolean; timeoutMs?: number; signal: AbortSignal }): Promise<Task> {
-  const initial = await client.tasks.get(id, { signal: opts.signal });
-  const width = Math.max(...initial.targets.map((t) => t.name.length));
-  const last = new Map<string, string>(initial.targets.map((t) => [t.id, t.status]));
-  let onProgress: (p: TargetProgress) => void;
-  let stop = () => {};
-  if (barsWanted(opts.json)) {
-    const bars = multiBar(' {name} |{bar}| {percentage}% {state}');
-    const byId = new Map(initial.targets.map((t) => [t.id, bars.create(100, Math.round(t.progress * 100), { name: t.name.padEnd(width), state: t.status })]));
-    onProgress = (p) => byId.get(p.target_id)?.update(Math.round(p.progress * 100), { state: p.status });
-    stop = () => bars.stop();
-  } else {
-    onProgress = (p) => {
-      if (opts.json || last.get(p.target_id) === p.status) return;
-      last.set(p.target_id, p.status);
-      note(`  ${p.name.padEnd(width)}  ${p.status}`);
-    };
-  }
-  try {
-    return await client.tasks.wait(id, { timeoutMs: opts.timeoutMs, signal: opts.signal, onProgress });
-  } finally {
-    stop();
-  }
-}
-
 function safeFileName(name: string): string {
   const cleaned = path.basename(name).replace(/[^A-Za-z0-9._-]/g, '_');
   return cleaned && !/^\.+$/.test(cleaned) ? cleaned : 'output';
@@ -262,23 +248,4 @@ async function downloadOutputs(task: Task, dir: string, json: boolean, signal: A
     bars?.stop();
   }
   return files;
-}
-
-function printSummary(task: Task, files: DownloadedFile[], dir: string | null): void {
-  const seconds = task.completed_at ? ` in ${((Date.parse(task.completed_at) - Date.parse(task.created_at)) / 1000).toFixed(1)} s` : '';
-  println(`${task.id} ${task.status}${seconds}${task.cost !== null ? `, cost ${task.cost}` : ''}`);
-  if (dir && files.length > 0) println(`outputs in ${dir}${path.sep}`);
-  const width = Math.max(...task.targets.map((t) => t.name.length));
-  for (const t of task.targets) {
-    const mine = files.filter((f) => f.target === t.name);
-    if (t.status === 'failed' || t.status === 'canceled') {
-      println(`  ${t.name.padEnd(width)}  ${t.status}${t.error ? `  ${t.error.code}: ${t.error.message}` : ''}`);
-    } else if (mine.length > 0) {
-      for (const f of mine) println(`  ${t.name.padEnd(width)}  ${t.status}  ${f.path}  ${formatBytes(f.size)}`);
-    } else {
-      for (const o of t.outputs) println(`  ${t.name.padEnd(width)}  ${t.status}  ${o.url}`);
-      if (t.outputs.length === 0) println(`  ${t.name.padEnd(width)}  ${t.status}`);
-    }
-  }
-  if (task.status !== 'completed' && task.error) println(`  error: ${task.error.code}: ${task.error.message}`);
 }
