@@ -107,7 +107,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   let api: FastifyInstance | null = null;
   let url: string | null = null;
   if (runsApi) {
-    api = await buildApi({ config, store, tasks, endpoints, deliveries, events, batches, uploads, signer, blobs, logger, metrics });
+    api = await buildApi({ config, store, engines, tasks, endpoints, deliveries, events, batches, uploads, signer, blobs, logger, metrics });
     await api.listen({ host: config.host, port: config.port });
     const addr = api.server.address();
     const port = typeof addr === 'object' && addr ? addr.port : config.port;

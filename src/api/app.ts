@@ -4,6 +4,7 @@ import swagger from '@fastify/swagger';
 import type { BlobStore } from '../blobs/blob-store.js';
 import type { UrlSigner } from '../blobs/signed-url.js';
 import type { Config } from '../config.js';
+import type { EngineRegistry } from '../engines/registry.js';
 import type { BatchService } from '../services/batches.js';
 import type { DeliveryService } from '../services/deliveries.js';
 import type { EndpointService } from '../services/endpoints.js';
@@ -29,6 +30,7 @@ import { eventRoutes } from './routes/events.js';
 import { fileRoutes } from './routes/files.js';
 import { healthRoutes } from './routes/health.js';
 import { keyRoutes } from './routes/keys.js';
+import { kindRoutes } from './routes/kinds.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { taskRoutes } from './routes/tasks.js';
 import { sharedSchemas } from './schemas.js';
@@ -36,6 +38,7 @@ import { sharedSchemas } from './schemas.js';
 export interface ApiDeps {
   config: Config;
   store: Store;
+  engines: EngineRegistry;
   tasks: TaskService;
   endpoints: EndpointService;
   deliveries: DeliveryService;
@@ -110,6 +113,7 @@ export async function buildApi(d: ApiDeps): Promise<FastifyInstance> {
     eventRoutes(v1, d.events);
     accountRoutes(v1);
     keyRoutes(v1, d.store);
+    kindRoutes(v1, d.engines);
   });
   return app;
 }

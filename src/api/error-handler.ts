@@ -5,14 +5,15 @@
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { describeAjvError } from '../schema/validation.js';
-import { HookwaveError, isHookwaveError } from '../errors.js';
+import { HookwaveError, isHookwaveError, type ErrorCode } from '../errors.js';
 
-const FASTIFY_CODES: Record<string, [number, HookwaveError['code'], string]> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: [413, 'PAYLOAD_TOO_LARGE', 'request body is larger than the limit'],
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: [415, 'UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'],
-  FST_ERR_CTP_EMPTY_JSON_BODY: [400, 'INVALID_JSON', 'request body is empty; send a JSON object'],
-  FST_ERR_CTP_INVALID_JSON_BODY: [400, 'INVALID_JSON', 'request body is not valid JSON'],
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: [400, 'INVALID_JSON', 'Content-Length does not match the body'],
+/** Fastify's own errors in our words; their statuses come from the catalogue (src/errors.ts). */
+const FASTIFY_CODES: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: ['PAYLOAD_TOO_LARGE', 'request body is larger than the limit'],
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: ['UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: ['INVALID_JSON', 'request body is empty; send a JSON object'],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['INVALID_JSON', 'request body is not valid JSON'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['INVALID_JSON', 'Content-Length does not match the body'],
 };
 
 export function toHookwaveError(err: FastifyError | Error): HookwaveError {
@@ -24,7 +25,7 @@ export function toHookwaveError(err: FastifyError | Error): HookwaveError {
     return new HookwaveError('VALIDATION_ERROR', message + where, { field });
   }
   const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
-  if (known) return new HookwaveError(known[1], known[2], undefined, known[0]);
+  if (known) return new HookwaveError(known[0], known[1]);
   if (err instanceof SyntaxError || (fe.statusCode === 400 && /JSON/i.test(fe.message))) {
     return new HookwaveError('INVALID_JSON', `request body is not valid JSON: ${fe.message}`);
   }
@@ -63,5 +64,6 @@ export function clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): 
 }
 
 export function notFoundHandler(req: FastifyRequest, reply: FastifyReply): void {
-  void reply.status(404).send({ success: false, error: { code: 'NOT_FOUND', message: `no route ${req.method} ${req.url.split('?')[0]}` } });
+  const e = new HookwaveError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`);
+  void reply.status(e.status).send({ success: false, error: e.toJSON() });
 }

@@ -1,65 +1,22 @@
 /**
  * The OpenAPI 3.1 document (GET /openapi.json) and its browsable form (GET /docs, Swagger UI served
  * from the installed package, so it works offline). Routes describe themselves through their
- * schemas; what no route can say is added here: error codes, webhook events and their bodies.
+ * schemas; what no route can say is added here: error codes (from the catalogue in src/errors.ts),
+ * webhook events and their bodies.
  */
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { EVENT_TYPES, type EventType } from '../domain/types.js';
-import { HookwaveError, type ErrorCode } from '../errors.js';
+import { ERROR_CATALOGUE, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { VERSION } from '../version.js';
 
-/**
- * What each error code means. A Record over the ErrorCode union: a code added to src/errors.ts
- * without a description here does not compile. HTTP statuses come from HookwaveError itself.
- */
-const ERROR_CODE_DESCRIPTIONS: Record<ErrorCode, string> = {
-  UNAUTHORIZED: 'No API key, or a key that is unknown or revoked.',
-  FORBIDDEN: 'The key may not do this.',
-  NOT_FOUND: 'No such route, or no such task/endpoint/delivery/batch for this tenant.',
-  VALIDATION_ERROR: 'A field is missing, mistyped or out of range; `details.field` names it.',
-  INVALID_JSON: 'The body is not valid JSON.',
-  UNSUPPORTED_MEDIA_TYPE: 'The body is not application/json (or, for uploads, not a file type).',
-  PAYLOAD_TOO_LARGE: 'The body is larger than the limit.',
-  UNKNOWN_KIND: '`kind` is not one this server runs; `details.allowed` lists them.',
-  INVALID_TARGET: 'A target does not fit its kind, or two targets share a name.',
-  INVALID_URL: 'A URL cannot be parsed or uses a scheme that is not allowed.',
-  URL_NOT_ALLOWED: 'A URL points at a private, loopback or otherwise non-public address.',
-  METADATA_TOO_LARGE: '`metadata` is larger than the limit as JSON.',
-  PARAMS_TOO_LARGE: 'params, targets and title of a task are larger than 32 KiB as JSON together (webhook bodies stay small)',
-  IDEMPOTENCY_KEY_REUSED: 'The Idempotency-Key was used before with a different body.',
-  INVALID_CURSOR: '`cursor` is not a `next_cursor` this API returned.',
-  UPLOAD_NOT_FOUND: '`input.upload_id` is not an upload of this tenant that is still kept.',
-  BATCH_TOO_LARGE: 'A batch has more tasks than allowed.',
-  TASK_NOT_CANCELABLE: 'The task has already ended.',
-  DELIVERY_PENDING: 'The delivery is still pending (attempts remain); it can be sent again once it is delivered or failed.',
-  ENDPOINT_UNAVAILABLE: 'The endpoint is disabled (enable it first) or deleted; nothing can be sent to it again. `details.reason` says which.',
-  SIGNATURE_INVALID: 'A signed download URL was altered.',
-  URL_EXPIRED: 'A signed download URL has expired; GET the task for a fresh one.',
-  RATE_LIMITED: 'Too many requests; retry after the Retry-After header.',
-  REQUEST_TIMEOUT: 'The request body did not arrive in time (HOOKWAVE_BODY_TIMEOUT_MS), an upload paused too long or crawled below the minimum rate (HOOKWAVE_UPLOAD_IDLE_MS, HOOKWAVE_UPLOAD_MIN_RATE), or the headers did not arrive; the connection is closed.',
-  INTERNAL_ERROR: 'Our fault; the request id in the logs tells more.',
-  DOWNLOAD_FAILED: 'Target error: the input could not be downloaded (or its upload expired).',
-  INPUT_TOO_LARGE: 'Target error: the input is larger than the limit.',
-  OUTPUT_TOO_LARGE: 'The output would exceed, or reached, the per-output cap on bytes (HOOKWAVE_MAX_OUTPUT_BYTES) or seconds (HOOKWAVE_MAX_OUTPUT_SECONDS): refused at submit when known in advance, else a target error.',
-  NO_AUDIO_STREAM: 'Target error: the input has no audio stream.',
-  UNSUPPORTED_MEDIA: 'Target error: the input is not a media file ffmpeg can read.',
-  ENGINE_FAILED: 'Target error: the engine failed; `message` says how.',
-  WORKER_LOST: 'Target error: its worker stopped mid-run too many times.',
-  TARGET_TIMEOUT: 'Target error: it ran longer than the limit.',
-  CANCELED: 'Task/target error: canceled by the client.',
-};
-
-/** Codes only ever reported in a task's or target's `error`, never as an HTTP answer. */
-const TARGET_ONLY = new Set<ErrorCode>(['DOWNLOAD_FAILED', 'INPUT_TOO_LARGE', 'NO_AUDIO_STREAM', 'UNSUPPORTED_MEDIA', 'ENGINE_FAILED', 'WORKER_LOST', 'TARGET_TIMEOUT', 'CANCELED']);
-
-export const ERROR_CODE_DOCS = Object.fromEntries(
-  (Object.entries(ERROR_CODE_DESCRIPTIONS) as Array<[ErrorCode, string]>).map(([code, description]) => [
-    code,
-    { status: TARGET_ONLY.has(code) ? null : new HookwaveError(code, description).status, description },
-  ]),
-) as Record<ErrorCode, { status: number | null; description: string }>;
+/** One line per code, as the document lists them: `CODE` (HTTP status; also a target error): meaning. */
+export function errorCodeLine(code: ErrorCode, statusPrefix = ''): string {
+  const e = ERROR_CATALOGUE[code];
+  const where = [e.status === null ? null : `${statusPrefix}${e.status}`, e.target ? (e.status === null ? 'target error' : 'also a target error') : null].filter(Boolean).join('; ');
+  return `- \`${code}\` (${where}): ${e.description} ${e.action}`;
+}
 
 const EVENT_DOCS: Record<EventType, string> = {
   'task.completed': 'Every target of the task completed. `data` is the task with its outputs and signed download URLs.',
@@ -122,13 +79,12 @@ function webhooks(): Record<string, unknown> {
 }
 
 function extraSchemas(): Record<string, unknown> {
-  const codes = Object.keys(ERROR_CODE_DOCS) as ErrorCode[];
   const schemas: Record<string, unknown> = {
     ErrorCode: {
       type: 'string',
       title: 'ErrorCode',
-      enum: codes,
-      description: codes.map((c) => `- \`${c}\`${ERROR_CODE_DOCS[c].status ? ` (${ERROR_CODE_DOCS[c].status})` : ''}: ${ERROR_CODE_DOCS[c].description}`).join('\n'),
+      enum: ERROR_CODES,
+      description: ERROR_CODES.map((c) => errorCodeLine(c)).join('\n'),
     },
     EventType: { type: 'string', title: 'EventType', enum: [...EVENT_TYPES] },
   };
@@ -161,7 +117,9 @@ export function swaggerOptions(): FastifyDynamicSwaggerOptions {
           'Authenticate with `X-API-Key: <key>` or `Authorization: Bearer <key>`. Every error is `{"success": false, "error": {"code", "message", "details"}}`; `code` is one of the ErrorCode values below. Webhook event bodies are under **webhooks**.',
           '',
           '## Error codes',
-          ...(Object.keys(ERROR_CODE_DOCS) as ErrorCode[]).map((c) => `- \`${c}\`${ERROR_CODE_DOCS[c].status ? ` (HTTP ${ERROR_CODE_DOCS[c].status})` : ''}: ${ERROR_CODE_DOCS[c].description}`),
+          'Every code, with what a client should do about it, is also in docs/errors.md.',
+          '',
+          ...ERROR_CODES.map((c) => errorCodeLine(c, 'HTTP ')),
         ].join('\n'),
       },
       tags: [...TAGS, { name: 'webhooks', description: 'What hookwave POSTs to your URLs.' }],

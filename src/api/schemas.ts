@@ -345,6 +345,21 @@ export const apiKeySchema = {
   },
 } as const;
 
+export const kindSchema = {
+  $id: 'Kind',
+  type: 'object',
+  description: 'A kind of work this server runs, with the JSON schemas its requests are validated against',
+  required: ['kind', 'description', 'needs_input', 'built_in', 'target_schema', 'params_schema'],
+  properties: {
+    kind: { type: 'string', description: 'The `kind` of a task, e.g. extract' },
+    description: { type: 'string', description: 'What it does' },
+    needs_input: { type: 'boolean', description: 'Whether a task of this kind needs an `input` (url or upload_id); false for generators' },
+    built_in: { type: 'boolean', description: 'False for a model server the operator configured (HOOKWAVE_EXTERNAL_ENGINES)' },
+    target_schema: free('JSON Schema (draft-07) of one entry of `targets`'),
+    params_schema: free('JSON Schema of the task-level `params` object'),
+  },
+} as const;
+
 export const sharedSchemas = [
   errorSchema,
   outputSchema,
@@ -361,6 +376,7 @@ export const sharedSchemas = [
   uploadSchema,
   accountSchema,
   apiKeySchema,
+  kindSchema,
 ];
 
 const success = { type: 'boolean', const: true, description: 'Always true on a 2xx answer' } as const;

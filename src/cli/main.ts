@@ -14,6 +14,7 @@ import type { Store } from '../store/store.js';
 import { VERSION } from '../version.js';
 import { registerEndpointCommands } from './commands/endpoints.js';
 import { registerEventCommands } from './commands/events.js';
+import { registerKindCommands } from './commands/kinds.js';
 import { registerSubmit } from './commands/submit.js';
 import { registerTaskCommands } from './commands/tasks.js';
 import { registerDeliveryCommands } from './commands/deliveries.js';
@@ -197,6 +198,7 @@ registerTaskCommands(program);
 registerDeliveryCommands(program);
 registerEventCommands(program);
 registerEndpointCommands(program);
+registerKindCommands(program);
 registerDoctor(program);
 
 // Commander's own usage errors (unknown option, missing argument) exit 2, in every subcommand too.

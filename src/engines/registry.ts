@@ -1,4 +1,5 @@
 /** The kinds this installation serves. Adding a kind: write an Engine, add it here. */
+import type { JsonSchema } from '../schema/json-schema.js';
 import type { Engine } from './engine.js';
 import { extractEngine } from './extract.js';
 import { generateEngine } from './generate.js';
@@ -30,6 +31,28 @@ export class EngineRegistry {
   all(): Engine[] {
     return [...this.engines.values()];
   }
+
+  /** What GET /v1/kinds publishes: every kind with what a client needs to build a request for it. */
+  describe(): KindDescription[] {
+    return this.all().map((e) => ({
+      kind: e.kind,
+      description: e.description,
+      needs_input: e.needsInput,
+      built_in: e.source === undefined,
+      target_schema: e.targetSchema,
+      params_schema: e.paramsSchema,
+    }));
+  }
+}
+
+export interface KindDescription {
+  kind: string;
+  description: string;
+  needs_input: boolean;
+  /** False for a model server configured in HOOKWAVE_EXTERNAL_ENGINES (its address is not published). */
+  built_in: boolean;
+  target_schema: JsonSchema;
+  params_schema: JsonSchema;
 }
 
 export function builtinEngines(): EngineRegistry {

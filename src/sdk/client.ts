@@ -24,6 +24,7 @@ import {
   type EndpointInput,
   type EndpointWithSecret,
   type EventType,
+  type Kind,
   type ListDeliveriesQuery,
   type ListTasksQuery,
   type Page,
@@ -149,6 +150,7 @@ export class Hookwave {
   readonly events: Events;
   readonly account: AccountApi;
   readonly keys: Keys;
+  readonly kinds: Kinds;
   private readonly apiKey: string;
   private readonly fetchImpl: FetchLike;
   private readonly extraHeaders: Record<string, string>;
@@ -168,6 +170,7 @@ export class Hookwave {
     this.events = new Events(this);
     this.account = new AccountApi(this);
     this.keys = new Keys(this);
+    this.kinds = new Kinds(this);
   }
 
   /** One raw HTTP call with auth; resolves with the response whatever its status. */
@@ -594,5 +597,15 @@ class Keys {
   /** The tenant's keys by id and prefix, revoked ones included; `current` marks the one this client uses. */
   async list(opts: RequestOptions = {}): Promise<ApiKey[]> {
     return (await this.c.call<{ data: ApiKey[] }>('GET', '/v1/keys', { signal: opts.signal })).data;
+  }
+}
+
+/** The kinds of work the server runs, so a client builds requests from what the server says. */
+class Kinds {
+  constructor(private readonly c: Hookwave) {}
+
+  /** Every kind, built-in engines and configured model servers alike, with its target and params JSON schemas. */
+  async list(opts: RequestOptions = {}): Promise<Kind[]> {
+    return (await this.c.call<{ data: Kind[] }>('GET', '/v1/kinds', { signal: opts.signal })).data;
   }
 }

@@ -267,6 +267,24 @@ export interface ApiKey {
   current: boolean;
 }
 
+/** A JSON Schema (draft-07) object, as GET /v1/kinds publishes it. */
+export type JsonSchema = { [key: string]: unknown };
+
+/** A kind of work the server runs (GET /v1/kinds): what `kind`, `targets` and `params` of a task may be. */
+export interface Kind {
+  /** The `kind` of a task, e.g. "extract". */
+  kind: string;
+  description: string;
+  /** Whether a task of this kind needs an `input` (false for generators). */
+  needs_input: boolean;
+  /** False for a model server the operator configured. */
+  built_in: boolean;
+  /** Validates each entry of `targets`. */
+  target_schema: JsonSchema;
+  /** Validates the task-level `params`. */
+  params_schema: JsonSchema;
+}
+
 /** An event as the SSE streams send it: `id` is the webhook-id, `body` exactly the webhook body. */
 export interface StreamedEvent {
   id: string;
