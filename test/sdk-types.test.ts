@@ -22,6 +22,7 @@ import {
   type DeliveryStatus,
   type Endpoint,
   type EndpointDisabledEvent,
+  type Kind,
   type EndpointWithSecret,
   type Output,
   type StoredError,
@@ -128,6 +129,7 @@ const countKeys = shape<Batch['counts']>()({ queued: R, processing: R, completed
 const uploadKeys = shape<Upload>()({ upload_id: R, file_name: N, size: R, format: N, duration: N, expires_at: R });
 const accountKeys = shape<Account>()({ tenant_id: R, name: R, webhook_secret: R });
 const apiKeyKeys = shape<ApiKey>()({ id: R, prefix: R, created_at: R, revoked_at: N, current: R });
+const kindKeys = shape<Kind>()({ kind: R, description: R, needs_input: R, built_in: R, target_schema: R, params_schema: R });
 const taskEventKeys = shape<TaskEvent>()({ type: R, timestamp: R, data: R });
 const endpointEventKeys = shape<EndpointDisabledEvent>()({ type: R, timestamp: R, data: R });
 
@@ -203,6 +205,7 @@ function pairs(): Array<[string, () => SchemaNode | undefined, Record<string, st
     ['Upload', () => component('Upload'), uploadKeys],
     ['Account', () => component('Account'), accountKeys],
     ['ApiKey', () => component('ApiKey'), apiKeyKeys],
+    ['Kind', () => component('Kind'), kindKeys],
     ...taskEventNames.map((n): [string, () => SchemaNode, Record<string, string>] => [`${n} (TaskEvent)`, () => component(n), taskEventKeys]),
     ['Event_endpoint_disabled (EndpointDisabledEvent)', () => component('Event_endpoint_disabled'), endpointEventKeys],
   ];
@@ -224,6 +227,7 @@ const COVERED = [
   'Upload',
   'Account',
   'ApiKey',
+  'Kind',
   'EventType',
   ...taskEventNames,
   'Event_endpoint_disabled',

@@ -333,7 +333,8 @@ export function createExternalEngine(raw: ExternalEngineConfig, guard: UrlGuard)
 
   return {
     kind: cfg.kind,
-    description: cfg.description ?? `work done by the model server at ${origin}`,
+    // Published to every tenant by GET /v1/kinds: where the model server lives stays with the operator.
+    description: cfg.description ?? `work done by a model server (kind "${cfg.kind}")`,
     source: `HOOKWAVE_EXTERNAL_ENGINES entry "${cfg.kind}" (${origin}${endpoint.pathname})`,
     needsInput,
     inputAccess: 'url',

@@ -14,17 +14,18 @@ interface Field {
   description: string;
 }
 
-/** The fields of an object schema, required ones first, as a person reads them. */
+/** The fields of an object schema, required ones first (in the order `required` names them), as a person reads them. */
 function fieldsOf(schema: JsonSchema): Field[] {
   const properties = (schema.properties ?? {}) as Record<string, JsonSchema>;
-  const required = new Set(Array.isArray(schema.required) ? (schema.required as string[]) : []);
+  const required = Array.isArray(schema.required) ? (schema.required as string[]) : [];
   const fields = Object.entries(properties).map(([name, p]) => ({
     name,
-    required: required.has(name),
+    required: required.includes(name),
     type: Array.isArray(p.enum) ? p.enum.join('|') : Array.isArray(p.type) ? p.type.join('|') : String(p.type ?? 'any'),
     description: typeof p.description === 'string' ? p.description : '',
   }));
-  return [...fields.filter((f) => f.required), ...fields.filter((f) => !f.required)];
+  const rank = (f: Field) => (f.required ? required.indexOf(f.name) : required.length);
+  return fields.sort((a, b) => rank(a) - rank(b));
 }
 
 /** `stem, format` — the fields every target of the kind must have. */
