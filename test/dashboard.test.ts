@@ -130,7 +130,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     rx = await startReceiver();
     rx.respond(() => (failing ? { status: 500, body: 'receiver is down for maintenance' } : { status: 200, body: 'ok' }));
     endpointRx = await startReceiver();
-    svc = await startService({ retryScheduleMs: [100], retryJitter: 0, webhookTimeoutMs: 2000 });
+    // A model server kind besides the built-in ones: the form offers whatever GET /v1/kinds lists (none of its tasks is submitted).
+    svc = await startService({ retryScheduleMs: [100], retryJitter: 0, webhookTimeoutMs: 2000, externalEngines: [{ kind: 'karaoke', url: 'http://127.0.0.1:9/karaoke', description: 'Removes the lead vocal' }] });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: [
@@ -176,6 +177,35 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.getByText('No tasks yet.').waitFor();
     expect(await page.evaluate(() => (globalThis as unknown as InPage).sessionStorage.getItem('hookwave.apiKey'))).toBe(svc.key);
     await shot('02-tasks-empty');
+  });
+
+  it('offers the kinds the server publishes, each with the choices its target schema has', async () => {
+    await nav('New task');
+    const kind = page.locator('select[name="kind"]');
+    const published = ((await svc.api('GET', '/v1/kinds')).body.data as Array<{ kind: string }>).map((k) => k.kind);
+    expect(published).toEqual(['extract', 'stems', 'generate', 'karaoke']);
+    expect(await kind.locator('option').allTextContents()).toEqual(published);
+    const targets = async () => JSON.parse(await page.getByLabel('Targets (JSON)').inputValue());
+
+    await kind.selectOption('stems');
+    expect(await page.locator('label.chip').allTextContents()).toEqual(['vocals', 'instrumental', 'drums', 'bass', 'other']);
+    await page.locator('label.chip', { hasText: 'drums' }).click();
+    await page.locator('select[name="target-format"]').selectOption('flac');
+    expect(await targets()).toEqual([{ stem: 'vocals', format: 'flac' }, { stem: 'drums', format: 'flac' }]);
+
+    await kind.selectOption('generate');
+    await page.getByText('takes no input').waitFor();
+    expect(await page.getByLabel('Input URL').isDisabled()).toBe(true);
+    expect(JSON.parse(await page.getByLabel('Params (JSON)').inputValue())).toMatchObject({ prompt: expect.any(String), duration: 30 });
+
+    await kind.selectOption('karaoke');
+    await page.getByText('Removes the lead vocal').waitFor();
+    expect(await page.getByLabel('Input URL').isDisabled()).toBe(false);
+    expect(await page.getByLabel('Params (JSON)').inputValue()).toBe('');
+    expect(await targets()).toEqual([{ format: 'mp3' }]);
+    await nav('Tasks');
+    await page.getByRole('heading', { name: 'Tasks' }).waitFor();
+    expect(await page.locator('datalist#kinds option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual(published);
   });
 
   it('submits an extract task from the form and shows it complete live', async () => {

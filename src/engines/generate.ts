@@ -38,6 +38,8 @@ export const generateTargetSchema = {
 export const generateParamsSchema = {
   type: 'object',
   additionalProperties: false,
+  // Forms (the dashboard's) start from it.
+  examples: [{ prompt: 'lofi, electric piano, vinyl crackle, chill', duration: DEFAULT_DURATION }],
   properties: {
     prompt: {
       type: 'string',

@@ -1,21 +1,20 @@
-// Submit a task. Quick pickers write the targets JSON, which stays editable for every option an
-// engine takes; the server's validation messages are shown as they come.
+// Submit a task. The kinds, and the choices each offers, come from the server (GET /v1/kinds):
+// quick pickers write the targets JSON, which stays editable for every option an engine takes;
+// the server's validation messages are shown as they come.
 import { api } from '../api.js';
+import { loadKinds, targetChoices } from '../kinds.js';
 import { errorBox, h, pageHeader, replace } from '../ui.js';
 
-// There is no kinds API; these are the built-in engines. Other kinds can be typed in.
-export const KINDS = ['extract', 'stems', 'generate'];
-const FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'];
-const STEMS = ['vocals', 'instrumental', 'drums', 'bass', 'other'];
-const GENERATE_PARAMS = { prompt: 'lofi, electric piano, vinyl crackle, chill', duration: 30 };
-
 /** @param {import('../app.js').PageContext} ctx */
-export function newTaskPage({ main, signal, go }) {
+export async function newTaskPage({ main, signal, go }) {
+  const kinds = await loadKinds(signal);
   // One key per form: a double submit or a retry after a network error cannot create the task twice.
   let idempotencyKey = crypto.randomUUID();
 
-  const kind = h('input', { name: 'kind', list: 'new-kinds', value: 'extract', required: true, autocomplete: 'off' });
+  const kind = h('select', { name: 'kind', required: true }, kinds.map((k) => h('option', { value: k.kind }, k.kind)));
+  const kindHint = h('span.hint');
   const inputUrl = h('input', { name: 'input_url', type: 'url', placeholder: 'https://example.com/audio.wav' });
+  const inputHint = h('span.hint');
   const title = h('input', { name: 'title', maxlength: 256, placeholder: 'optional' });
   const webhook = h('input', { name: 'webhook_url', type: 'url', placeholder: 'optional: https://your.app/hooks/hookwave' });
   const targets = h('textarea.mono', { name: 'targets', rows: 5, spellcheck: 'false', required: true });
@@ -26,35 +25,47 @@ export function newTaskPage({ main, signal, go }) {
 
   /** @type {Set<string>} */
   const chosen = new Set(['mp3']);
-  let stemFormat = 'mp3';
+  let pickedFormat = 'mp3';
+  /** The params template last written, cleared again when the user moves to another kind without editing it. */
+  let template = '';
+
+  const current = () => kinds.find((k) => k.kind === kind.value) ?? kinds[0];
 
   function writeTargets() {
-    const k = kind.value.trim();
-    /** @type {object[]} */
-    let list = [];
-    if (k === 'extract' || k === 'generate') list = [...chosen].filter((f) => FORMATS.includes(f)).map((format) => ({ format }));
-    else if (k === 'stems') list = [...chosen].filter((s) => STEMS.includes(s)).map((stem) => ({ stem, format: stemFormat }));
+    const k = current();
+    const choices = k ? targetChoices(k) : null;
+    if (!choices) return;
+    const picked = [...chosen].filter((c) => choices.options.includes(c));
+    const list = picked.map((v) => (choices.field === 'format' ? { format: v } : { [choices.field]: v, ...(choices.formats ? { format: pickedFormat } : {}) }));
     targets.value = list.length ? JSON.stringify(list, null, 2) : targets.value;
   }
 
-  function renderPickers() {
-    const k = kind.value.trim();
-    const options = k === 'extract' || k === 'generate' ? FORMATS : k === 'stems' ? STEMS : [];
-    // generate composes from params and takes no input; a template shows what it wants.
-    if (k === 'generate' && !params.value.trim()) params.value = JSON.stringify(GENERATE_PARAMS, null, 2);
-    else if (k !== 'generate' && params.value === JSON.stringify(GENERATE_PARAMS, null, 2)) params.value = '';
-    if (!options.length) {
-      replace(pickers, h('p.muted.small', null, `Write the targets of kind "${k}" as JSON below.`));
+  function renderKind() {
+    const k = current();
+    if (!k) return;
+    replace(kindHint, k.description);
+    inputUrl.disabled = !k.needs_input;
+    replace(inputHint, k.needs_input ? 'An audio or video file the server can download.' : `${k.kind} takes no input.`);
+    // A kind whose params have an example (generate's prompt) starts from it.
+    const example = Array.isArray(k.params_schema.examples) && k.params_schema.examples.length ? JSON.stringify(k.params_schema.examples[0], null, 2) : '';
+    if (params.value === template || !params.value.trim()) params.value = example;
+    template = example;
+    const choices = targetChoices(k);
+    if (!choices) {
+      replace(pickers, h('p.muted.small', null, `Write the targets of kind "${k.kind}" as JSON below.`));
       return;
     }
+    const { field, options, formats } = choices;
     for (const c of [...chosen]) if (!options.includes(c)) chosen.delete(c);
     if (!chosen.size) chosen.add(options[0] ?? '');
+    if (formats && !formats.includes(pickedFormat)) pickedFormat = formats[0] ?? '';
+    const legend = field === 'format' ? 'Formats (one target each)' : `${field[0]?.toUpperCase()}${field.slice(1)}s (one target each)`;
     replace(
       pickers,
       h(
         'fieldset.chips',
         null,
-        h('legend', null, k === 'stems' ? 'Stems (one target each)' : 'Formats (one target each)'),
+        h('legend', null, legend),
         options.map((o) =>
           h(
             'label.chip',
@@ -74,7 +85,7 @@ export function newTaskPage({ main, signal, go }) {
           ),
         ),
       ),
-      k === 'stems'
+      formats
         ? h(
             'label.inline',
             null,
@@ -82,20 +93,20 @@ export function newTaskPage({ main, signal, go }) {
             h(
               'select',
               {
-                name: 'stem-format',
+                name: 'target-format',
                 onchange: (/** @type {Event} */ ev) => {
-                  stemFormat = /** @type {HTMLSelectElement} */ (ev.target).value;
+                  pickedFormat = /** @type {HTMLSelectElement} */ (ev.target).value;
                   writeTargets();
                 },
               },
-              FORMATS.map((f) => h('option', { value: f, selected: f === stemFormat }, f)),
+              formats.map((f) => h('option', { value: f, selected: f === pickedFormat }, f)),
             ),
           )
         : null,
     );
     writeTargets();
   }
-  kind.addEventListener('change', renderPickers);
+  kind.addEventListener('change', renderKind);
 
   const form = h(
     'form.card.form',
@@ -113,7 +124,7 @@ export function newTaskPage({ main, signal, go }) {
         }
         /** @type {Record<string, unknown>} */
         const body = { kind: kind.value.trim(), targets: parsedTargets };
-        if (inputUrl.value.trim()) body.input = { url: inputUrl.value.trim() };
+        if (!inputUrl.disabled && inputUrl.value.trim()) body.input = { url: inputUrl.value.trim() };
         if (params.value.trim()) {
           try {
             body.params = JSON.parse(params.value);
@@ -138,8 +149,8 @@ export function newTaskPage({ main, signal, go }) {
         }
       },
     },
-    h('label', null, 'Kind', kind, h('datalist', { id: 'new-kinds' }, KINDS.map((k) => h('option', { value: k })))),
-    h('label', null, 'Input URL', inputUrl, h('span.hint', null, 'An audio or video file the server can download (generate needs none).')),
+    h('label', null, 'Kind', kind, kindHint),
+    h('label', null, 'Input URL', inputUrl, inputHint),
     pickers,
     h('label', null, 'Targets (JSON)', targets, h('span.hint', null, 'Each target is one output; add bitrate, sample_rate, channels or name as the kind allows.')),
     h('label', null, 'Params (JSON)', params, h('span.hint', null, 'Task-level options of the kind.')),
@@ -149,6 +160,6 @@ export function newTaskPage({ main, signal, go }) {
     h('div.actions', null, submit, h('a.button', { href: '#/tasks' }, 'Cancel')),
   );
   replace(main, pageHeader('New task'), form);
-  renderPickers();
+  renderKind();
   inputUrl.focus();
 }

@@ -2,7 +2,7 @@
 // progress streams for the running ones.
 import { api, stream } from '../api.js';
 import { badge, cost, h, pageHeader, progressBar, replace, setProgress, shortId, time } from '../ui.js';
-import { KINDS } from './new-task.js';
+import { loadKinds } from '../kinds.js';
 
 export const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
 const ACTIVE = ['queued', 'processing'];
@@ -35,6 +35,9 @@ export async function tasksPage({ main, signal, query, go }) {
     STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)),
   );
   const kindInput = h('input', { name: 'kind', list: 'kinds', placeholder: 'Any kind', value: kind, size: 12, onchange: () => setFilter('kind', kindInput.value.trim()) });
+  const kindList = h('datalist', { id: 'kinds' });
+  // Suggestions only: the filter works without them, so a failed read is not worth an error box.
+  loadKinds(signal).then((kinds) => replace(kindList, kinds.map((k) => h('option', { value: k.kind }))), () => undefined);
   const live = h('span.live', { title: 'Live updates from the event stream' }, 'connecting');
 
   const tbody = h('tbody');
@@ -50,7 +53,7 @@ export async function tasksPage({ main, signal, query, go }) {
   replace(
     main,
     pageHeader('Tasks', live, h('a.button.primary', { href: '#/new' }, 'New task')),
-    h('div.filters', null, h('label', null, 'Status', statusSelect), h('label', null, 'Kind', kindInput), h('datalist', { id: 'kinds' }, KINDS.map((k) => h('option', { value: k })))),
+    h('div.filters', null, h('label', null, 'Status', statusSelect), h('label', null, 'Kind', kindInput), kindList),
     h('div.card.flush', null, table, empty),
     more,
   );
