@@ -21,12 +21,3 @@ export function table<T>(columns: ReadonlyArray<Column<T>>, rows: readonly T[], 
 export function when(iso: string | null | undefined): string {
   return iso ? iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '') : '-';
 }
-
-/** A table from rows of ready-made cells, under these headers. */
-export function formatTable(headers: string[], rows: string[][]): string {
-  return table(
-    headers.map((header, i) => ({ header, value: (r: string[]) => r[i] ?? '' })),
-    rows,
-    '',
-  );
-}

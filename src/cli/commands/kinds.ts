@@ -5,7 +5,13 @@
 import type { Command } from 'commander';
 import type { JsonSchema, Kind } from '../../sdk/types.js';
 import { UsageError, clientFrom, printJson, println, remote, type RemoteFlags } from '../shared.js';
-import { formatTable } from '../table.js';
+
+/** A header row and columns padded to their widest cell, two spaces apart, no trailing spaces. */
+function formatTable(headers: string[], rows: string[][]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(headers), ...rows.map(line)].join('\n');
+}
 
 interface Field {
   name: string;
