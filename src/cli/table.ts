@@ -12,8 +12,8 @@ export function table<T>(columns: ReadonlyArray<Column<T>>, rows: readonly T[], 
   if (rows.length === 0) return empty;
   const cells = rows.map((r) => columns.map((c) => c.value(r)));
   const widths = columns.map((c, i) => Math.max(c.header.length, ...cells.map((row) => row[i]!.length)));
-  // The last column is not padded: no trailing spaces on any line.
-  const line = (values: string[]) => values.map((v, i) => (i === values.length - 1 ? v : v.padEnd(widths[i]!))).join('  ');
+  // No trailing spaces on any line, even when the last cells are empty.
+  const line = (values: string[]) => values.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
   return [line(columns.map((c) => c.header.toUpperCase())), ...cells.map(line)].join('\n');
 }
 

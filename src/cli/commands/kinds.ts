@@ -5,12 +5,15 @@
 import type { Command } from 'commander';
 import type { JsonSchema, Kind } from '../../sdk/types.js';
 import { UsageError, clientFrom, printJson, println, remote, type RemoteFlags } from '../shared.js';
+import { table } from '../table.js';
 
-/** A header row and columns padded to their widest cell, two spaces apart, no trailing spaces. */
+/** Rows of ready-made cells under these headers, through the CLI's one table layout. */
 function formatTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+  return table(
+    headers.map((header, i) => ({ header, value: (r: string[]) => r[i] ?? '' })),
+    rows,
+    '',
+  );
 }
 
 interface Field {
