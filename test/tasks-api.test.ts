@@ -73,7 +73,7 @@ describe('creating a task', () => {
   const bad: Array<[string, unknown, number, string, RegExp]> = [
     ['unknown kind', { kind: 'karaoke', input, targets: [{ format: 'mp3' }] }, 400, 'UNKNOWN_KIND', /kind "karaoke".*extract/],
     ['missing targets', { kind: 'extract', input }, 400, 'VALIDATION_ERROR', /targets is required/],
-    ['empty targets', { kind: 'extract', input, targets: [] }, 400, 'VALIDATION_ERROR', /targets/],
+    ['empty targets', { kind: 'extract', input, targets: [] }, 400, 'VALIDATION_ERROR', /^targets needs at least 1 item$/],
     ['bad format', { kind: 'extract', input, targets: [{ format: 'mp4' }] }, 400, 'INVALID_TARGET', /targets\[0\]\.format must be one of/],
     ['unknown target field', { kind: 'extract', input, targets: [{ format: 'mp3', speed: 2 }] }, 400, 'INVALID_TARGET', /targets\[0\] has unknown field "speed"/],
     ['bad sample rate for opus', { kind: 'extract', input, targets: [{ format: 'opus', sample_rate: 44100 }] }, 400, 'INVALID_TARGET', /targets\[0\]\.sample_rate/],
@@ -86,8 +86,10 @@ describe('creating a task', () => {
     ['webhook to a private address', { kind: 'extract', input, targets: [{ format: 'mp3' }], webhook_url: 'https://10.0.0.8/h' }, 400, 'URL_NOT_ALLOWED', /webhook_url/],
     ['webhook to metadata service in hex', { kind: 'extract', input, targets: [{ format: 'mp3' }], webhook_url: 'https://0xa9fea9fe/latest' }, 400, 'URL_NOT_ALLOWED', /webhook_url/],
     ['unknown webhook event', { kind: 'extract', input, targets: [{ format: 'mp3' }], webhook_events: ['task.exploded'] }, 400, 'VALIDATION_ERROR', /webhook_events\[0\]/],
-    ['metadata not an object', { kind: 'extract', input, targets: [{ format: 'mp3' }], metadata: 'x' }, 400, 'VALIDATION_ERROR', /metadata must be object/],
+    ['metadata not an object', { kind: 'extract', input, targets: [{ format: 'mp3' }], metadata: 'x' }, 400, 'VALIDATION_ERROR', /^metadata must be an object or null$/],
     ['huge metadata', { kind: 'extract', input, targets: [{ format: 'mp3' }], metadata: { blob: 'x'.repeat(20_000) } }, 400, 'METADATA_TOO_LARGE', /metadata is \d+ bytes/],
+    ['duration not a number', { kind: 'generate', params: { duration: '10' }, targets: [{ format: 'mp3' }] }, 400, 'VALIDATION_ERROR', /^params\.duration must be a number$/],
+    ['duration too long', { kind: 'generate', params: { duration: 6000 }, targets: [{ format: 'mp3' }] }, 400, 'VALIDATION_ERROR', /^params\.duration must be at most 600$/],
     ['unknown top-level field', { kind: 'extract', input, targets: [{ format: 'mp3' }], priority: 9 }, 400, 'VALIDATION_ERROR', /unknown field "priority"/],
   ];
   it.each(bad)('refuses %s with a clear 4xx naming the field, and stores nothing', async (_name, body, status, code, message) => {
@@ -126,7 +128,7 @@ describe('creating a task', () => {
       const res = await prod.api('POST', '/v1/tasks', { kind: 'extract', input: { url: 'https://example.com/a.wav' }, targets: [{ format: 'mp3' }], webhook_url: 'http://example.com/hook' });
       expect(res.status).toBe(400);
       expect(res.body.error.code).toBe('URL_NOT_ALLOWED');
-      expect(res.body.error.message).toMatch(/webhook_url must use https/);
+      expect(res.body.error.message).toMatch(/webhook_url must use https \(for a receiver on your own machine, start the server with --dev, or forward events to it with `hookwave listen --forward-to`\)/);
       const loop = await prod.api('POST', '/v1/tasks', { kind: 'extract', input: { url: 'https://127.0.0.1/a.wav' }, targets: [{ format: 'mp3' }] });
       expect(loop.body.error.code).toBe('URL_NOT_ALLOWED');
     } finally {

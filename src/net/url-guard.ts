@@ -154,7 +154,13 @@ export class UrlGuard {
     }
     if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new HookwaveError('INVALID_URL', `${field} must be an http(s) URL`, { field });
     if (url.username || url.password) throw new HookwaveError('INVALID_URL', `${field} must not contain a user name or password`, { field });
-    if (url.protocol === 'http:' && !this.opts.allowHttp) throw new HookwaveError('URL_NOT_ALLOWED', `${field} must use https`, { field });
+    if (url.protocol === 'http:' && !this.opts.allowHttp) throw new HookwaveError(
+        'URL_NOT_ALLOWED',
+        field.startsWith('webhook') || field === 'url'
+          ? `${field} must use https (for a receiver on your own machine, start the server with --dev, or forward events to it with \`hookwave listen --forward-to\`)`
+          : `${field} must use https (http:// is allowed only when the server runs with --dev)`,
+        { field },
+      );
 
     // Already canonical: the parser turns 2130706433, 0x7f.0.0.1, 0177.0.0.1 into 127.0.0.1.
     const host = bare(url.hostname);

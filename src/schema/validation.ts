@@ -19,6 +19,22 @@ export function fieldPath(prefix: string, instancePath: string): string {
   return out;
 }
 
+const TYPE_WORDS: Record<string, string> = {
+  object: 'an object',
+  array: 'an array',
+  string: 'a string',
+  number: 'a number',
+  integer: 'a whole number',
+  boolean: 'true or false',
+  null: 'null',
+};
+
+/** Ajv's "object,null" as "an object or null". */
+function typeWords(types: string): string {
+  const words = types.split(',').map((t) => TYPE_WORDS[t] ?? t);
+  return words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : words[0]!;
+}
+
 export function describeAjvError(e: ErrorObject, prefix: string): { field: string; message: string } {
   const params = e.params as Record<string, unknown>;
   let field = fieldPath(prefix, e.instancePath);
@@ -36,7 +52,36 @@ export function describeAjvError(e: ErrorObject, prefix: string): { field: strin
       message = `${field} must be one of: ${(params.allowedValues as unknown[]).join(', ')}`;
       break;
     case 'type':
-      message = `${field || 'body'} must be ${String(params.type)}`;
+      message = `${field || 'body'} must be ${typeWords(String(params.type))}`;
+      break;
+    case 'minItems':
+    case 'maxItems': {
+      const n = Number(params.limit);
+      message = `${field} needs ${e.keyword === 'minItems' ? 'at least' : 'at most'} ${n} ${n === 1 ? 'item' : 'items'}`;
+      break;
+    }
+    case 'minLength':
+    case 'maxLength': {
+      const n = Number(params.limit);
+      message = `${field} must be ${e.keyword === 'minLength' ? 'at least' : 'at most'} ${n} ${n === 1 ? 'character' : 'characters'} long`;
+      break;
+    }
+    case 'minimum':
+    case 'maximum':
+    case 'exclusiveMinimum':
+    case 'exclusiveMaximum': {
+      const words = { minimum: 'at least', maximum: 'at most', exclusiveMinimum: 'more than', exclusiveMaximum: 'less than' }[e.keyword];
+      message = `${field} must be ${words} ${String(params.limit)}`;
+      break;
+    }
+    case 'minProperties':
+      message = `${field || 'body'} needs at least ${String(params.limit)} field(s)`;
+      break;
+    case 'pattern':
+      message = `${field} is not in the expected form (${String(params.pattern)})`;
+      break;
+    case 'const':
+      message = `${field} must be ${JSON.stringify(params.allowedValue)}`;
       break;
     default:
       message = `${field || 'body'} ${e.message ?? 'is invalid'}`;
