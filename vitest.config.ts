@@ -1,8 +1,40 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Files whose subject is not the store: pure rules, the HTTP layer's own limits, engines and media,
+ * the browser dashboard and the CLI's processes. They run once, on SQLite; the PostgreSQL half of
+ * `npm test` (HOOKWAVE_TEST_DATABASE=postgres) runs every file that reads or writes durable state
+ * through the store, so both stores are held to the same behaviour without running the browser,
+ * the CLI and the engines twice (CI time).
+ */
+const storeAgnostic = [
+  'architecture',
+  'circuit-breaker',
+  'receiver-slots',
+  'url-guard',
+  'sdk-types',
+  'errors',
+  'generate-engine',
+  'extract-engine',
+  'stems-engine',
+  'engine-threads',
+  'external-engine',
+  'untrusted-media',
+  'output-limits',
+  'input-servers',
+  'input-cache',
+  'slow-requests',
+  'request-log',
+  'dashboard',
+  'cli',
+  'cli-commands',
+  'kinds',
+].map((name) => `test/${name}.test.ts`);
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, ...(process.env.HOOKWAVE_TEST_DATABASE === 'postgres' ? storeAgnostic : [])],
     // A PostgreSQL for the run when the machine has none (test/global-setup.ts).
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
