@@ -4,7 +4,7 @@
  * (domain/circuit-breaker.ts: none of an open circuit, one probe of a cooled one).
  */
 import { admitClaimed, type ClaimedRow } from '../domain/circuit-breaker.js';
-import type { DueDelivery } from './store.js';
+import type { DueDelivery } from './ops/deliveries.js';
 
 /** A row of either dialect's claim query. */
 export type ClaimRow = Record<string, unknown> & ClaimedRow;

@@ -22,9 +22,11 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../logger.js';
-import type { Ops, Store, Tx, WakeChannel } from '../store.js';
+import type { Store, Tx, WakeChannel } from '../store.js';
+import { exposeOps, type Ops } from '../ops/ops.js';
+import { postgresOps } from './areas.js';
 import { migratePostgres, pendingPostgresMigrations, quoteIdent } from './migrate.js';
-import { PostgresQueries, type Exec } from './postgres-queries.js';
+import { Sql, type Exec } from './sql.js';
 
 export interface PostgresStoreOptions {
   /** postgres://user:pass@host:port/db (a `schema` query parameter is read by parseDatabaseUrl). */
@@ -74,7 +76,6 @@ export class PostgresStore implements Store {
   readonly schema: string | null;
   private readonly pool: pg.Pool;
   private readonly clientConfig: pg.ClientConfig;
-  private readonly q: PostgresQueries;
   private readonly wake = new EventEmitter();
   private readonly log: Pick<Logger, 'info' | 'warn' | 'error'>;
   /** Tags this process's notifications so it can ignore their echo. */
@@ -108,7 +109,7 @@ export class PostgresStore implements Store {
     // Unnamed statements on purpose: each is planned for its parameters. Named (prepared) ones
     // doubled PostgreSQL's CPU per webhook delivery here, their generic plans being worse.
     const exec: Exec = (text, values) => this.pool.query(text, values);
-    this.q = new PostgresQueries(exec, (fn) => this.transaction(fn));
+    exposeOps(this, postgresOps(new Sql(exec, (fn) => this.transaction((_tx, sql) => fn(sql)))));
   }
 
   async migrate(): Promise<void> {
@@ -133,14 +134,14 @@ export class PostgresStore implements Store {
     return this.transaction(fn);
   }
 
-  /** BEGIN … COMMIT on one client; `fn` gets queries bound to it (a Tx, which is also what `atomic` needs). */
-  private async transaction<T>(fn: (tx: Tx & PostgresQueries) => Promise<T>): Promise<T> {
+  /** BEGIN … COMMIT on one client; `fn` gets the Tx bound to it, and its statements (what `atomic` needs). */
+  private async transaction<T>(fn: (tx: Tx, sql: Sql) => Promise<T>): Promise<T> {
     for (let run = 1; ; run++) {
       const client = await this.pool.connect();
       const notes = new Map<string, [WakeChannel, string | undefined]>();
       const exec: Exec = (text, values) => client.query(text, values);
-      const q: PostgresQueries = new PostgresQueries(exec, (inner) => inner(q));
-      const tx = Object.assign(q, {
+      const sql: Sql = new Sql(exec, (inner) => inner(sql));
+      const tx: Tx = Object.assign(postgresOps(sql), {
         notifyAfterCommit: (channel: WakeChannel, payload?: string) => {
           // Many rows on one channel need one wake-up, not one each.
           notes.set(`${channel}\u0000${payload ?? ''}`, [channel, payload]);
@@ -149,7 +150,7 @@ export class PostgresStore implements Store {
       let broken = false;
       try {
         await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
-        const value = await fn(tx);
+        const value = await fn(tx, sql);
         if (notes.size > 0) {
           const list = [...notes.values()];
           await client.query('SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS n(c, p)', [
@@ -306,13 +307,5 @@ export class PostgresStore implements Store {
   }
 }
 
-// Every Ops method runs on the pool through the queries object, so `store.getTask(...)` works as declared.
+// The Ops methods exposeOps puts on each instance; outside tx() each runs on the pool.
 export interface PostgresStore extends Ops {}
-for (const name of Object.getOwnPropertyNames(PostgresQueries.prototype)) {
-  if (name === 'constructor') continue;
-  Object.defineProperty(PostgresStore.prototype, name, {
-    value(this: { q: Record<string, (...a: unknown[]) => unknown> }, ...args: unknown[]) {
-      return this.q[name]!(...args);
-    },
-  });
-}

@@ -14,8 +14,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
-import type { Ops, Store, Tx, WakeChannel } from '../store.js';
-import { SqliteQueries } from './sqlite-queries.js';
+import type { Store, Tx, WakeChannel } from '../store.js';
+import { defineOps, exposeOps, type Ops } from '../ops/ops.js';
+import { sqliteAreas } from './areas.js';
 import { Checkpointer } from './checkpointer.js';
 import { migrateSqlite, pendingMigrations } from './migrate.js';
 
@@ -55,14 +56,12 @@ export class SqliteStore implements Store {
   /** Transactions commit one at a time, ids made inside them: rows appear in id order. */
   readonly lateCommitMs = 0;
   private readonly db: Database.Database;
-  private readonly q: SqliteQueries;
   /** Transaction control statements, prepared once: they run for every transaction. */
   private readonly control: Record<'begin' | 'commit' | 'rollback', Database.Statement>;
   private readonly lock = new Lock();
   private readonly wake = new EventEmitter();
   private inTx = false;
   private readonly checkpointer: Checkpointer;
-  private readonly ops: Ops;
   /** Ops that run at once, for transaction callbacks that already hold the connection. */
   private readonly direct: Ops;
   private batch: BatchItem[] = [];
@@ -78,32 +77,20 @@ export class SqliteStore implements Store {
     // Checkpoints run in a background thread; the automatic one stays as a high backstop.
     this.db.pragma('wal_autocheckpoint = 10000');
     this.checkpointer = new Checkpointer(opts.file);
-    this.q = new SqliteQueries(this.db);
+    const areas = sqliteAreas(this.db);
     this.control = {
       begin: this.db.prepare('BEGIN IMMEDIATE'),
       commit: this.db.prepare('COMMIT'),
       rollback: this.db.prepare('ROLLBACK'),
     };
     this.wake.setMaxListeners(0);
-    this.ops = this.bindOps((fn) => (this.inTx ? this.lock.run(async () => fn()) : Promise.resolve().then(fn)));
-    this.direct = this.bindOps((fn) => {
+    exposeOps(this, defineOps(areas, (fn) => (this.inTx ? this.lock.run(async () => fn()) : Promise.resolve().then(fn))));
+    this.direct = defineOps(areas, (fn) => {
       try {
         return Promise.resolve(fn());
       } catch (err) {
         return Promise.reject(err);
       }
-    });
-  }
-
-  /** Every Ops method of SqliteQueries, made async through `run`. */
-  private bindOps(run: <T>(fn: () => T) => Promise<T>): Ops {
-    const q = this.q as unknown as Record<string, (...args: unknown[]) => unknown>;
-    return new Proxy({} as Ops, {
-      get: (_target, name: string) => {
-        const method = q[name];
-        if (typeof method !== 'function') return undefined;
-        return (...args: unknown[]) => run(() => method.apply(this.q, args));
-      },
     });
   }
 
@@ -221,13 +208,5 @@ export class SqliteStore implements Store {
   }
 }
 
-// Delegate every Ops method to the bound proxy so `store.getTask(...)` works as declared.
+// The Ops methods exposeOps puts on each instance.
 export interface SqliteStore extends Ops {}
-for (const name of Object.getOwnPropertyNames(SqliteQueries.prototype)) {
-  if (name === 'constructor' || name === 's') continue;
-  Object.defineProperty(SqliteStore.prototype, name, {
-    value(this: { ops: Record<string, (...a: unknown[]) => unknown> }, ...args: unknown[]) {
-      return this.ops[name]!(...args);
-    },
-  });
-}

@@ -1,0 +1,97 @@
+/** The outbox: deliveries of events to webhook URLs, their claims and attempts. */
+import type { AttemptRow, ClaimedDelivery, DeliveryRow } from '../../domain/types.js';
+import type { OpNames } from './op-names.js';
+
+export interface ListDeliveriesQuery {
+  tenantId: string;
+  status?: DeliveryRow['status'];
+  endpointId?: string;
+  taskId?: string;
+  before?: string;
+  limit: number;
+}
+
+export interface AttemptOutcome {
+  /** null: the delivery ended without a request (its endpoint was deleted or disabled). */
+  attempt: AttemptRow | null;
+  /** The delivery after this attempt. */
+  delivery: {
+    id: string;
+    status: DeliveryRow['status'];
+    attempt_count: number;
+    next_attempt_at: number | null;
+    last_error: string | null;
+    last_status_code: number | null;
+    updated_at: number;
+    delivered_at: number | null;
+  };
+}
+
+/** A claimed delivery with what only the dispatcher needs to know about it. */
+export interface DueDelivery extends ClaimedDelivery {
+  /** Set by a redelivery or recovery: a failure of this attempt is final (one manual try). null: the retry schedule decides. */
+  final_attempt: number | null;
+  /** The one delivery let through when its endpoint's cooldown ended; the others wait for its outcome. */
+  probe: boolean;
+  /** Why it must fail without a request: its endpoint is gone. null: send it. */
+  unavailable: 'endpoint deleted' | 'endpoint disabled' | null;
+}
+
+export interface DueClaim {
+  deliveries: DueDelivery[];
+  /** Due rows this claim took, including those held back for an open circuit: a full claim means more may be due. */
+  taken: number;
+}
+
+export interface DeliveryOps {
+  insertDeliveries(d: DeliveryRow[]): Promise<void>;
+  /**
+   * Claims up to `limit` due deliveries by pushing their next_attempt_at to `leaseUntil`. Those of an
+   * endpoint whose circuit is open are held until it closes instead, and not returned; when an
+   * endpoint's cooldown has ended, one of its deliveries is returned as the probe and the circuit
+   * stays shut for the others until `leaseUntil` (or the probe's success).
+   */
+  claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim>;
+  /** Makes claimed but unsent deliveries due at `dueAt` (a dispatcher shutting down, or deferring). */
+  releaseDeliveries(ids: string[], dueAt: number): Promise<void>;
+  /** Records attempts and their deliveries' new state, all in one transaction. */
+  recordAttempts(outcomes: AttemptOutcome[]): Promise<void>;
+  /** The time the earliest pending delivery is due, or null. */
+  nextDeliveryDueAt(): Promise<number | null>;
+  listDeliveriesForTask(tenantId: string, taskId: string): Promise<DeliveryRow[]>;
+  /** Newest first, with filters; `before` is the id of the last row of the previous page. */
+  listDeliveries(q: ListDeliveriesQuery): Promise<DeliveryRow[]>;
+  getDelivery(tenantId: string, id: string): Promise<DeliveryRow | null>;
+  /** The attempts of these deliveries, by delivery and then attempt number. */
+  listAttempts(deliveryIds: string[]): Promise<AttemptRow[]>;
+  /**
+   * Makes a delivery that has ended pending and due at `now` for one more attempt (it keeps its
+   * event, so its webhook-id); false if absent or still pending.
+   */
+  requeueDelivery(tenantId: string, id: string, now: number): Promise<boolean>;
+  /** Whether the delivery log has any delivery of this endpoint id (it outlives a deleted endpoint). */
+  hasEndpointDeliveries(tenantId: string, endpointId: string): Promise<boolean>;
+  /** Requeues every failed delivery of an endpoint created at or after `since`, one more attempt each; returns how many. */
+  requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): Promise<number>;
+  /** Pushes the endpoint's pending deliveries that are due before `until` to `until` (circuit open). */
+  deferEndpointDeliveries(endpointId: string, until: number): Promise<void>;
+  /** Fails the endpoint's pending deliveries (endpoint disabled or deleted). */
+  failEndpointDeliveries(endpointId: string, reason: string, now: number): Promise<number>;
+}
+
+export const DELIVERY_OPS: OpNames<DeliveryOps> = {
+  insertDeliveries: true,
+  claimDueDeliveries: true,
+  releaseDeliveries: true,
+  recordAttempts: true,
+  nextDeliveryDueAt: true,
+  listDeliveriesForTask: true,
+  listDeliveries: true,
+  getDelivery: true,
+  listAttempts: true,
+  requeueDelivery: true,
+  hasEndpointDeliveries: true,
+  requeueFailedDeliveries: true,
+  deferEndpointDeliveries: true,
+  failEndpointDeliveries: true,
+};

@@ -1,0 +1,160 @@
+/** The outbox: deliveries, their claims and attempts: the postgres statements of DeliveryOps (ops/deliveries.ts). */
+import type { AttemptRow, DeliveryRow } from '../../domain/types.js';
+import type { AttemptOutcome, DeliveryOps, DueClaim, ListDeliveriesQuery } from '../ops/deliveries.js';
+import { json, PostgresQueries, Where } from './sql.js';
+import { probeCandidates } from '../../domain/circuit-breaker.js';
+import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
+
+// As in SQLite: rows of an open circuit move to its open-until instead of being leased, so they
+// leave the front of deliveries_due. `= ANY(ARRAY(…))` finds the claimed rows by primary key; a join
+// with the CTE was planned as a hash join over a sequential scan of every delivery ever made. The
+// CTEs and the final join read one snapshot, so ep.circuit_open_until there is what the UPDATE saw.
+// Oldest first (ids are time-ordered), so a receiver gets one task's events in order.
+const CLAIM_DELIVERIES = `
+  WITH claimed AS (
+    UPDATE deliveries AS d
+       SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = d.endpoint_id AND circuit_open_until > $1), $3)
+     WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
+                             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+    RETURNING d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt
+  )
+  SELECT c.*, e.payload, e.created_at AS event_created_at, t.webhook_secret,
+         ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until, ep.enabled AS endpoint_enabled, ep.circuit_open_until
+    FROM claimed c
+    JOIN events e ON e.id = c.event_id
+    JOIN tenants t ON t.id = c.tenant_id
+    LEFT JOIN endpoints ep ON ep.id = c.endpoint_id
+   ORDER BY c.id`;
+
+// A batch of attempts and their deliveries' new state in one statement: a typed array per column,
+// zipped back into rows by unnest (the planner sees how many, so it finds deliveries by primary key).
+const RECORD_ATTEMPTS = `
+  WITH attempt AS (
+    INSERT INTO attempts (id, delivery_id, attempt_number, started_at, status_code, latency_ms, response_excerpt, error,
+                          request_headers, response_headers)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], $5::int[], $6::float8[], $7::text[], $8::text[],
+                         $9::json[], $10::json[])
+    ON CONFLICT DO NOTHING
+  )
+  UPDATE deliveries AS d
+     SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at, last_error = u.last_error,
+         last_status_code = u.last_status_code, updated_at = u.updated_at, delivered_at = u.delivered_at
+    FROM unnest($11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[])
+         AS u(id, status, attempt_count, next_attempt_at, last_error, last_status_code, updated_at, delivered_at)
+   WHERE d.id = u.id`;
+
+export class PostgresDeliveryQueries extends PostgresQueries implements DeliveryOps {
+  async insertDeliveries(ds: DeliveryRow[]): Promise<void> {
+    await this.insert('deliveries', ds);
+  }
+
+  async claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim> {
+    const rows = await this.all<ClaimRow>(CLAIM_DELIVERIES, [now, limit, leaseUntil]);
+    const cooled = probeCandidates(rows, now);
+    // Not atomic with the claim, and need not be: until a probe is taken, the cooled rows stay
+    // leased, and a claimer that dies in between leaves them due again when the lease ends. The
+    // row lock makes one claimer win; the others' rows wait out their own lease.
+    const probes =
+      cooled.length === 0
+        ? []
+        : await this.all<{ id: string }>('UPDATE endpoints SET circuit_open_until = $1 WHERE id = ANY($2) AND circuit_open_until <= $3 RETURNING id', [
+            leaseUntil,
+            cooled,
+            now,
+          ]);
+    return { deliveries: dueDeliveries(rows, now, new Set(probes.map((p) => p.id))), taken: rows.length };
+  }
+
+  async releaseDeliveries(ids: string[], dueAt: number): Promise<void> {
+    await this.exec("UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2) AND status = 'pending'", [dueAt, ids]);
+  }
+
+  async recordAttempts(outcomes: AttemptOutcome[]): Promise<void> {
+    if (outcomes.length === 0) return;
+    // SQLite applies the updates in order, so the last outcome of a delivery wins; one UPDATE … FROM
+    // would pick any, so only the last is sent.
+    const last = [...new Map(outcomes.map((o) => [o.delivery.id, o.delivery])).values()];
+    const attempts = outcomes.flatMap((o) => (o.attempt ? [o.attempt] : []));
+    await this.exec(RECORD_ATTEMPTS, [
+      attempts.map((a) => a.id),
+      attempts.map((a) => a.delivery_id),
+      attempts.map((a) => a.attempt_number),
+      attempts.map((a) => a.started_at),
+      attempts.map((a) => a.status_code),
+      attempts.map((a) => a.latency_ms),
+      attempts.map((a) => a.response_excerpt),
+      attempts.map((a) => a.error),
+      attempts.map((a) => json(a.request_headers)),
+      attempts.map((a) => json(a.response_headers)),
+      last.map((d) => d.id),
+      last.map((d) => d.status),
+      last.map((d) => d.attempt_count),
+      last.map((d) => d.next_attempt_at),
+      last.map((d) => d.last_error),
+      last.map((d) => d.last_status_code),
+      last.map((d) => d.updated_at),
+      last.map((d) => d.delivered_at),
+    ]);
+  }
+
+  async nextDeliveryDueAt(): Promise<number | null> {
+    const r = await this.one<{ due: number | null }>("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'", []);
+    return r?.due ?? null;
+  }
+
+  listDeliveriesForTask(tenantId: string, taskId: string): Promise<DeliveryRow[]> {
+    return this.all('SELECT * FROM deliveries WHERE task_id = $1 AND tenant_id = $2 ORDER BY created_at, id', [taskId, tenantId]);
+  }
+
+  getDelivery(tenantId: string, id: string): Promise<DeliveryRow | null> {
+    return this.one('SELECT * FROM deliveries WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  async listAttempts(deliveryIds: string[]): Promise<AttemptRow[]> {
+    if (deliveryIds.length === 0) return [];
+    return this.all('SELECT * FROM attempts WHERE delivery_id = ANY($1) ORDER BY delivery_id, attempt_number', [deliveryIds]);
+  }
+
+  listDeliveries(q: ListDeliveriesQuery): Promise<DeliveryRow[]> {
+    const w = new Where();
+    w.add((p) => `tenant_id = ${p}`, q.tenantId);
+    if (q.status) w.add((p) => `status = ${p}`, q.status);
+    if (q.endpointId) w.add((p) => `endpoint_id = ${p}`, q.endpointId);
+    if (q.taskId) w.add((p) => `task_id = ${p}`, q.taskId);
+    if (q.before) w.add((p) => `id < ${p}`, q.before);
+    return this.all(`SELECT * FROM deliveries WHERE ${w.sql} ORDER BY id DESC LIMIT ${w.param(q.limit)}`, w.values);
+  }
+
+  async requeueDelivery(tenantId: string, id: string, now: number): Promise<boolean> {
+    // Never a pending one: it may be in flight right now, and would be sent twice.
+    const changed = await this.count(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, final_attempt = attempt_count + 1, updated_at = $1
+        WHERE id = $2 AND tenant_id = $3 AND status <> 'pending'`,
+      [now, id, tenantId],
+    );
+    return changed > 0;
+  }
+
+  async hasEndpointDeliveries(tenantId: string, endpointId: string): Promise<boolean> {
+    return (await this.one('SELECT 1 FROM deliveries WHERE endpoint_id = $1 AND tenant_id = $2 LIMIT 1', [endpointId, tenantId])) !== null;
+  }
+
+  requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): Promise<number> {
+    return this.count(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = $1, final_attempt = attempt_count + 1, updated_at = $1
+        WHERE tenant_id = $2 AND endpoint_id = $3 AND status = 'failed' AND created_at >= $4`,
+      [now, tenantId, endpointId, since],
+    );
+  }
+
+  async deferEndpointDeliveries(endpointId: string, until: number): Promise<void> {
+    await this.exec("UPDATE deliveries SET next_attempt_at = $1 WHERE endpoint_id = $2 AND status = 'pending' AND next_attempt_at < $1", [until, endpointId]);
+  }
+
+  failEndpointDeliveries(endpointId: string, reason: string, now: number): Promise<number> {
+    return this.count(
+      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1, updated_at = $2 WHERE endpoint_id = $3 AND status = 'pending'",
+      [reason, now, endpointId],
+    );
+  }
+}

@@ -1,0 +1,205 @@
+/** Tasks, targets, outputs, worker leases and batches: the postgres statements of TaskOps (ops/tasks.ts). */
+import type { BatchRow, ClaimedTarget, OutputRow, TargetRow, TaskAggregate, TaskRow } from '../../domain/types.js';
+import type { ListTasksQuery, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
+import { groupBy, insertSql, patchSql, PostgresQueries, type Sql, Where } from './sql.js';
+import { fairShare, roomUnderCap, type TenantQueue } from '../../domain/fair-share.js';
+
+// Claiming (claimTargets): expired leases first, then queued targets fairly across tenants. Rows
+// another claimer holds are skipped rather than waited for; a lease a heartbeat renewed after the
+// statement's snapshot is re-checked once locked and left out.
+const EXPIRED_TARGETS = `
+  SELECT id FROM targets WHERE status = 'processing' AND lease_expires_at < $1
+   ORDER BY lease_expires_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
+
+// Tenants with queued work, longest unserved first, with their running targets.
+const WAITING_TENANTS = `
+  SELECT tn.id, (SELECT count(*) FROM targets r WHERE r.tenant_id = tn.id AND r.status = 'processing')::int AS running
+    FROM tenants tn
+   WHERE EXISTS (SELECT 1 FROM targets q WHERE q.tenant_id = tn.id AND q.status = 'queued')
+   ORDER BY tn.claim_turn, tn.id`;
+
+// Claimers serving the same tenant take turns, so its running cap holds exactly. In id order, so
+// two claimers never wait on each other crosswise; NO KEY UPDATE, so creating a task (whose
+// foreign key takes KEY SHARE on its tenant) never waits for a claim.
+const LOCK_TENANTS = `SELECT id FROM tenants WHERE id = ANY($1) ORDER BY id FOR NO KEY UPDATE`;
+
+
+const RUNNING_OF_TENANTS = `
+  SELECT tenant_id, count(*)::int AS running FROM targets
+   WHERE tenant_id = ANY($1) AND status = 'processing' GROUP BY tenant_id`;
+
+// Each tenant's oldest queued targets, as many as its room, in one round trip.
+const QUEUED_OF_TENANTS = `
+  SELECT q.id, q.tenant_id
+    FROM unnest($1::text[], $2::int[]) WITH ORDINALITY AS w(tenant_id, room, n)
+   CROSS JOIN LATERAL (
+     SELECT id, tenant_id, created_at FROM targets
+      WHERE tenant_id = w.tenant_id AND status = 'queued'
+      ORDER BY created_at LIMIT w.room FOR UPDATE SKIP LOCKED) AS q
+   ORDER BY w.n, q.created_at`;
+
+
+const TAKE_TURNS = `
+  UPDATE tenants SET claim_turn = (SELECT max(claim_turn) FROM tenants) + array_position($1::text[], id)
+   WHERE id = ANY($1)`;
+
+
+const LEASE_TARGETS = `
+  UPDATE targets
+     SET status = 'processing', lease_owner = $1, lease_expires_at = $2,
+         attempts = attempts + 1, started_at = COALESCE(started_at, $3)
+   WHERE id = ANY($4)
+  RETURNING *`;
+
+// One statement, so targets and outputs come from one snapshot (as SQLite's single connection gives).
+const LOAD_AGGREGATES = `
+  SELECT (SELECT COALESCE(json_agg(t ORDER BY t.task_id, t.position), '[]') FROM targets t WHERE t.task_id = ANY($1)) AS targets,
+         (SELECT COALESCE(json_agg(o ORDER BY o.created_at, o.id), '[]') FROM outputs o WHERE o.task_id = ANY($1)) AS outputs`;
+
+export class PostgresTaskQueries extends PostgresQueries implements TaskOps {
+  async insertTask(task: TaskRow, targets: TargetRow[]): Promise<void> {
+    // One statement: the task and its targets are stored together or not at all. The foreign key
+    // of targets is checked at the end of the statement, when the task row exists.
+    await this.exec(`WITH task AS (${insertSql('tasks', '$1')}) ${insertSql('targets', '$2')}`, [
+      JSON.stringify([task]),
+      JSON.stringify(targets.map((t) => ({ ...t, tenant_id: task.tenant_id }))),
+    ]);
+  }
+
+  getTask(tenantId: string, id: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  getTaskById(id: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE id = $1', [id]);
+  }
+
+  lockTask(id: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE id = $1 FOR UPDATE', [id]);
+  }
+
+  findTaskByIdempotencyKey(tenantId: string, key: string): Promise<TaskRow | null> {
+    return this.one('SELECT * FROM tasks WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
+  }
+
+  listTasks(q: ListTasksQuery): Promise<TaskRow[]> {
+    const w = new Where();
+    w.add((p) => `tenant_id = ${p}`, q.tenantId);
+    if (q.status) w.add((p) => `status = ${p}`, q.status);
+    if (q.kind) w.add((p) => `kind = ${p}`, q.kind);
+    if (q.before) w.add((p) => `id < ${p}`, q.before);
+    return this.all(`SELECT * FROM tasks WHERE ${w.sql} ORDER BY id DESC LIMIT ${w.param(q.limit)}`, w.values);
+  }
+
+  async loadAggregates(tasks: TaskRow[]): Promise<TaskAggregate[]> {
+    if (tasks.length === 0) return [];
+    const r = (await this.one<{ targets: TargetRow[]; outputs: OutputRow[] }>(LOAD_AGGREGATES, [tasks.map((t) => t.id)]))!;
+    const targets = groupBy(r.targets, (t) => t.task_id);
+    const outputs = groupBy(r.outputs, (o) => o.task_id);
+    return tasks.map((task) => ({ task, targets: targets.get(task.id) ?? [], outputs: outputs.get(task.id) ?? [] }));
+  }
+
+  async updateTask(id: string, patch: TaskPatch): Promise<void> {
+    const { set, values } = patchSql(patch, ['error'], 2);
+    await this.exec(`UPDATE tasks SET ${set} WHERE id = $1`, [id, ...values]);
+  }
+
+  getTargets(taskId: string): Promise<TargetRow[]> {
+    return this.all('SELECT * FROM targets WHERE task_id = $1 ORDER BY position', [taskId]);
+  }
+
+  async insertOutputs(outputs: OutputRow[]): Promise<void> {
+    await this.insert('outputs', outputs);
+  }
+
+  getOutput(id: string): Promise<OutputRow | null> {
+    return this.one('SELECT * FROM outputs WHERE id = $1', [id]);
+  }
+
+  claimTargets(owner: string, limit: number, now: number, leaseUntil: number, tenantCap: number): Promise<ClaimedTarget[]> {
+    return this.atomic(async (q) => {
+      const ids = (await q.all<{ id: string }>(EXPIRED_TARGETS, [now, limit])).map((r) => r.id);
+      if (ids.length < limit) ids.push(...(await this.claimQueuedFairly(q, limit - ids.length, tenantCap)));
+      if (ids.length === 0) return [];
+      const order = new Map(ids.map((id, i) => [id, i]));
+      const targets = (await q.all<TargetRow>(LEASE_TARGETS, [owner, leaseUntil, now, ids])).sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+      const taskIds = [...new Set(targets.map((t) => t.task_id))];
+      await q.exec("UPDATE tasks SET status = 'processing', updated_at = $1 WHERE id = ANY($2) AND status = 'queued'", [now, taskIds]);
+      const tasks = new Map((await q.all<TaskRow>('SELECT * FROM tasks WHERE id = ANY($1)', [taskIds])).map((t) => [t.id, t]));
+      const out: ClaimedTarget[] = [];
+      for (const target of targets) {
+        const task = tasks.get(target.task_id);
+        if (task) out.push({ target, task });
+      }
+      return out;
+    });
+  }
+
+  /** Queued target ids, one tenant at a time in turn order (fair-share.ts); moves the served tenants' turns to the back. */
+  private async claimQueuedFairly(q: Sql, limit: number, tenantCap: number): Promise<string[]> {
+    const waiting = (await q.all<{ id: string; running: number }>(WAITING_TENANTS, [])).filter((t) => roomUnderCap(t.running, tenantCap, limit) > 0).slice(0, limit);
+    if (waiting.length === 0) return [];
+    const tenantIds = waiting.map((t) => t.id);
+    let rooms = waiting.map((t) => roomUnderCap(t.running, tenantCap, limit));
+    if (tenantCap > 0) {
+      // Counted again under the tenants' locks: another claimer may have started some meanwhile.
+      await q.exec(LOCK_TENANTS, [tenantIds]);
+      const running = new Map((await q.all<{ tenant_id: string; running: number }>(RUNNING_OF_TENANTS, [tenantIds])).map((r) => [r.tenant_id, r.running]));
+      rooms = tenantIds.map((id) => roomUnderCap(running.get(id) ?? 0, tenantCap, limit));
+    }
+    const rows = await q.all<{ id: string; tenant_id: string }>(QUEUED_OF_TENANTS, [tenantIds, rooms]);
+    const queues: TenantQueue[] = tenantIds.map((tenantId) => ({ tenantId, targetIds: rows.filter((r) => r.tenant_id === tenantId).map((r) => r.id) }));
+    const pick = fairShare(queues, limit);
+    if (pick.served.length > 0) await q.exec(TAKE_TURNS, [pick.served]);
+    return pick.targetIds;
+  }
+
+  async countQueuedTasks(tenantId: string, upTo: number): Promise<number> {
+    // Counts no further than the cap: a full queue costs the same to check as a nearly full one.
+    const row = await this.one<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE tenant_id = $1 AND status = 'queued' LIMIT $2) AS q`, [tenantId, upTo]);
+    return row?.n ?? 0;
+  }
+
+  async renewLeases(owner: string, targetIds: string[], leaseUntil: number): Promise<string[]> {
+    if (targetIds.length === 0) return [];
+    const rows = await this.all<{ id: string }>(
+      "UPDATE targets SET lease_expires_at = $1 WHERE id = ANY($2) AND lease_owner = $3 AND status = 'processing' RETURNING id",
+      [leaseUntil, targetIds, owner],
+    );
+    return rows.map((r) => r.id);
+  }
+
+  async updateLeasedTarget(targetId: string, owner: string, patch: TargetPatch): Promise<boolean> {
+    const { set, values } = patchSql(patch, ['spec', 'info', 'error'], 3);
+    return (await this.count(`UPDATE targets SET ${set} WHERE id = $1 AND lease_owner = $2 AND status = 'processing'`, [targetId, owner, ...values])) > 0;
+  }
+
+  async updateTarget(targetId: string, patch: TargetPatch): Promise<void> {
+    const { set, values } = patchSql(patch, ['spec', 'info', 'error'], 2);
+    await this.exec(`UPDATE targets SET ${set} WHERE id = $1`, [targetId, ...values]);
+  }
+
+  cancelOpenTargets(taskId: string, now: number): Promise<number> {
+    return this.count(
+      `UPDATE targets SET status = 'canceled', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
+        WHERE task_id = $2 AND status IN ('queued', 'processing')`,
+      [now, taskId],
+    );
+  }
+
+  async insertBatch(b: BatchRow): Promise<void> {
+    await this.insert('batches', [b]);
+  }
+
+  findBatchByIdempotencyKey(tenantId: string, key: string): Promise<BatchRow | null> {
+    return this.one('SELECT * FROM batches WHERE tenant_id = $1 AND idempotency_key = $2', [tenantId, key]);
+  }
+
+  getBatch(tenantId: string, id: string): Promise<BatchRow | null> {
+    return this.one('SELECT * FROM batches WHERE id = $1 AND tenant_id = $2', [id, tenantId]);
+  }
+
+  listTasksOfBatch(tenantId: string, batchId: string): Promise<TaskRow[]> {
+    return this.all('SELECT * FROM tasks WHERE batch_id = $1 AND tenant_id = $2 ORDER BY id', [batchId, tenantId]);
+  }
+}

@@ -1,0 +1,147 @@
+/** The outbox: deliveries, their claims and attempts: the sqlite statements of DeliveryOps (ops/deliveries.ts). */
+import type { AttemptRow, DeliveryRow } from '../../domain/types.js';
+import type { AttemptOutcome, DeliveryOps, DueClaim, ListDeliveriesQuery } from '../ops/deliveries.js';
+import type { Sync } from '../ops/ops.js';
+import { attemptFromRow, json, type Row, SqliteQueries } from './sql.js';
+import { probeCandidates } from '../../domain/circuit-breaker.js';
+import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
+
+export class SqliteDeliveryQueries extends SqliteQueries implements Sync<DeliveryOps> {
+  insertDeliveries(ds: DeliveryRow[]): void {
+    const ins = this.s(
+      `INSERT INTO deliveries (id, event_id, tenant_id, task_id, endpoint_id, url, status, attempt_count, next_attempt_at, last_error,
+                               last_status_code, created_at, updated_at, delivered_at)
+       VALUES (@id, @event_id, @tenant_id, @task_id, @endpoint_id, @url, @status, @attempt_count, @next_attempt_at, @last_error,
+               @last_status_code, @created_at, @updated_at, @delivered_at)`,
+    );
+    for (const d of ds) ins.run(d);
+  }
+
+  claimDueDeliveries(now: number, limit: number, leaseUntil: number): DueClaim {
+    return this.atomic(() => {
+      // Rows of an open circuit move to its open-until rather than being skipped, so they leave the
+      // front of deliveries_due and no later claim walks over them.
+      const claimed = this.s(
+        `UPDATE deliveries
+            SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = deliveries.endpoint_id AND circuit_open_until > @now), @leaseUntil)
+          WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= @now
+                       ORDER BY next_attempt_at LIMIT @limit)
+          RETURNING id`,
+      ).all({ now, limit, leaseUntil }) as Array<{ id: string }>;
+      if (claimed.length === 0) return { deliveries: [], taken: 0 };
+      const rows = this.s(
+        `SELECT d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt, e.payload, e.created_at AS event_created_at,
+                t.webhook_secret, ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until, ep.enabled AS endpoint_enabled,
+                ep.circuit_open_until
+           FROM deliveries d
+           JOIN events e ON e.id = d.event_id
+           JOIN tenants t ON t.id = d.tenant_id
+           LEFT JOIN endpoints ep ON ep.id = d.endpoint_id
+          WHERE d.id IN (SELECT value FROM json_each(?))
+          ORDER BY d.id`,
+      ).all(JSON.stringify(claimed.map((c) => c.id))) as ClaimRow[];
+      const cooled = probeCandidates(rows, now);
+      const probes = cooled.length === 0 ? [] : this.takeProbes(cooled, now, leaseUntil);
+      return { deliveries: dueDeliveries(rows, now, new Set(probes)), taken: claimed.length };
+    });
+  }
+
+  /** Shuts the circuits whose cooldown has ended until `leaseUntil` again; returns those this call shut (one probe each). */
+  private takeProbes(endpointIds: string[], now: number, leaseUntil: number): string[] {
+    const rows = this.s(
+      'UPDATE endpoints SET circuit_open_until = ? WHERE id IN (SELECT value FROM json_each(?)) AND circuit_open_until <= ? RETURNING id',
+    ).all(leaseUntil, JSON.stringify(endpointIds), now) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
+  }
+
+  releaseDeliveries(ids: string[], dueAt: number): void {
+    this.s("UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'").run(dueAt, JSON.stringify(ids));
+  }
+
+  recordAttempts(outcomes: AttemptOutcome[]): void {
+    // Positional parameters: this runs for every delivery attempt.
+    const insAttempt = this.s(
+      `INSERT OR IGNORE INTO attempts (id, delivery_id, attempt_number, started_at, status_code, latency_ms, response_excerpt, error,
+                                       request_headers, response_headers)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    const updDelivery = this.s(
+      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_error = ?, last_status_code = ?, updated_at = ?, delivered_at = ?
+        WHERE id = ?`,
+    );
+    this.atomic(() => {
+      for (const { attempt: a, delivery: d } of outcomes) {
+        if (a) insAttempt.run(a.id, a.delivery_id, a.attempt_number, a.started_at, a.status_code, a.latency_ms, a.response_excerpt, a.error, json(a.request_headers), json(a.response_headers));
+        updDelivery.run(d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.last_status_code, d.updated_at, d.delivered_at, d.id);
+      }
+    });
+  }
+
+  nextDeliveryDueAt(): number | null {
+    const r = this.s("SELECT MIN(next_attempt_at) AS due FROM deliveries WHERE status = 'pending'").get() as { due: number | null };
+    return r.due;
+  }
+
+  listDeliveriesForTask(tenantId: string, taskId: string): DeliveryRow[] {
+    return this.s('SELECT * FROM deliveries WHERE task_id = ? AND tenant_id = ? ORDER BY created_at, id').all(taskId, tenantId) as DeliveryRow[];
+  }
+
+  getDelivery(tenantId: string, id: string): DeliveryRow | null {
+    return (this.s('SELECT * FROM deliveries WHERE id = ? AND tenant_id = ?').get(id, tenantId) as DeliveryRow | undefined) ?? null;
+  }
+
+  listAttempts(deliveryIds: string[]): AttemptRow[] {
+    if (deliveryIds.length === 0) return [];
+    return (
+      this.s('SELECT * FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?)) ORDER BY delivery_id, attempt_number').all(JSON.stringify(deliveryIds)) as Row[]
+    ).map(attemptFromRow);
+  }
+
+  listDeliveries(q: ListDeliveriesQuery): DeliveryRow[] {
+    const where = ['tenant_id = @tenantId'];
+    if (q.status) where.push('status = @status');
+    if (q.endpointId) where.push('endpoint_id = @endpointId');
+    if (q.taskId) where.push('task_id = @taskId');
+    if (q.before) where.push('id < @before');
+    return this.s(`SELECT * FROM deliveries WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @limit`).all({
+      tenantId: q.tenantId,
+      status: q.status,
+      endpointId: q.endpointId,
+      taskId: q.taskId,
+      before: q.before,
+      limit: q.limit,
+    }) as DeliveryRow[];
+  }
+
+  requeueDelivery(tenantId: string, id: string, now: number): boolean {
+    // Never a pending one: it may be in flight right now, and would be sent twice.
+    return (
+      this.s(
+        `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, final_attempt = attempt_count + 1, updated_at = ?
+          WHERE id = ? AND tenant_id = ? AND status <> 'pending'`,
+      ).run(now, now, id, tenantId).changes > 0
+    );
+  }
+
+  hasEndpointDeliveries(tenantId: string, endpointId: string): boolean {
+    // `+tenant_id`: by endpoint, not by scanning the tenant's whole log when there is none.
+    return this.s('SELECT 1 FROM deliveries WHERE endpoint_id = ? AND +tenant_id = ? LIMIT 1').get(endpointId, tenantId) !== undefined;
+  }
+
+  requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): number {
+    return this.s(
+      `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, final_attempt = attempt_count + 1, updated_at = ?
+        WHERE tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?`,
+    ).run(now, now, tenantId, endpointId, since).changes;
+  }
+
+  deferEndpointDeliveries(endpointId: string, until: number): void {
+    this.s("UPDATE deliveries SET next_attempt_at = ? WHERE endpoint_id = ? AND status = 'pending' AND next_attempt_at < ?").run(until, endpointId, until);
+  }
+
+  failEndpointDeliveries(endpointId: string, reason: string, now: number): number {
+    return this.s(
+      "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'",
+    ).run(reason, now, endpointId).changes;
+  }
+}
