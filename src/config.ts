@@ -132,6 +132,8 @@ export interface Config {
   /** ffmpeg and ffprobe binaries; null: the ones on PATH, else the bundled @ffmpeg-installer builds. */
   ffmpegPath: string | null;
   ffprobePath: string | null;
+  /** Directory of the stems model (spec.json, the .onnx it names, its .sha256); null: models/stems of the package. */
+  stemsModelDir: string | null;
 }
 
 const SECOND = 1000;
@@ -201,6 +203,7 @@ export function defaultConfig(): Config {
     s3PartSize: 16 * 1024 * 1024,
     ffmpegPath: null,
     ffprobePath: null,
+    stemsModelDir: null,
   };
 }
 
@@ -300,6 +303,7 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('s3PartSize', num(env, 'HOOKWAVE_S3_PART_SIZE'));
   set('ffmpegPath', env.HOOKWAVE_FFMPEG || undefined);
   set('ffprobePath', env.HOOKWAVE_FFPROBE || undefined);
+  set('stemsModelDir', env.HOOKWAVE_STEMS_MODEL_DIR || undefined);
   return out;
 }
 

@@ -19,6 +19,7 @@ import { TaskService } from './services/tasks.js';
 import { createExternalEngine } from './engines/external.js';
 import { toolInfo, useTools } from './media/ffmpeg.js';
 import { builtinEngines, EngineRegistry } from './engines/registry.js';
+import { loadStemsModel, useStemsModel } from './engines/stems-model/model-file.js';
 import { installFaultHandlers } from './fault-scope.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics, serveMetrics } from './metrics.js';
@@ -78,13 +79,16 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   // Engines first: a mistake in their configuration stops startup before anything is opened.
   const guard = new UrlGuard({ allowHttp: config.dev, allowLoopback: config.dev, allowCidrs: config.allowCidrs, resolver: opts.resolver, connectHook: opts.connectHook });
   useTools({ ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath });
+  // A worker runs the stems model: a missing or altered model file stops it here, with how to restore it.
+  useStemsModel(config.stemsModelDir);
+  const runsApi = config.role === 'all' || config.role === 'api';
+  const runsWorker = config.role === 'all' || config.role === 'worker';
+  const runsDispatcher = config.role === 'all' || config.role === 'dispatcher';
+  if (runsWorker) loadStemsModel();
   // The registry refuses a kind served twice, built-in or not.
   const engines = new EngineRegistry([...builtinEngines().all(), ...config.externalEngines.map((ext) => createExternalEngine(ext, guard))]);
 
   const store = await openStore(config);
-  const runsApi = config.role === 'all' || config.role === 'api';
-  const runsWorker = config.role === 'all' || config.role === 'worker';
-  const runsDispatcher = config.role === 'all' || config.role === 'dispatcher';
 
   const signingKey = config.fileSigningKey ?? (await store.setSettingIfAbsent('file_signing_key', randomBytes(32).toString('base64url')));
   // Processes on several machines share files through a bucket (or a shared data directory): docs/storage.md.
@@ -117,7 +121,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   // From here on, a fault in one piece of work fails that work, not the process (fault-scope.ts).
   const releaseFaultHandlers = installFaultHandlers(logger);
   const threads = runsWorker
-    ? new EngineThreads({ kinds: builtinEngines().kinds(), size: config.workerConcurrency, setup: { tools: { ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath } }, memoryMb: config.engineMemoryMb, logger })
+    ? new EngineThreads({ kinds: builtinEngines().kinds(), size: config.workerConcurrency, setup: { tools: { ffmpeg: config.ffmpegPath, ffprobe: config.ffprobePath }, stemsModel: config.stemsModelDir }, memoryMb: config.engineMemoryMb, logger })
     : null;
   const worker = runsWorker ? new Worker({ store, engines, threads, guard, signer, blobs, config, logger, metrics }) : null;
   const dispatcher = runsDispatcher ? new Dispatcher({ store, guard, config, logger, metrics }) : null;

@@ -1,16 +1,21 @@
 /**
- * kind "stems": splits a mix into vocals / instrumental / drums / bass / other with our own DSP (median-filter
- * harmonic/percussive separation, a bass crossover and centre-panning cues; see dsp/masks.ts). No model weights.
+ * kind "stems": splits a mix into vocals / instrumental / drums / bass / other.
  *
- * The track streams through: ffmpeg decodes to stereo float PCM on a pipe, the STFT runs frame by frame, and the
- * stem streams into a second ffmpeg that encodes the target format, so memory does not grow with track length.
- * Stems are complementary: vocals + instrumental and drums + bass + vocals + other add back up to the input.
+ * `method: "model"` (the default) runs the learned separator shipped in models/stems with onnxruntime
+ * (stems-model/: the STFT, chunked inference and inverse STFT that spec.json and training/stems/separate.py
+ * define; docs/stems-model.md is its model card). `method: "fast"` runs the older DSP separator (median-filter
+ * harmonic/percussive separation, a bass crossover and centre-panning cues; dsp/masks.ts): several times
+ * cheaper, worse on drums, bass and vocals, better on "other" with today's model (docs/engines.md).
  *
- * Mono input: both channels are the same, so panning carries no information. Vocals are then the harmonic part
- * of the vocal band (full from 260 Hz to 7 kHz, faded out below 160 Hz and above 9 kHz), which also takes in pads
- * and chords there; the target's info says `{ "stereo_cues": false }`. Output is mono unless `channels` asks
- * otherwise.
- * Stems come out at 44.1 kHz (the processing rate) unless `sample_rate` or the format says otherwise.
+ * The track streams through: ffmpeg decodes to stereo float PCM on a pipe, the STFT runs frame by frame (the
+ * model in chunks of frames), and the stem streams into a second ffmpeg that encodes the target format, so
+ * memory does not grow with track length. Stems are complementary: vocals + instrumental and
+ * drums + bass + vocals + other add back up to the input.
+ *
+ * Mono input is duplicated to stereo and the output averaged back (the model's convention). For the DSP,
+ * panning then carries no information: vocals are the harmonic part of the vocal band, and the target's info
+ * says `stereo_cues: false`. Output is mono unless `channels` asks otherwise. Stems come out at 44.1 kHz (the
+ * processing rate) unless `sample_rate` or the format says otherwise.
  */
 import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
@@ -19,6 +24,8 @@ import { HookwaveError } from '../errors.js';
 import { PcmBatcher, PCM_RATE, pcmFrames, runPcmPipeline } from './dsp/pcm-pipe.js';
 import { STEMS, type StemName } from './dsp/masks.js';
 import { StemSeparator } from './dsp/separator.js';
+import { ModelSeparator } from './stems-model/model-separator.js';
+import { stemsSession } from './stems-model/session.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
 import { describeOutput, probe, untrustedInput } from '../media/ffmpeg.js';
@@ -26,6 +33,22 @@ import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type 
 import { minEncodedBytes } from './extract.js';
 
 const output = extractTargetSchema.properties;
+
+export const STEM_METHODS = ['model', 'fast'] as const;
+export type StemMethod = (typeof STEM_METHODS)[number];
+
+export const stemsParamsSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    method: {
+      type: 'string',
+      enum: [...STEM_METHODS],
+      default: 'model',
+      description: 'model: the learned separator (better drums, bass and vocals); fast: median-filter DSP, several times cheaper.',
+    },
+  },
+};
 
 export const stemsTargetSchema = {
   type: 'object',
@@ -53,6 +76,15 @@ function estimateOutput(spec: TargetSpec, _params: Record<string, unknown>, inpu
   return { seconds: input.duration, minBytes: minEncodedBytes(spec, input.duration, { sampleRate: PCM_RATE, channels: 1 }) };
 }
 
+/** The model's stems that make up `stem`: instrumental is everything but the vocals. */
+export function stemIndices(modelStems: readonly string[], stem: StemName): number[] {
+  for (const s of ['drums', 'bass', 'other', 'vocals']) {
+    if (!modelStems.includes(s)) throw new Error(`the stems model has no "${s}" stem (it has ${modelStems.join(', ')})`);
+  }
+  if (stem === 'instrumental') return modelStems.flatMap((s, i) => (s === 'vocals' ? [] : [i]));
+  return [modelStems.indexOf(stem)];
+}
+
 async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const limits = ctx.limits ?? DEFAULT_OUTPUT_LIMITS;
   const inputPath = ctx.input.path;
@@ -78,24 +110,45 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const decoderArgs = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...(mono ? ['-af', MONO_TO_STEREO] : [])];
   const expectedFrames = duration ? duration * PCM_RATE : 0;
 
+  const method: StemMethod = ctx.params.method === 'fast' ? 'fast' : 'model';
+  // Loaded once per thread; a broken model file fails here with the message that says how to restore it.
+  const session = method === 'model' ? await stemsSession() : null;
+  let modelName: string | null = null;
+
   try {
     await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, async (io) => {
       const batcher = new PcmBatcher();
-      const separator = new StemSeparator({
-        stems: [stem],
-        stereoCues: !mono,
-        sampleRate: PCM_RATE,
-        onOutput: (_stem, data, frames) => batcher.push(data, 0, frames),
-      });
-      let frames = 0;
-      for await (const chunk of pcmFrames(io.input!)) {
-        separator.push(chunk);
-        frames += chunk.length >> 1;
-        for (const buf of batcher.take()) await io.write(buf, () => batcher.recycle(buf));
+      const onOutput = (_output: number, data: Float32Array, frames: number) => batcher.push(data, 0, frames);
+      const drain = async (flush = false) => {
+        for (const buf of batcher.take(flush)) await io.write(buf, () => batcher.recycle(buf));
+      };
+      const report = (frames: number) => {
         if (expectedFrames > 0) ctx.progress(Math.min(0.99, frames / expectedFrames));
+      };
+      if (session) {
+        const { spec } = session;
+        if (spec.sampleRate !== PCM_RATE) throw new Error(`the stems model expects ${spec.sampleRate} Hz; the pipeline runs at ${PCM_RATE} Hz`);
+        modelName = spec.name;
+        const separator = new ModelSeparator({ spec, outputs: [stemIndices(spec.stems, stem)], masks: session.masks, onOutput });
+        for await (const chunk of pcmFrames(io.input!)) {
+          await separator.push(chunk);
+          if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
+          await drain();
+          report(separator.samples);
+        }
+        await separator.finish();
+      } else {
+        const separator = new StemSeparator({ stems: [stem], stereoCues: !mono, sampleRate: PCM_RATE, onOutput });
+        let frames = 0;
+        for await (const chunk of pcmFrames(io.input!)) {
+          separator.push(chunk);
+          frames += chunk.length >> 1;
+          await drain();
+          report(frames);
+        }
+        separator.finish();
       }
-      separator.finish();
-      for (const buf of batcher.take(true)) await io.write(buf, () => batcher.recycle(buf));
+      await drain(true);
     }));
     await rename(tempPath, finalPath);
   } finally {
@@ -105,17 +158,17 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   return {
     outputs: [await describeOutput(finalPath, ctx.targetName, plan.format)],
     duration,
-    info: { stereo_cues: !mono },
+    info: modelName ? { method, model: modelName } : { method, stereo_cues: !mono },
   };
 }
 
 export const stemsEngine: Engine = {
   kind: 'stems',
   description:
-    'Split a mix into vocals, instrumental, drums, bass or other stems (median-filter and stereo-cue DSP, no models), in mp3, wav, flac, ogg, opus or m4a.',
+    'Split a mix into vocals, instrumental, drums, bass or other stems (a learned separator, or median-filter DSP with method "fast"), in mp3, wav, flac, ogg, opus or m4a.',
   needsInput: true,
   targetSchema: stemsTargetSchema,
-  paramsSchema: { type: 'object', additionalProperties: false, properties: {} },
+  paramsSchema: stemsParamsSchema,
   targetName: (target: TargetSpec) => (typeof target.name === 'string' ? target.name : String(target.stem)),
   checkTarget: checkOutputTarget,
   estimateOutput,

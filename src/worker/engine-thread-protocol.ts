@@ -5,6 +5,8 @@ import type { ErrorCode } from '../errors.js';
 /** What the thread is started with. */
 export interface ThreadSetup {
   tools: { ffmpeg: string | null; ffprobe: string | null };
+  /** Directory of the stems model (spec.json, .onnx, .sha256); absent or null: the one shipped in the package. */
+  stemsModel?: string | null;
 }
 
 /** The part of a run's context that crosses to the thread: plain data, no functions, no signal. */

@@ -8,12 +8,14 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { builtinEngines } from '../engines/registry.js';
+import { useStemsModel } from '../engines/stems-model/model-file.js';
 import { isHookwaveError } from '../errors.js';
 import { useTools } from '../media/ffmpeg.js';
 import type { ThreadReply, ThreadRequest, ThreadSetup } from './engine-thread-protocol.js';
 
 const setup = workerData as ThreadSetup;
 useTools(setup.tools);
+useStemsModel(setup.stemsModel ?? null);
 const engines = builtinEngines();
 const port = parentPort!;
 let running: { id: number; controller: AbortController } | null = null;

@@ -1,0 +1,51 @@
+/**
+ * The onnxruntime session of the stems model: created once per thread (engines run in worker threads, each
+ * with its own module state) and reused by every target that thread runs. One intra-op thread, so that
+ * `workerConcurrency` targets at once still means that many cores; `run` is onnxruntime's async call, so the
+ * thread's event loop (its messages, a cancel) keeps turning while the network computes.
+ */
+import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { loadStemsModel, stemsModelDir, type StemsModelSpec } from './model-file.js';
+import type { MaskRunner } from './model-separator.js';
+
+export interface StemsSession {
+  spec: StemsModelSpec;
+  masks: MaskRunner;
+}
+
+const sessions = new Map<string, Promise<StemsSession>>();
+
+async function open(dir: string): Promise<StemsSession> {
+  // The verified bytes go to onnxruntime, not the path: what runs is what was checked.
+  const { spec, bytes } = loadStemsModel(dir);
+  const session = await InferenceSession.create(bytes, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const channels = 2;
+  return {
+    spec,
+    masks: async (magnitudes, frames) => {
+      const input = new Tensor('float32', magnitudes, [1, channels, spec.bins, frames]);
+      const out = await session.run({ [spec.inputName]: input });
+      const masks = out[spec.outputName];
+      if (!masks) throw new Error(`the stems model has no output "${spec.outputName}"`);
+      return masks.data as Float32Array;
+    },
+  };
+}
+
+/** This thread's session for the configured model, loaded on first use. */
+export function stemsSession(dir = stemsModelDir()): Promise<StemsSession> {
+  let s = sessions.get(dir);
+  if (!s) {
+    s = open(dir);
+    // A failed load is not cached: the files may be restored without restarting.
+    s.catch(() => sessions.delete(dir));
+    sessions.set(dir, s);
+  }
+  return s;
+}
