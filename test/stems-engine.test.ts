@@ -1,5 +1,6 @@
 /**
- * The stems engine against real ffmpeg, on mixes synthesised by the test so the true sources are known.
+ * The stems engine's fast method (the DSP separator) against real ffmpeg, on mixes synthesised by the test so
+ * the true sources are known. The learned model (the default method) is tested in stems-model.test.ts.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -35,7 +36,7 @@ function context(input: string, target: TargetSpec, extra: Partial<EngineRunCont
     targetId: 'tgt_test',
     input: { path: input },
     inputUrl: null,
-    params: {},
+    params: { method: 'fast' },
     target,
     targetName: stemsEngine.targetName(target, 0),
     outDir: tempDir('hookwave-stems-out-'),
@@ -120,7 +121,7 @@ describe('stems: stems add back up to the input', () => {
       expect(s.samples.length).toBe(mix.length);
       expect(s.channels).toBe(2);
       expect(Math.abs(s.duration! - SECONDS)).toBeLessThan(0.01);
-      expect(s.info).toEqual({ stereo_cues: true });
+      expect(s.info).toEqual({ method: 'fast', stereo_cues: true });
     }
     // 16-bit wav rounds each stem by at most half a step (1.5e-5); the masks themselves add nothing visible.
     const tolerance = 1e-3 * peak(mix);
@@ -137,7 +138,7 @@ describe('stems: stems add back up to the input', () => {
     for (const s of Object.values(stems)) {
       expect(s.channels).toBe(1);
       expect(s.samples.length).toBe(mix.length);
-      expect(s.info).toEqual({ stereo_cues: false });
+      expect(s.info).toEqual({ method: 'fast', stereo_cues: false });
     }
     const tolerance = 1e-3 * peak(mix);
     expect(maxSumError(mix, [stems.vocals!.samples, stems.instrumental!.samples])).toBeLessThan(tolerance);

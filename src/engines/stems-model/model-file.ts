@@ -25,6 +25,8 @@ export interface WienerSpec {
 export interface StemsModelSpec {
   name: string;
   file: string;
+  /** SHA-256 of the model file (as verified at load). */
+  sha256: string;
   sampleRate: number;
   nFft: number;
   hop: number;
@@ -59,7 +61,7 @@ export function stemsModelDir(): string {
 function restoreHint(dir: string): string {
   return dir === BUILTIN_MODEL_DIR
     ? 'restore it with `git checkout models/stems` in the repository (or reinstall the package)'
-    : 'restore the model files in that directory, or unset HOOKWAVE_STEMS_MODEL_DIR to use the shipped model';
+    : 'restore the model files in that directory (the shipped ones: `git checkout models/stems`), or unset HOOKWAVE_STEMS_MODEL_DIR to use the shipped model';
 }
 
 function fail(dir: string, file: string, problem: string): never {
@@ -93,6 +95,7 @@ export function parseSpec(raw: unknown, dir: string): StemsModelSpec {
   return {
     name: String(s.name ?? s.file),
     file: s.file,
+    sha256: String(s.sha256 ?? ''),
     sampleRate: num(s.sample_rate, 'sample_rate', dir),
     nFft,
     hop: num(s.stft?.hop, 'stft.hop', dir),
@@ -127,5 +130,5 @@ export function loadStemsModel(dir = stemsModelDir()): StemsModel {
   const bytes = readOrFail(dir, spec.file);
   const actual = createHash('sha256').update(bytes).digest('hex');
   if (actual !== expected) fail(dir, spec.file, `is corrupted (SHA-256 ${actual.slice(0, 12)}…, expected ${expected.slice(0, 12)}… from ${shaFile})`);
-  return { dir, spec, bytes };
+  return { dir, spec: { ...spec, sha256: actual }, bytes };
 }

@@ -1,0 +1,245 @@
+/**
+ * The learned stems separator (models/stems) as it runs in the engine: on a held-out clip whose stems are
+ * known (test/fixtures/stems, rendered with timbres, a groove and a voice that training never saw), against
+ * the Python reference that defines it (training/stems/separate.py), across chunk boundaries, and with a
+ * broken model file.
+ */
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import { stemsEngine } from '../src/engines/stems.js';
+import { BUILTIN_MODEL_DIR, loadStemsModel } from '../src/engines/stems-model/model-file.js';
+import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
+import { stemsSession, type StemsSession } from '../src/engines/stems-model/session.js';
+import { decodeF32, makeTone, readWav, sdr } from './helpers/media.js';
+import { startService } from './helpers/service.js';
+
+const FIXTURE = join(import.meta.dirname, 'fixtures/stems');
+const STEMS = ['drums', 'bass', 'other', 'vocals'] as const;
+
+const dirs: string[] = [];
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  dirs.push(dir);
+  return dir;
+}
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+
+function context(input: string, target: TargetSpec, params: Record<string, unknown> = {}): EngineRunContext {
+  return {
+    taskId: 'task_test',
+    targetId: 'tgt_test',
+    input: { path: input },
+    inputUrl: null,
+    params,
+    target,
+    targetName: stemsEngine.targetName(target, 0),
+    outDir: tempDir('hookwave-stems-model-'),
+    signal: new AbortController().signal,
+    progress: () => {},
+  };
+}
+
+/** Runs the separator in-process on interleaved stereo, one output per entry of `outputs`. */
+async function separate(session: StemsSession, mix: Float32Array, outputs: number[][], options: { coreFrames?: number; wiener?: boolean; piece?: number } = {}): Promise<Float32Array[]> {
+  const outs = outputs.map(() => new Float32Array(mix.length));
+  const at = outputs.map(() => 0);
+  const separator = new ModelSeparator({
+    spec: session.spec,
+    outputs,
+    masks: session.masks,
+    coreFrames: options.coreFrames,
+    wiener: options.wiener,
+    onOutput: (o, data, frames) => {
+      outs[o]!.set(data.subarray(0, 2 * frames), at[o]);
+      at[o]! += 2 * frames;
+    },
+  });
+  const piece = options.piece ?? 2 * 12_345;
+  for (let i = 0; i < mix.length; i += piece) await separator.push(mix.subarray(i, Math.min(mix.length, i + piece)));
+  await separator.finish();
+  expect(at).toEqual(outputs.map(() => mix.length));
+  return outs;
+}
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+let session: StemsSession;
+let mix: Float32Array;
+const truth: Record<string, Float32Array> = {};
+beforeAll(async () => {
+  session = await stemsSession();
+  mix = await decodeF32(join(FIXTURE, 'mix.flac'));
+  for (const s of STEMS) truth[s] = await decodeF32(join(FIXTURE, `${s}.flac`));
+});
+
+describe('stems model: separating a clip it never saw', () => {
+  /**
+   * Per-stem SDR floors on the 7 s fixture, a few tenths of a dB under what hookwave-stems-v1 measures
+   * (drums 0.11, bass 1.18, other 4.77, vocals 1.54 dB; mix as is: -18.3, -7.9, 2.5, -6.0). Raise them with a
+   * better model; a change that drops below one made that stem worse.
+   */
+  const FLOORS = { drums: -0.3, bass: 0.8, other: 4.4, vocals: 1.2 };
+  const outputs: Record<string, Float32Array> = {};
+  const paths: Record<string, string> = {};
+
+  beforeAll(async () => {
+    for (const stem of [...STEMS, 'instrumental']) {
+      const result = await stemsEngine.run(context(join(FIXTURE, 'mix.flac'), { stem, format: 'wav', name: stem }));
+      expect(result.info).toEqual({ method: 'model', model: session.spec.name });
+      paths[stem] = result.outputs[0]!.path;
+      outputs[stem] = readWav(paths[stem]).samples;
+    }
+  });
+
+  it('keeps every stem above its SDR floor, far above handing back the mix', () => {
+    for (const stem of STEMS) {
+      const ours = sdr(outputs[stem]!, truth[stem]!);
+      expect(ours, `${stem}: SDR ${ours.toFixed(2)} dB, floor ${FLOORS[stem]} dB`).toBeGreaterThan(FLOORS[stem]);
+    }
+    // The margins over the mix as is that the model card names for this clip.
+    expect(sdr(outputs.drums!, truth.drums!) - sdr(mix, truth.drums!)).toBeGreaterThan(10);
+    expect(sdr(outputs.bass!, truth.bass!) - sdr(mix, truth.bass!)).toBeGreaterThan(8);
+    expect(sdr(outputs.vocals!, truth.vocals!) - sdr(mix, truth.vocals!)).toBeGreaterThan(7);
+  });
+
+  it('gives stems that add back up to the input, and instrumental = mix - vocals', () => {
+    const sum = new Float32Array(mix.length);
+    for (const s of STEMS) for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + outputs[s]![i]!;
+    // 16-bit wav rounds each stem by at most half a step.
+    expect(maxAbsDiff(sum, mix)).toBeLessThan(4 * 2 ** -16 + 1e-6);
+    const backing = mix.map((v, i) => v - outputs.vocals![i]!);
+    expect(maxAbsDiff(outputs.instrumental!, backing)).toBeLessThan(2 * 2 ** -16 + 1e-6);
+  });
+
+  it('gives byte-identical files for the same input', async () => {
+    const again = await stemsEngine.run(context(join(FIXTURE, 'mix.flac'), { stem: 'vocals', format: 'wav' }));
+    expect(readFileSync(again.outputs[0]!.path).equals(readFileSync(paths.vocals!))).toBe(true);
+  });
+
+  it('separates mono input into mono stems that add up', async () => {
+    const mono = await makeTone(tempDir('hookwave-stems-mono-'), { seconds: 1, channels: 1, frequency: 220 });
+    const tone = readWav(mono).samples;
+    const parts = await Promise.all(['vocals', 'instrumental'].map(async (stem) => {
+      const result = await stemsEngine.run(context(mono, { stem, format: 'wav' }));
+      expect(result.outputs[0]).toMatchObject({ channels: 1 });
+      return readWav(result.outputs[0]!.path).samples;
+    }));
+    expect(parts[0]!.length).toBe(tone.length);
+    expect(maxAbsDiff(parts[0]!.map((v, i) => v + parts[1]![i]!), tone)).toBeLessThan(3 * 2 ** -16);
+  });
+});
+
+describe('stems model: the TypeScript port equals the Python reference', () => {
+  // test/fixtures/stems/reference: training/stems/reference_fixture.py ran separate.py on the first 2 s
+  // of the mix with 32-frame chunks (three chunk boundaries), 24-bit FLAC.
+  const meta = JSON.parse(readFileSync(join(FIXTURE, 'reference/meta.json'), 'utf8')) as { samples: number; core_frames: number; model_sha256: string };
+
+  it('gives the same stems as separate.py, with and without the Wiener step', async () => {
+    // A retrained model needs its reference re-made (the script's docstring says how).
+    expect(meta.model_sha256).toBe(session.spec.sha256);
+    const clip = mix.subarray(0, 2 * meta.samples);
+    const vi = session.spec.stems.indexOf('vocals');
+    const di = session.spec.stems.indexOf('drums');
+    const [vocals, drums] = await separate(session, clip, [[vi], [di]], { coreFrames: meta.core_frames, wiener: false });
+    const [wienerVocals] = await separate(session, clip, [[vi]], { coreFrames: meta.core_frames, wiener: true });
+    const tolerance = 2e-5;
+    expect(maxAbsDiff(vocals!, await decodeF32(join(FIXTURE, 'reference/vocals.flac')))).toBeLessThan(tolerance);
+    expect(maxAbsDiff(drums!, await decodeF32(join(FIXTURE, 'reference/drums.flac')))).toBeLessThan(tolerance);
+    expect(maxAbsDiff(wienerVocals!, await decodeF32(join(FIXTURE, 'reference/vocals-wiener.flac')))).toBeLessThan(tolerance);
+  });
+
+  it('gives the input back from an all-ones mask (perfect reconstruction, edges included)', async () => {
+    const all = session.spec.stems.map((_, i) => i);
+    const [whole] = await separate(session, mix.subarray(0, 2 * 100_003), [all]);
+    expect(maxAbsDiff(whole!, mix.subarray(0, 2 * 100_003))).toBeLessThan(1e-6);
+  });
+});
+
+describe('stems model: chunks', () => {
+  it('are seamless: small chunks give what one chunk gives', async () => {
+    const clip = mix.subarray(0, 2 * 44100 * 3);
+    const vi = session.spec.stems.indexOf('vocals');
+    const [one] = await separate(session, clip, [[vi]]);
+    const [many] = await separate(session, clip, [[vi]], { coreFrames: 40, piece: 2 * 777 });
+    expect(maxAbsDiff(one!, many!)).toBeLessThan(1e-5);
+  });
+
+  it('leave no click at a boundary on a steady tone', async () => {
+    const tone = readWav(await makeTone(tempDir('hookwave-stems-tone-'), { seconds: 2.5, frequency: 330 })).samples;
+    const core = 24;
+    const [bass] = await separate(session, tone, [[session.spec.stems.indexOf('bass')]], { coreFrames: core });
+    // Second differences of a smooth stem stay small; a seam would spike them at a chunk edge.
+    const hop = session.spec.hop;
+    const lead = session.spec.nFft / 2;
+    const curvature = (i: number) => Math.abs(bass![2 * (i + 1)]! - 2 * bass![2 * i]! + bass![2 * (i - 1)]!);
+    let inside = 0;
+    let atEdges = 0;
+    const frames = tone.length / 2;
+    const edges: number[] = [];
+    for (let t = core; t * hop - lead < frames - hop; t += core) edges.push(t * hop - lead);
+    expect(edges.length).toBeGreaterThanOrEqual(4);
+    for (let i = 44100 / 4; i < frames - 44100 / 4; i++) {
+      const nearEdge = edges.some((e) => Math.abs(i - e) < 64);
+      if (nearEdge) atEdges = Math.max(atEdges, curvature(i));
+      else inside = Math.max(inside, curvature(i));
+    }
+    expect(atEdges).toBeLessThanOrEqual(inside * 1.05);
+  });
+
+  it('stream: output follows input at most one chunk behind, so a long track is never held whole', async () => {
+    const { spec } = session;
+    let emitted = 0;
+    const separator = new ModelSeparator({ spec, outputs: [[0]], masks: session.masks, onOutput: (_o, _d, frames) => { emitted += frames; } });
+    const piece = mix.subarray(0, 2 * 44100);
+    const lag = (spec.coreFrames + spec.contextFrames + 2) * spec.hop;
+    let pushed = 0;
+    for (let second = 0; second < 20; second++) {
+      await separator.push(piece);
+      pushed += 44100;
+      expect(pushed - emitted).toBeLessThan(lag);
+    }
+    await separator.finish();
+    expect(emitted).toBe(pushed);
+  });
+});
+
+describe('stems model: a broken model file', () => {
+  function copyModel(): string {
+    const dir = tempDir('hookwave-stems-broken-');
+    for (const f of readdirSync(BUILTIN_MODEL_DIR)) copyFileSync(join(BUILTIN_MODEL_DIR, f), join(dir, f));
+    return dir;
+  }
+
+  it('stops a worker at startup, naming the file and how to restore it', async () => {
+    const dir = copyModel();
+    const onnx = join(dir, loadStemsModel(dir).spec.file);
+    const bytes = readFileSync(onnx);
+    const at = bytes.length >> 1;
+    bytes.writeUInt8(bytes.readUInt8(at) ^ 0x40, at);
+    writeFileSync(onnx, bytes);
+    const err = await startService({ stemsModelDir: dir }).then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).toContain(onnx);
+    expect(err?.message).toContain('corrupted');
+    expect(err?.message).toContain('git checkout models/stems');
+  });
+
+  it('stops it too when the model is missing; an API-only process does not need it', async () => {
+    const dir = copyModel();
+    const onnx = join(dir, loadStemsModel(dir).spec.file);
+    unlinkSync(onnx);
+    const err = await startService({ stemsModelDir: dir }).then(() => null, (e: unknown) => e as Error);
+    expect(err?.message).toContain(`${onnx} is missing`);
+    const api = await startService({ stemsModelDir: dir, role: 'api' });
+    await api.close();
+  });
+});
