@@ -1,8 +1,6 @@
 /**
  * Benchmarks of the audio engines, each next to a baseline measured in the same run:
- *  - stems: realtime factor on one core (a 3-minute track, processing and wav encoding), against plain ffmpeg
- *    transcoding the same file; peak memory for a 3- and a 12-minute track; separation quality (SDR per stem) on
- *    a mix of separately synthesised sources whose truth is known, against doing nothing (the mix as estimate);
+ *  - stems: bench/stems.ts (its own section, `--only=stems`), which runs its jobs through this file's child;
  *  - generate: realtime factor on one core, against ffmpeg encoding the same length of a test tone;
  *  - extract: wall time against the plain ffmpeg command it wraps.
  * "One core": the engine runs in a child process pinned with taskset (its ffmpeg children inherit the pinning).
@@ -20,7 +18,6 @@ import { extractEngine } from '../src/engines/extract.js';
 import { ffmpegPath } from '../src/media/ffmpeg.js';
 import { generateEngine } from '../src/engines/generate.js';
 import { stemsEngine } from '../src/engines/stems.js';
-import { decodeF32, makeStemMix, sdr, type StemSource } from '../test/helpers/media.js';
 import { medianBy, table } from './table.js';
 
 const here = fileURLToPath(import.meta.url);
@@ -28,7 +25,7 @@ const root = path.resolve(path.dirname(here), '..');
 const run = promisify(execFile);
 const ENGINES: Record<string, Engine> = { stems: stemsEngine, generate: generateEngine, extract: extractEngine };
 
-interface ChildJob {
+export interface ChildJob {
   kind: string;
   input: string | null;
   params: Record<string, unknown>;
@@ -36,7 +33,7 @@ interface ChildJob {
   outDir: string;
 }
 
-interface ChildReport {
+export interface ChildReport {
   wallMs: number;
   cpuMs: number;
   /** Peak resident set of the node process (ffmpeg children excluded), bytes. */
@@ -64,12 +61,15 @@ function context(job: ChildJob) {
 
 /** Child side: run one engine job, report time and memory as one JSON line. */
 async function childMain(job: ChildJob): Promise<void> {
-  const engine = ENGINES[job.kind]!;
+  // 'stems-all': the model's four stems from one pass (bench/stems.ts), not an engine of its own.
+  const runJob = job.kind === 'stems-all' ? (await import('./stems.js')).separateAllStems : (j: ChildJob) => ENGINES[j.kind]!.run(context(j));
+  // Model files load once per engine thread; the first run in this child pays for it, so warm it first.
+  if (job.kind !== 'extract' && job.kind !== 'generate' && job.params.method !== 'fast') await (await import('../src/engines/stems-model/session.js')).stemsSession();
   globalThis.gc?.();
   const baseRss = process.memoryUsage().rss;
   const cpu = process.cpuUsage();
   const t0 = performance.now();
-  const result = await engine.run(context(job));
+  const result = await runJob(job);
   const wallMs = performance.now() - t0;
   const report: ChildReport = {
     wallMs,
@@ -100,94 +100,27 @@ async function pinned(cmd: string, args: string[]): Promise<{ stdout: string; ms
   return { stdout, ms: performance.now() - t0 };
 }
 
-async function inChild(job: ChildJob): Promise<ChildReport> {
+export async function inChild(job: ChildJob): Promise<ChildReport> {
   const { stdout } = await pinned(process.execPath, ['--expose-gc', '--import', 'tsx', here, '--engine-child', JSON.stringify(job)]);
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as ChildReport;
 }
 
-async function ffmpeg(args: string[]): Promise<number> {
+export async function ffmpeg(args: string[]): Promise<number> {
   return (await pinned(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args])).ms;
 }
 
-const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MB`;
-const x = (factor: number) => `${factor.toFixed(1)}×`;
+export const mb = (bytes: number) => `${(bytes / 1048576).toFixed(0)} MB`;
+export const x = (factor: number) => `${factor.toFixed(1)}×`;
 
 /** One line per goal, judged on this run's numbers, so a reader need not do the comparison. */
-function goal(text: string, measured: string, met: boolean): void {
+export function goal(text: string, measured: string, met: boolean): void {
   console.log(`goal: ${text} — measured ${measured}: ${met ? 'met' : 'NOT met'}`);
 }
 
 /** A realistic test track: the generator's own output (drums, bass, chords, melody), as 16-bit wav. */
-async function makeTrack(dir: string, seconds: number, prompt: string): Promise<string> {
+export async function makeTrack(dir: string, seconds: number, prompt: string): Promise<string> {
   const report = await inChild({ kind: 'generate', input: null, params: { prompt, duration: seconds, seed: 7 }, target: { format: 'wav', name: `track-${seconds}s` }, outDir: dir });
   return report.result.outputs[0]!.path;
-}
-
-async function benchStemsSpeed(dir: string, track: string, seconds: number, rounds: number): Promise<void> {
-  const ours: ChildReport[] = [];
-  const base: number[] = [];
-  for (let r = 0; r < rounds; r++) {
-    base.push(await ffmpeg(['-i', track, '-c:a', 'pcm_s16le', path.join(dir, 'baseline.wav')]));
-    ours.push(await inChild({ kind: 'stems', input: track, params: {}, target: { stem: 'vocals', format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'stems-')) }));
-  }
-  const o = medianBy(ours, (r) => r.wallMs);
-  const b = medianBy(base, (v) => v);
-  const factor = seconds / (o.wallMs / 1000);
-  table(`stems: speed on one core (${seconds / 60}-minute 44.1 kHz stereo track, median of ${rounds})`, [
-    { run: 'ffmpeg wav → wav transcode (baseline)', 'wall s': b / 1000, 'realtime factor': x(seconds / (b / 1000)) },
-    { run: 'stems vocals → wav (decode, STFT, masks, encode)', 'wall s': o.wallMs / 1000, 'realtime factor': x(factor) },
-  ]);
-  goal('stems ≥ 20× realtime on one core', x(factor), factor >= 20);
-}
-
-async function benchStemsMemory(dir: string, tracks: Array<{ seconds: number; path: string }>): Promise<void> {
-  const rows = [];
-  const runs: ChildReport[] = [];
-  for (const t of tracks) {
-    const r = await inChild({ kind: 'stems', input: t.path, params: {}, target: { stem: 'other', format: 'flac' }, outDir: mkdtempSync(path.join(dir, 'mem-')) });
-    runs.push(r);
-    rows.push({ track: `${t.seconds / 60} min`, 'node RSS before run': mb(r.baseRss), 'peak RSS (total)': mb(r.peakRss), "peak − before (the run's own)": mb(r.peakRss - r.baseRss) });
-  }
-  const [short, long] = runs as [ChildReport, ChildReport];
-  const totalRatio = long.peakRss / short.peakRss;
-  // The node process itself (V8, tsx, imports) is a fixed baseline that makes total RSS ratios look flatter
-  // than the engine's own growth; the run's own memory is what would grow with track length.
-  const ownShort = short.peakRss - short.baseRss;
-  const ownRatio = ownShort > 0 ? (long.peakRss - long.baseRss) / ownShort : null;
-  rows.push({ track: 'ratio (long / short)', 'node RSS before run': '', 'peak RSS (total)': x(totalRatio), "peak − before (the run's own)": ownRatio === null ? 'n/a' : x(ownRatio) });
-  table('stems: peak memory of the engine process (ffmpeg children stream and are not counted)', rows);
-  const label = `${tracks[1]!.seconds / 60}-minute track < 1.5× the memory of the ${tracks[0]!.seconds / 60}-minute one`;
-  goal(`${label}, by total RSS (node's fixed baseline included)`, x(totalRatio), totalRatio < 1.5);
-  // Not a goal line: the run's own figure is mostly decoded-PCM chunk Buffers awaiting collection
-  // (process.memoryUsage().arrayBuffers), freed when V8's external-memory limit triggers a GC, not in
-  // proportion to track length: sampled on one 3-minute track it swung from 2 to 32 MB between runs,
-  // and stayed at ~33 MB on a 12-minute one.
-  console.log(`(the run's own memory, peak − before: ${ownRatio === null ? 'n/a' : x(ownRatio)}; it moves with GC timing, not track length)`);
-}
-
-async function benchStemsQuality(dir: string, seconds: number): Promise<void> {
-  const mix = await makeStemMix(dir, { seconds });
-  const mixPcm = await decodeF32(mix.mix);
-  const truth: Record<string, Float32Array> = {};
-  for (const s of Object.keys(mix.sources) as StemSource[]) truth[s] = await decodeF32(mix.sources[s]!);
-  const instrumental = new Float32Array(mixPcm.length);
-  for (const s of ['drums', 'pad', 'bass'] as const) for (let i = 0; i < instrumental.length; i++) instrumental[i] = instrumental[i]! + truth[s]![i]!;
-  const refs: Array<[string, string, Float32Array]> = [
-    ['vocals', 'centred formant voice', truth.vocal!],
-    ['drums', 'kick, snare, hats', truth.drums!],
-    ['bass', 'sine bass', truth.bass!],
-    ['other', 'wide stereo pad', truth.pad!],
-    ['instrumental', 'drums + pad + bass', instrumental],
-  ];
-  const rows = [];
-  for (const [stem, what, ref] of refs) {
-    const result = await stemsEngine.run({ ...context({ kind: 'stems', input: mix.mix, params: {}, target: { stem, format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'sdr-')) }) });
-    const est = await decodeF32(result.outputs[0]!.path);
-    const ours = sdr(est, ref);
-    const baseline = sdr(mixPcm, ref);
-    rows.push({ stem, 'true source': what, 'SDR of the mix as is (baseline)': `${baseline.toFixed(1)} dB`, 'SDR of our stem': `${ours.toFixed(1)} dB`, gain: `${(ours - baseline).toFixed(1)} dB` });
-  }
-  table(`stems: separation quality on a ${seconds} s synthetic mix (truth known; SDR = 10·log10(‖s‖² / ‖s − ŝ‖²))`, rows);
 }
 
 async function benchGenerate(dir: string, seconds: number, rounds: number): Promise<void> {
@@ -239,13 +172,6 @@ export async function benchEngines(opts: { quick: boolean }): Promise<void> {
     const rounds = opts.quick ? 1 : 3;
     if (!(await canPin())) console.log('\n(taskset not found: engine runs are not pinned to one core)');
     const short = await makeTrack(dir, 180, 'pop, piano, synth');
-    await benchStemsSpeed(dir, short, 180, rounds);
-    const long = await makeTrack(dir, 720, 'pop, piano, synth');
-    await benchStemsMemory(dir, [
-      { seconds: 180, path: short },
-      { seconds: 720, path: long },
-    ]);
-    await benchStemsQuality(dir, opts.quick ? 15 : 30);
     await benchGenerate(dir, 180, rounds);
     await benchExtract(dir, short, opts.quick ? 3 : 5);
   } finally {

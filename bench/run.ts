@@ -18,6 +18,7 @@ import { runCli, spawnScript, spawnService, type ServiceProcess } from '../test/
 import { tempDir } from '../test/helpers/service.js';
 import { medianRound, pct, ratios, table } from './table.js';
 import { benchEngines } from './engines.js';
+import { benchStems } from './stems.js';
 import { benchScaleOut } from './scale-out.js';
 import { benchStall } from './stall.js';
 import { benchWebhooks } from './webhooks.js';
@@ -202,13 +203,14 @@ async function benchDelivery(): Promise<void> {
 }
 
 console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
-// `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, engines,
+// `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, stems, engines,
 // stall, workers, deliveries); `--quick` shortens every section.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
   ['delivery', benchDelivery],
   ['webhooks', () => benchWebhooks({ quick })],
+  ['stems', () => benchStems({ quick })],
   ['engines', () => benchEngines({ quick })],
   ['stall', () => benchStall({ quick })],
   ['workers', () => benchScaleOut({ quick, sections: ['workers'] })],
