@@ -62,7 +62,7 @@ function context(job: ChildJob) {
 /** Child side: run one engine job, report time and memory as one JSON line. */
 async function childMain(job: ChildJob): Promise<void> {
   // 'stems-all': the model's four stems from one pass (bench/stems.ts), not an engine of its own.
-  const runJob = job.kind === 'stems-all' ? (await import('./stems.js')).separateAllStems : (j: ChildJob) => ENGINES[j.kind]!.run(context(j));
+  const runJob = job.kind === 'stems-all' ? (await import('./stems-all.js')).separateAllStems : (j: ChildJob) => ENGINES[j.kind]!.run(context(j));
   // Model files load once per engine thread; the first run in this child pays for it, so warm it first.
   if (job.kind !== 'extract' && job.kind !== 'generate' && job.params.method !== 'fast') await (await import('../src/engines/stems-model/session.js')).stemsSession();
   globalThis.gc?.();

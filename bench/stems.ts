@@ -11,45 +11,20 @@
  *    wide pad), which flatters the DSP: kept as a regression check of both methods.
  * Engine runs happen in a child process pinned to one core (bench/engines.ts `inChild`).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { EngineResult } from '../src/engines/engine.js';
-import { pcmFrames } from '../src/engines/dsp/pcm-pipe.js';
 import { StemSeparator } from '../src/engines/dsp/separator.js';
 import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
 import { stemsSession } from '../src/engines/stems-model/session.js';
 import { stemsEngine } from '../src/engines/stems.js';
-import { ffmpegPath } from '../src/media/ffmpeg.js';
 import { decodeF32, makeStemMix, sdr, type StemSource } from '../test/helpers/media.js';
-import { ffmpeg, goal, inChild, makeTrack, mb, x, type ChildJob, type ChildReport } from './engines.js';
+import { ffmpeg, goal, inChild, makeTrack, mb, x, type ChildReport } from './engines.js';
 import { medianBy, table } from './table.js';
 
 const STEMS = ['drums', 'bass', 'other', 'vocals'] as const;
 const HELDOUT = process.env.HOOKWAVE_STEMS_HELDOUT ?? '/work/data/stems/heldout';
-
-/** Child side of a 'stems-all' job: the model's four stems of a file from one pass, outputs discarded. */
-export async function separateAllStems(job: ChildJob): Promise<EngineResult> {
-  const session = await stemsSession();
-  let networkMs = 0;
-  const separator = new ModelSeparator({
-    spec: session.spec,
-    outputs: STEMS.map((s) => [session.spec.stems.indexOf(s)]),
-    masks: async (m, frames) => {
-      const t0 = performance.now();
-      const out = await session.masks(m, frames);
-      networkMs += performance.now() - t0;
-      return out;
-    },
-    onOutput: () => {},
-  });
-  const decoder = spawn(ffmpegPath(), ['-nostdin', '-v', 'error', '-i', job.input!, '-f', 'f32le', '-ar', '44100', '-ac', '2', 'pipe:1'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  for await (const chunk of pcmFrames(decoder.stdout)) await separator.push(chunk);
-  await separator.finish();
-  return { outputs: [], duration: separator.samples / 44100, info: { networkMs } };
-}
 
 function stemEnergy(x: Float32Array): number {
   let e = 0;
