@@ -8,7 +8,7 @@
  * Run alone with `tsx bench/engines.ts [--quick]`; bench/run.ts calls benchEngines.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -59,6 +59,21 @@ function context(job: ChildJob) {
   };
 }
 
+/**
+ * This process's peak resident set. Linux's VmHWM belongs to the process's own memory map, which exec
+ * replaces; getrusage's maxRSS does not start over at exec, so a child forked from a big parent (the
+ * bench, holding held-out songs) would report the parent's size.
+ */
+function peakRss(): number {
+  try {
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+    if (hwm) return Number(hwm[1]) * 1024;
+  } catch {
+    // not Linux
+  }
+  return process.resourceUsage().maxRSS * 1024;
+}
+
 /** Child side: run one engine job, report time and memory as one JSON line. */
 async function childMain(job: ChildJob): Promise<void> {
   // 'stems-all': the model's four stems from one pass (bench/stems.ts), not an engine of its own.
@@ -74,7 +89,7 @@ async function childMain(job: ChildJob): Promise<void> {
   const report: ChildReport = {
     wallMs,
     cpuMs: process.cpuUsage(cpu).user / 1000 + process.cpuUsage(cpu).system / 1000,
-    peakRss: process.resourceUsage().maxRSS * 1024,
+    peakRss: peakRss(),
     baseRss,
     result,
   };

@@ -120,9 +120,12 @@ async function benchSpeed(dir: string, track: string, seconds: number, rounds: n
     row('fast (DSP): vocals → wav', fast),
   ]);
   const networkMs = (all.result.info as { networkMs: number }).networkMs;
-  console.log(`(model, four stems: the network took ${(networkMs / seconds).toFixed(1)} ms per second of audio, the rest — decode, STFT, masking, 4 × iSTFT — ${((all.wallMs - networkMs) / seconds).toFixed(1)} ms)`);
+  console.log(`(model, four stems from one pass: the network took ${(networkMs / seconds).toFixed(1)} ms of CPU per second of audio, the rest — reading PCM, STFT, masking, 4 × iSTFT — ${((all.cpuMs - networkMs) / seconds).toFixed(1)} ms)`);
   const factor = seconds / (all.cpuMs / 1000);
-  goal('≥ 10× realtime on one core for all four stems (by CPU time)', x(factor), factor >= 10);
+  goal('≥ 10× realtime on one core for all four stems from one pass (by CPU time)', x(factor), factor >= 10);
+  // What the API does today: one target per stem, each its own pass.
+  const perTask = seconds / ((4 * model.cpuMs) / 1000);
+  goal('≥ 10× realtime on one core for a task with four stem targets (4 × one stem, by CPU time)', x(perTask), perTask >= 10);
 }
 
 async function benchMemory(dir: string, tracks: Array<{ seconds: number; path: string }>): Promise<void> {
