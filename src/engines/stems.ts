@@ -136,6 +136,8 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
           await drain();
           report(separator.samples);
         }
+        // A cancel ends the decoder's stream too: no last chunk for a run nobody will read.
+        if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
         await separator.finish();
       } else {
         const separator = new StemSeparator({ stems: [stem], stereoCues: !mono, sampleRate: PCM_RATE, onOutput });
