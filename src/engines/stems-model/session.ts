@@ -4,7 +4,7 @@
  * `workerConcurrency` targets at once still means that many cores; `run` is onnxruntime's async call, so the
  * thread's event loop (its messages, a cancel) keeps turning while the network computes.
  */
-import { InferenceSession, Tensor } from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { loadStemsModel, stemsModelDir, type StemsModelSpec } from './model-file.js';
 import type { MaskRunner } from './model-separator.js';
 
@@ -18,6 +18,8 @@ const sessions = new Map<string, Promise<StemsSession>>();
 async function open(dir: string): Promise<StemsSession> {
   // The verified bytes go to onnxruntime, not the path: what runs is what was checked.
   const { spec, bytes } = loadStemsModel(dir);
+  // Loaded here, not at import: the CLI's client commands and API-only processes never need the native runtime.
+  const { InferenceSession, Tensor } = (await import('onnxruntime-node')) as typeof Ort;
   const session = await InferenceSession.create(bytes, {
     executionProviders: ['cpu'],
     intraOpNumThreads: 1,
