@@ -54,6 +54,7 @@ export const ERROR_CATALOGUE = {
   WORKER_LOST: entry(null, true, 'Its worker stopped mid-run too many times.', 'Submit again; the operator should look at why workers stop (memory, crashes).'),
   TARGET_TIMEOUT: entry(null, true, 'It ran longer than the limit.', 'Send a shorter input, or ask the operator for a longer HOOKWAVE_TARGET_TIMEOUT_MS.'),
   CANCELED: entry(null, true, 'Canceled by the client (or the engine was stopped).', 'Nothing to do; submit again if it is still wanted.'),
+  DEADLINE_EXCEEDED: entry(null, true, 'The task had not ended by its deadline (`Cancel-After` or `deadline`) and was canceled; running work was stopped.', 'Submit again with a later deadline, or none; a queue position far down the line (GET /v1/tasks/:id `queue_position`) says when a deadline cannot be met.'),
 } as const satisfies Record<string, ErrorEntry>;
 
 export type ErrorCode = keyof typeof ERROR_CATALOGUE;

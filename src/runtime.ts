@@ -71,6 +71,9 @@ async function closeApi(api: FastifyInstance): Promise<void> {
   }
 }
 
+/** How often worker processes look for tasks past their deadline: a deadline is kept to about this. */
+const DEADLINE_SWEEP_MS = 1000;
+
 export async function startHookwave(overrides: Partial<Config> = {}, opts: StartOptions = {}): Promise<Hookwave> {
   const config = loadConfig(overrides);
   const logger = opts.logger ?? createLogger(config.logLevel, config.logFormat ?? undefined);
@@ -129,6 +132,19 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   dispatcher?.start();
   // Expired uploads are swept by worker processes (any one of them may do it).
   const sweeper = runsWorker ? setInterval(() => void uploads.sweep(Date.now(), logger).catch((err: unknown) => logger.error({ err }, 'upload sweep failed')), 10 * 60_000).unref() : null;
+  // Tasks past their deadline are canceled by worker processes, every second (an index probe when none are).
+  let sweepingDeadlines = false;
+  const deadlines = runsWorker
+    ? setInterval(() => {
+        if (sweepingDeadlines) return;
+        sweepingDeadlines = true;
+        tasks
+          .cancelPastDeadline(Date.now())
+          .then((n) => n > 0 && logger.info({ canceled: n }, 'canceled tasks past their deadline'))
+          .catch((err: unknown) => logger.error({ err }, 'deadline sweep failed'))
+          .finally(() => (sweepingDeadlines = false));
+      }, DEADLINE_SWEEP_MS).unref()
+    : null;
   const metricsServer = !api && config.metricsPort !== null ? await serveMetrics(metrics, config.host, config.metricsPort) : null;
   // A worker or dispatcher without an HTTP server has only unref'd timers (and, on SQLite, no
   // socket at all): this keeps the process running until close().
@@ -155,6 +171,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
     close() {
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
+        if (deadlines) clearInterval(deadlines);
         if (keepAlive) clearInterval(keepAlive);
         await metricsServer?.close();
         // Together: handing running targets back must not wait for the last download to finish.

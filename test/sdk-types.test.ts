@@ -61,6 +61,8 @@ const taskKeys = shape<Task>()({
   created_at: R,
   updated_at: R,
   completed_at: N,
+  deadline: N,
+  queue_position: N,
 });
 const targetKeys = shape<Target>()({
   id: R,

@@ -27,7 +27,7 @@ function task(id: string, tenant: string, over: Partial<TaskRow> = {}): TaskRow 
     id, tenant_id: tenant, kind: 'extract', status: 'queued', title: `task ${id}`, input: { url: 'https://in.example/a.wav' },
     params: { format: 'wav', nested: { deep: [1, 2] } }, metadata: { order: 7 }, webhook_url: 'https://hooks.example/own',
     webhook_events: ['task.completed'], idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null,
-    created_at: T0, updated_at: T0, completed_at: null, ...over,
+    created_at: T0, updated_at: T0, completed_at: null, deadline_at: null, ...over,
   };
 }
 
@@ -280,6 +280,22 @@ const cases: Case[] = [
       return [...counts, await s.countQueuedTasks('ten_b', 10), await s.countQueuedTasks('ten_b', 2)];
     },
     check: (r) => expect(r).toMatchObject([1, 1, 4, 2]),
+  },
+  {
+    op: 'queueStanding', does: "counts the tenant's earlier queued targets and every other tenant's, with whose turn is first",
+    run: async (s) => [await s.queueStanding('tsk_3'), await s.queueStanding('tsk_1'), await s.queueStanding('tsk_2')],
+    check: (r) => expect(r).toEqual([{ ownAhead: 0, others: [{ queued: 2, servedFirst: true }] }, { ownAhead: 0, others: [{ queued: 1, servedFirst: false }] }, null]),
+  },
+  {
+    op: 'listTasksPastDeadline', does: 'finds open tasks past their deadline, oldest deadline first, not ended ones',
+    run: async (s) => {
+      await s.insertTask(task('tsk_d2', 'ten_a', { deadline_at: T0 + 90 }), [target('tgt_d2', 'tsk_d2', 0)]);
+      await s.insertTask(task('tsk_d1', 'ten_b', { deadline_at: T0 + 50, status: 'processing' }), [target('tgt_d1', 'tsk_d1', 0)]);
+      await s.insertTask(task('tsk_d3', 'ten_a', { deadline_at: T0 + 500 }), [target('tgt_d3', 'tsk_d3', 0)]);
+      await s.insertTask(task('tsk_d4', 'ten_a', { deadline_at: T0 + 10, status: 'completed', completed_at: T0 + 5 }), [target('tgt_d4', 'tsk_d4', 0, { status: 'completed' })]);
+      return [await s.listTasksPastDeadline(T0 + 100, 10), await s.listTasksPastDeadline(T0 + 100, 1), (await s.getTaskById('tsk_d3'))!.deadline_at];
+    },
+    check: (r) => expect(r).toEqual([['tsk_d1', 'tsk_d2'], ['tsk_d1'], T0 + 500]),
   },
   {
     op: 'renewLeases', does: 'extends only the leases its owner still holds',

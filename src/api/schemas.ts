@@ -88,7 +88,7 @@ export const taskSchema = {
   $id: 'Task',
   type: 'object',
   description: 'A task with its targets; the same shape as the `data` of task webhooks',
-  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at'],
+  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'queue_position'],
   properties: {
     id: { type: 'string', description: 'Task id (task_…)' },
     kind: { type: 'string', description: 'Kind of work, e.g. extract' },
@@ -105,6 +105,11 @@ export const taskSchema = {
     created_at: time('When it was stored'),
     updated_at: time('When it last changed'),
     completed_at: nullableTime('When it ended'),
+    deadline: nullableTime('When it is canceled with DEADLINE_EXCEEDED if it has not ended (Cancel-After header or deadline field)'),
+    queue_position: {
+      type: ['integer', 'null'],
+      description: 'Queued targets (of every tenant) that start before this task under fair claiming, 0 = next in line; an estimate, given by GET /v1/tasks/{id} while the task is queued, else null',
+    },
   },
 } as const;
 

@@ -41,3 +41,26 @@ export function fairShare(queues: readonly TenantQueue[], limit: number): FairPi
 export function roomUnderCap(running: number, cap: number, limit: number): number {
   return cap > 0 ? Math.max(0, Math.min(limit, cap - running)) : limit;
 }
+
+/** Whether tenant `a`'s turn comes before `b`'s: the lower turn, ties by id (the claim's ORDER BY). */
+export function turnsFirst(a: { tenant_id: string; turn: number }, b: { tenant_id: string; turn: number }): boolean {
+  return a.turn < b.turn || (a.turn === b.turn && a.tenant_id < b.tenant_id);
+}
+
+/** Another tenant's queued targets as a queued target's position sees them. */
+export interface OtherQueue {
+  /** Its queued targets. */
+  queued: number;
+  /** Its turn comes before this tenant's (it was served longer ago). */
+  servedFirst: boolean;
+}
+
+/**
+ * How many queued targets start before one that has `ownAhead` of its own tenant's targets ahead
+ * of it, under the round-robin above: it is served in round `ownAhead`, so every other tenant gets
+ * `ownAhead` targets first, one more if its turn comes first, and never more than it has queued.
+ * An estimate, not a promise: new tenants, running caps and expired leases move it.
+ */
+export function queuePosition(ownAhead: number, others: readonly OtherQueue[]): number {
+  return others.reduce((sum, o) => sum + Math.min(o.queued, ownAhead + (o.servedFirst ? 1 : 0)), ownAhead);
+}

@@ -24,5 +24,10 @@ export const createTaskBodySchema = {
     webhook_events: { type: 'array', maxItems: 16, items: { type: 'string', enum: [...EVENT_TYPES] } },
     metadata: { type: ['object', 'null'], description: 'Echoed back in the task and every webhook' },
     title: { type: ['string', 'null'], maxLength: 256 },
+    deadline: {
+      type: 'string',
+      maxLength: 64,
+      description: 'ISO 8601 time with a zone: a task not ended by then is canceled with DEADLINE_EXCEEDED (same as the Cancel-After header; give one of them)',
+    },
   },
 } as const;

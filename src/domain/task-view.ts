@@ -52,6 +52,13 @@ export interface TaskView {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  /** When the task is canceled if it has not ended (Cancel-After, deadline). */
+  deadline: string | null;
+  /**
+   * Queued targets that start before this task's first (0: next in line), under fair claiming;
+   * an estimate, on GET /v1/tasks/:id of a queued task only, else null.
+   */
+  queue_position: number | null;
 }
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -107,5 +114,7 @@ export function taskView(agg: TaskAggregate, signer: OutputUrlSigner, now = Date
     created_at: iso(task.created_at)!,
     updated_at: iso(task.updated_at)!,
     completed_at: iso(task.completed_at),
+    deadline: iso(task.deadline_at),
+    queue_position: null,
   };
 }

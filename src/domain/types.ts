@@ -57,6 +57,8 @@ export interface TaskRow {
   created_at: number;
   updated_at: number;
   completed_at: number | null;
+  /** Canceled with DEADLINE_EXCEEDED if not ended by then (Cancel-After, deadline); null: none. */
+  deadline_at: number | null;
 }
 
 export interface TargetRow {

@@ -75,6 +75,10 @@ export interface Task {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  /** When it is canceled with DEADLINE_EXCEEDED if it has not ended. */
+  deadline: string | null;
+  /** Queued targets ahead of it (0 = next), on `tasks.get` of a queued task; else null. */
+  queue_position: number | null;
 }
 
 export interface TaskInput {
@@ -96,6 +100,8 @@ export interface CreateTaskRequest {
   webhook_events?: EventType[];
   metadata?: Record<string, unknown> | null;
   title?: string | null;
+  /** ISO 8601 time: canceled with DEADLINE_EXCEEDED if not ended by then. */
+  deadline?: string;
 }
 
 export interface CreateTaskResponse {

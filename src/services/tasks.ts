@@ -15,6 +15,8 @@ import { taskView, type TaskView } from '../domain/task-view.js';
 import { EVENT_TYPES, type EventType, type TargetRow, type TaskRow, type TaskStatus } from '../domain/types.js';
 import { validateSchema } from '../schema/validation.js';
 import { checkEstimate, type OutputLimits } from '../engines/output-limits.js';
+import { resolveDeadline } from '../domain/deadline.js';
+import { queuePosition } from '../domain/fair-share.js';
 
 export interface CreateTaskBody {
   kind: string;
@@ -25,6 +27,8 @@ export interface CreateTaskBody {
   webhook_events?: string[];
   metadata?: Record<string, unknown> | null;
   title?: string | null;
+  /** ISO 8601 time; see domain/deadline.ts. */
+  deadline?: string;
 }
 
 /** A validated task ready to store, or the task an earlier request with the same key created. */
@@ -145,8 +149,10 @@ export class TaskService {
    * and the answer to a retried Idempotency-Key. Writes nothing, so a batch can prepare all its
    * items before it stores any.
    */
-  async prepare(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<PreparedTask> {
+  async prepare(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null, cancelAfter?: string): Promise<PreparedTask> {
     const { engine, names } = this.validate(body);
+    const deadline = resolveDeadline(cancelAfter, body.deadline, Date.now());
+    if (deadline && 'problem' in deadline) throw new HookwaveError('VALIDATION_ERROR', deadline.problem, { field: deadline.field });
     let inputDuration: number | null = null;
     if (body.input?.upload_id) {
       const upload = await this.d.store.getUpload(tenantId, body.input.upload_id);
@@ -185,6 +191,7 @@ export class TaskService {
       created_at: now,
       updated_at: now,
       completed_at: null,
+      deadline_at: deadline?.at ?? null,
     };
     const targets: TargetRow[] = body.targets.map((spec, position) => ({
       id: newId('tgt'),
@@ -226,8 +233,8 @@ export class TaskService {
     );
   }
 
-  async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null): Promise<CreateTaskResult> {
-    const prepared = await this.prepare(tenantId, body, idempotencyKey, batchId);
+  async create(tenantId: string, body: CreateTaskBody, idempotencyKey?: string, batchId: string | null = null, cancelAfter?: string): Promise<CreateTaskResult> {
+    const prepared = await this.prepare(tenantId, body, idempotencyKey, batchId, cancelAfter);
     if ('replayed' in prepared) return { task: prepared.replayed, replayed: true };
     await this.assertQueueRoom(tenantId, 1);
     try {
@@ -292,7 +299,12 @@ export class TaskService {
     const task = await this.d.store.getTask(tenantId, id);
     if (!task) throw notFound(id);
     const [agg] = await this.d.store.loadAggregates([task]);
-    return taskView(agg!, this.d.signer);
+    const view = taskView(agg!, this.d.signer);
+    if (task.status === 'queued') {
+      const standing = await this.d.store.queueStanding(task.id);
+      if (standing) view.queue_position = queuePosition(standing.ownAhead, standing.others);
+    }
+    return view;
   }
 
   async list(q: { tenantId: string; status?: TaskStatus; kind?: string; cursor?: string; limit: number }): Promise<{ data: TaskView[]; next_cursor: string | null }> {
@@ -308,18 +320,42 @@ export class TaskService {
 
   /** Cancels a queued or running task; running engines are told through the 'cancel' wake-up. */
   async cancel(tenantId: string, id: string): Promise<TaskRow> {
+    return this.end(id, { code: 'CANCELED', message: 'canceled by the client' }, tenantId);
+  }
+
+  /**
+   * Cancels open tasks whose deadline has passed, with DEADLINE_EXCEEDED: their running targets
+   * are stopped by the workers that hold them (the 'cancel' wake-up), as for a client's cancel.
+   * Any number of processes may sweep at once: a task ends once, the others find it ended.
+   */
+  async cancelPastDeadline(now: number, limit = 100): Promise<number> {
+    let ended = 0;
+    for (const id of await this.d.store.listTasksPastDeadline(now, limit)) {
+      try {
+        const task = await this.end(id, { code: 'DEADLINE_EXCEEDED', message: 'the task had not ended by its deadline' });
+        if (task.error?.code === 'DEADLINE_EXCEEDED') ended++;
+      } catch (err) {
+        // It ended on its own between the read and the cancel.
+        if (!(err instanceof HookwaveError && err.code === 'TASK_NOT_CANCELABLE')) throw err;
+      }
+    }
+    return ended;
+  }
+
+  /** Ends an open task as canceled with `error`; `tenantId` scopes a client's request to its own tasks. */
+  private async end(id: string, error: { code: string; message: string }, tenantId?: string): Promise<TaskRow> {
     return this.d.store.tx(async (tx) => {
-      if (!(await tx.getTask(tenantId, id))) throw notFound(id);
+      if (tenantId !== undefined && !(await tx.getTask(tenantId, id))) throw notFound(id);
       const now = Date.now();
       // Targets first, then the task: the lock order of finishTarget, so a target finishing at this
       // moment either ends before (and may have settled the task) or finds itself canceled.
       await tx.cancelOpenTargets(id, now);
-      const task = (await tx.lockTask(id))!;
+      const task = await tx.lockTask(id);
+      if (!task) throw notFound(id);
       if (task.status === 'canceled') return task;
       if (ENDED.includes(task.status)) {
         throw new HookwaveError('TASK_NOT_CANCELABLE', `task ${id} is already ${task.status} and cannot be canceled`, { status: task.status });
       }
-      const error = { code: 'CANCELED', message: 'canceled by the client' };
       await tx.updateTask(id, { status: 'canceled', error, updated_at: now, completed_at: now });
       const canceled: TaskRow = { ...task, status: 'canceled', error, updated_at: now, completed_at: now };
       const [agg] = await tx.loadAggregates([canceled]);

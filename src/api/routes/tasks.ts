@@ -30,7 +30,7 @@ export function preferredWait(header: string | undefined): number | null {
 const idParams = { type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64 } } } as const;
 
 export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
-  app.post<{ Body: CreateTaskBody; Headers: { 'idempotency-key'?: string; prefer?: string } }>(
+  app.post<{ Body: CreateTaskBody; Headers: { 'idempotency-key'?: string; prefer?: string; 'cancel-after'?: string } }>(
     '/v1/tasks',
     {
       schema: {
@@ -45,6 +45,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
           type: 'object',
           properties: {
             'idempotency-key': { type: 'string', minLength: 1, maxLength: 255 },
+            'cancel-after': { type: 'string', maxLength: 40, description: 'A duration (90, 30s, 5m, 1h30m): the task is canceled with DEADLINE_EXCEEDED if it has not ended by then' },
             prefer: { type: 'string', maxLength: 200, description: `wait or wait=N (seconds, 1..${MAX_WAIT_S}): answer with the ended task if it ends within N seconds` },
           },
         },
@@ -53,7 +54,7 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
     },
     async (req, reply) => {
       const waitS = preferredWait(req.headers.prefer);
-      const { task, replayed } = await tasks.create(req.tenant.id, req.body, req.headers['idempotency-key']);
+      const { task, replayed } = await tasks.create(req.tenant.id, req.body, req.headers['idempotency-key'], null, req.headers['cancel-after']);
       if (replayed) void reply.header('idempotent-replayed', 'true');
       if (waitS !== null) {
         // A client that hangs up stops the wait; the task goes on regardless.

@@ -1,6 +1,12 @@
 /** Tasks, their targets and outputs, the worker's leases on targets, and batches of tasks. */
 import type { BatchRow, ClaimedTarget, OutputRow, TargetRow, TaskAggregate, TaskRow, TaskStatus } from '../../domain/types.js';
+import type { OtherQueue } from '../../domain/fair-share.js';
 import type { OpNames } from './op-names.js';
+
+export interface QueueStanding {
+  ownAhead: number;
+  others: OtherQueue[];
+}
 
 export interface ListTasksQuery {
   tenantId: string;
@@ -61,6 +67,14 @@ export interface TaskOps {
   claimTargets(owner: string, limit: number, now: number, leaseUntil: number, tenantCap: number): Promise<ClaimedTarget[]>;
   /** A tenant's queued tasks, counted up to `upTo` (its queue cap) and no further. */
   countQueuedTasks(tenantId: string, upTo: number): Promise<number>;
+  /**
+   * What decides a queued task's place in line (domain/fair-share.ts queuePosition): its tenant's
+   * queued targets created before its own, and every other tenant's queued targets with whether
+   * that tenant's turn comes first. null when the task has no queued target.
+   */
+  queueStanding(taskId: string): Promise<QueueStanding | null>;
+  /** Open tasks whose deadline has passed, oldest deadline first. */
+  listTasksPastDeadline(now: number, limit: number): Promise<string[]>;
   /** Extends the lease of targets `owner` still holds; returns the ids it still holds (not canceled). */
   renewLeases(owner: string, targetIds: string[], leaseUntil: number): Promise<string[]>;
   /** Updates a target only while `owner` holds its lease; false when the lease was lost or the target canceled. */
@@ -91,6 +105,8 @@ export const TASK_OPS: OpNames<TaskOps> = {
   getOutput: true,
   claimTargets: true,
   countQueuedTasks: true,
+  queueStanding: true,
+  listTasksPastDeadline: true,
   renewLeases: true,
   updateLeasedTarget: true,
   updateTarget: true,

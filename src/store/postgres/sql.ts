@@ -28,7 +28,7 @@ const COLUMNS = {
   api_keys: ['id', 'tenant_id', 'hash', 'prefix', 'created_at', 'revoked_at'],
   tasks: [
     'id', 'tenant_id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'webhook_events',
-    'idempotency_key', 'request_hash', 'batch_id', 'cost', 'error', 'created_at', 'updated_at', 'completed_at',
+    'idempotency_key', 'request_hash', 'batch_id', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline_at',
   ],
   targets: [
     'id', 'task_id', 'tenant_id', 'position', 'name', 'spec', 'status', 'progress', 'attempts', 'lease_owner', 'lease_expires_at',

@@ -1,8 +1,8 @@
 /** Tasks, targets, outputs, worker leases and batches: the postgres statements of TaskOps (ops/tasks.ts). */
 import type { BatchRow, ClaimedTarget, OutputRow, TargetRow, TaskAggregate, TaskRow } from '../../domain/types.js';
-import type { ListTasksQuery, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
+import type { ListTasksQuery, QueueStanding, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
 import { groupBy, insertSql, patchSql, PostgresQueries, type Sql, Where } from './sql.js';
-import { fairShare, roomUnderCap, type TenantQueue } from '../../domain/fair-share.js';
+import { fairShare, roomUnderCap, turnsFirst, type TenantQueue } from '../../domain/fair-share.js';
 
 // Claiming (claimTargets): expired leases first, then queued targets fairly across tenants. Rows
 // another claimer holds are skipped rather than waited for; a lease a heartbeat renewed after the
@@ -158,6 +158,35 @@ export class PostgresTaskQueries extends PostgresQueries implements TaskOps {
     // Counts no further than the cap: a full queue costs the same to check as a nearly full one.
     const row = await this.one<{ n: number }>(`SELECT count(*)::int AS n FROM (SELECT 1 FROM tasks WHERE tenant_id = $1 AND status = 'queued' LIMIT $2) AS q`, [tenantId, upTo]);
     return row?.n ?? 0;
+  }
+
+  async queueStanding(taskId: string): Promise<QueueStanding | null> {
+    const me = await this.one<{ tenant_id: string; created_at: number; turn: number }>(
+      `SELECT t.tenant_id, t.created_at, tn.claim_turn AS turn
+         FROM targets t JOIN tenants tn ON tn.id = t.tenant_id
+        WHERE t.task_id = $1 AND t.status = 'queued' ORDER BY t.position LIMIT 1`,
+      [taskId],
+    );
+    if (!me) return null;
+    const [ahead, others] = await Promise.all([
+      this.one<{ n: number }>(`SELECT count(*)::int AS n FROM targets WHERE tenant_id = $1 AND status = 'queued' AND created_at < $2`, [me.tenant_id, me.created_at]),
+      this.all<{ tenant_id: string; queued: number; turn: number }>(
+        `SELECT q.tenant_id, count(*)::int AS queued, tn.claim_turn AS turn
+           FROM targets q JOIN tenants tn ON tn.id = q.tenant_id
+          WHERE q.status = 'queued' AND q.tenant_id <> $1
+          GROUP BY q.tenant_id, tn.claim_turn`,
+        [me.tenant_id],
+      ),
+    ]);
+    return { ownAhead: ahead?.n ?? 0, others: others.map((o) => ({ queued: o.queued, servedFirst: turnsFirst(o, me) })) };
+  }
+
+  async listTasksPastDeadline(now: number, limit: number): Promise<string[]> {
+    const rows = await this.all<{ id: string }>(
+      `SELECT id FROM tasks WHERE deadline_at <= $1 AND status IN ('queued', 'processing') ORDER BY deadline_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map((r) => r.id);
   }
 
   async renewLeases(owner: string, targetIds: string[], leaseUntil: number): Promise<string[]> {

@@ -1,9 +1,9 @@
 /** Tasks, targets, outputs, worker leases and batches: the sqlite statements of TaskOps (ops/tasks.ts). */
 import type { BatchRow, ClaimedTarget, OutputRow, TargetRow, TaskAggregate, TaskRow } from '../../domain/types.js';
-import type { ListTasksQuery, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
+import type { ListTasksQuery, QueueStanding, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
 import type { Sync } from '../ops/ops.js';
 import { json, patchSql, type Row, SqliteQueries, targetFromRow, taskFromRow } from './sql.js';
-import { fairShare, roomUnderCap, type TenantQueue } from '../../domain/fair-share.js';
+import { fairShare, roomUnderCap, turnsFirst, type TenantQueue } from '../../domain/fair-share.js';
 
 export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
   insertTask(task: TaskRow, targets: TargetRow[]): void {
@@ -11,12 +11,12 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
     this.atomic(() => {
       this.s(
         `INSERT INTO tasks (id, tenant_id, kind, status, title, input, params, metadata, webhook_url, webhook_events,
-                            idempotency_key, request_hash, batch_id, cost, error, created_at, updated_at, completed_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+                            idempotency_key, request_hash, batch_id, cost, error, created_at, updated_at, completed_at, deadline_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ).run(
         task.id, task.tenant_id, task.kind, task.status, task.title, json(task.input), json(task.params), json(task.metadata), task.webhook_url,
         json(task.webhook_events), task.idempotency_key, task.request_hash, task.batch_id, task.cost, json(task.error), task.created_at, task.updated_at,
-        task.completed_at,
+        task.completed_at, task.deadline_at,
       );
       const ins = this.s(
         `INSERT INTO targets (id, task_id, tenant_id, position, name, spec, status, progress, attempts, lease_owner, lease_expires_at,
@@ -149,6 +149,27 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
   countQueuedTasks(tenantId: string, upTo: number): number {
     // Counts no further than the cap: a full queue costs the same to check as a nearly full one.
     return (this.s(`SELECT count(*) AS n FROM (SELECT 1 FROM tasks WHERE tenant_id = ? AND status = 'queued' LIMIT ?)`).get(tenantId, upTo) as { n: number }).n;
+  }
+
+  queueStanding(taskId: string): QueueStanding | null {
+    const me = this.s(`SELECT tenant_id, created_at FROM targets WHERE task_id = ? AND status = 'queued' ORDER BY position LIMIT 1`).get(taskId) as
+      | { tenant_id: string; created_at: number }
+      | undefined;
+    if (!me) return null;
+    const ownAhead = (this.s(`SELECT count(*) AS n FROM targets WHERE tenant_id = ? AND status = 'queued' AND created_at < ?`).get(me.tenant_id, me.created_at) as { n: number }).n;
+    const myTurn = (this.s('SELECT claim_turn FROM tenants WHERE id = ?').get(me.tenant_id) as { claim_turn: number }).claim_turn;
+    const others = this.s(
+      `SELECT q.tenant_id, count(*) AS queued, tn.claim_turn AS turn
+         FROM targets q JOIN tenants tn ON tn.id = q.tenant_id
+        WHERE q.status = 'queued' AND q.tenant_id <> ?
+        GROUP BY q.tenant_id, tn.claim_turn`,
+    ).all(me.tenant_id) as Array<{ tenant_id: string; queued: number; turn: number }>;
+    return { ownAhead, others: others.map((o) => ({ queued: o.queued, servedFirst: turnsFirst(o, { tenant_id: me.tenant_id, turn: myTurn }) })) };
+  }
+
+  listTasksPastDeadline(now: number, limit: number): string[] {
+    const rows = this.s(`SELECT id FROM tasks WHERE deadline_at <= ? AND status IN ('queued', 'processing') ORDER BY deadline_at LIMIT ?`).all(now, limit) as Array<{ id: string }>;
+    return rows.map((r) => r.id);
   }
 
   renewLeases(owner: string, targetIds: string[], leaseUntil: number): string[] {
