@@ -24,6 +24,7 @@ import {
   type EndpointDisabledEvent,
   type Kind,
   type EndpointWithSecret,
+  type Loudness,
   type Output,
   type StoredError,
   type Target,
@@ -78,7 +79,8 @@ const targetKeys = shape<Target>()({
   started_at: N,
   finished_at: N,
 });
-const outputKeys = shape<Output>()({ name: R, format: R, size: R, duration: N, bitrate: N, sample_rate: N, channels: N, url: R, url_expires_at: R });
+const outputKeys = shape<Output>()({ name: R, format: R, size: R, duration: N, bitrate: N, sample_rate: N, channels: N, loudness: N, url: R, url_expires_at: R });
+const loudnessKeys = shape<Loudness>()({ integrated_lufs: R, true_peak_dbtp: N, range_lu: R, normalization: 'optional not null' });
 const storedErrorKeys = shape<StoredError>()({ code: R, message: R, details: 'optional nullable' });
 const taskCreatedKeys = shape<CreateTaskResponse>()({ success: R, task_id: R, status: R });
 const endpointKeys = shape<Endpoint>()({
@@ -192,6 +194,7 @@ function pairs(): Array<[string, () => SchemaNode | undefined, Record<string, st
     ['Task.error (StoredError)', () => component('Task').properties?.error, storedErrorKeys],
     ['Target', () => component('Target'), targetKeys],
     ['Output', () => component('Output'), outputKeys],
+    ['Output.loudness (Loudness)', () => component('Output').properties?.loudness, loudnessKeys],
     ['TaskCreated (CreateTaskResponse)', () => component('TaskCreated'), taskCreatedKeys],
     ['Endpoint', () => component('Endpoint'), endpointKeys],
     ['EndpointWithSecret', () => component('EndpointWithSecret'), endpointWithSecretKeys],

@@ -48,7 +48,8 @@ const task3 = task('tsk_3', 'ten_b', { created_at: T0 + 3, webhook_url: null, we
 const targets3 = [target('tgt_3a', 'tsk_3', 0, { created_at: T0 + 10 })];
 const output2: OutputRow = {
   id: 'out_2', target_id: 'tgt_2a', task_id: 'tsk_2', tenant_id: 'ten_a', name: 'vocals', format: 'wav', path: 'outputs/out_2.wav',
-  size: 4096, duration: 2.5, bitrate: 1411200, sample_rate: 44100, channels: 2, created_at: T0 + 5,
+  size: 4096, duration: 2.5, bitrate: 1411200, sample_rate: 44100, channels: 2,
+  loudness: { integrated_lufs: -14.1, true_peak_dbtp: null, range_lu: 3.5, normalization: 'dynamic' }, created_at: T0 + 5,
 };
 
 const event = (id: string, tenant: string, taskId: string | null, type: string, at: number): EventRow => ({

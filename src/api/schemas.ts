@@ -49,7 +49,7 @@ export const outputSchema = {
   $id: 'Output',
   type: 'object',
   description: 'One file a target produced',
-  required: ['name', 'format', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'url', 'url_expires_at'],
+  required: ['name', 'format', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'url', 'url_expires_at'],
   properties: {
     name: { type: 'string', description: 'Output name; the file is named `{name}.{format}`' },
     format: { type: 'string', description: 'File format, e.g. mp3' },
@@ -58,6 +58,21 @@ export const outputSchema = {
     bitrate: nullable('integer', { description: 'Bits per second' }),
     sample_rate: nullable('integer', { description: 'Samples per second, e.g. 48000' }),
     channels: nullable('integer', { description: 'Audio channels' }),
+    loudness: nullable('object', {
+      description: "EBU R128 / ITU-R BS.1770 loudness of the file, as ffmpeg's ebur128 filter measures it; null for outputs made before it was measured",
+      required: ['integrated_lufs', 'true_peak_dbtp', 'range_lu'],
+      properties: {
+        integrated_lufs: { type: 'number', description: 'Integrated loudness, LUFS (-70 for silence)' },
+        true_peak_dbtp: nullable('number', { description: 'Highest true peak of any channel, dBTP; null for digital silence' }),
+        range_lu: { type: 'number', description: 'Loudness range, LU' },
+        normalization: {
+          type: 'string',
+          enum: ['linear', 'dynamic', 'none'],
+          description:
+            "Only when the target asked for a `loudness`: `linear` (one gain, dynamics untouched), `dynamic` (loudnorm's dynamic mode: one gain would have put true peaks over the ceiling) or `none` (silent audio, nothing to normalise)",
+        },
+      },
+    }),
     url: { type: 'string', description: 'Signed download URL; GET the task again for a fresh one' },
     url_expires_at: time('When `url` stops working'),
   },

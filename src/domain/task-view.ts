@@ -2,7 +2,7 @@
  * The task as the API shows it: GET /v1/tasks/:id returns it, and every webhook carries it as `data`.
  * One function builds it, so the two can never differ.
  */
-import type { OutputRow, StoredError, TargetRow, TaskAggregate, TaskInput } from './types.js';
+import type { OutputLoudness, OutputRow, StoredError, TargetRow, TaskAggregate, TaskInput } from './types.js';
 
 /** Signs download URLs for outputs (blobs/signed-url.ts implements it). */
 export interface OutputUrlSigner {
@@ -17,6 +17,7 @@ export interface OutputView {
   bitrate: number | null;
   sample_rate: number | null;
   channels: number | null;
+  loudness: OutputLoudness | null;
   url: string;
   url_expires_at: string;
 }
@@ -78,6 +79,7 @@ function outputView(o: OutputRow, signer: OutputUrlSigner, now: number): OutputV
     bitrate: o.bitrate,
     sample_rate: o.sample_rate,
     channels: o.channels,
+    loudness: o.loudness ?? null,
     url: signed.url,
     url_expires_at: signed.expiresAt.toISOString(),
   };

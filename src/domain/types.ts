@@ -94,7 +94,17 @@ export interface OutputRow {
   bitrate: number | null;
   sample_rate: number | null;
   channels: number | null;
+  /** EBU R128 loudness as measured when it was made (null for outputs stored before it was measured). */
+  loudness: OutputLoudness | null;
   created_at: number;
+}
+
+/** An output's loudness (media/loudness.ts measures it; the same shape, kept here so rows need no I/O module). */
+export interface OutputLoudness {
+  integrated_lufs: number;
+  true_peak_dbtp: number | null;
+  range_lu: number;
+  normalization?: 'linear' | 'dynamic' | 'none';
 }
 
 export interface EventRow {

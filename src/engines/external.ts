@@ -30,7 +30,7 @@ import type { UrlGuard } from '../net/url-guard.js';
 import type { Engine, EngineRunContext, EngineResult, ProducedOutput } from './engine.js';
 import { DEFAULT_OUTPUT_LIMITS, outputTooBig, type OutputLimits } from './output-limits.js';
 import { EXTRACT_FORMATS, type ExtractFormat } from './extract.js';
-import { probe } from '../media/ffmpeg.js';
+import { measureLoudness, probe } from '../media/ffmpeg.js';
 
 const PASSED_THROUGH: ErrorCode[] = ['NO_AUDIO_STREAM', 'UNSUPPORTED_MEDIA', 'INPUT_TOO_LARGE', 'DOWNLOAD_FAILED', 'INVALID_TARGET'];
 
@@ -217,6 +217,7 @@ async function describeFetched(o: PlannedOutput, signal: AbortSignal): Promise<P
     bitrate: audio.bitrate ?? probed.bitrate,
     sample_rate: audio.sampleRate,
     channels: audio.channels,
+    loudness: await measureLoudness(o.file, signal),
   };
 }
 

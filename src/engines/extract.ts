@@ -8,6 +8,8 @@ import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { describeOutput, probe, runFfmpeg, untrustedInput } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
+import { encodeNormalised, loudnessSchema, loudnessTargetOf } from './loudness-target.js';
+import type { Loudness } from '../media/loudness.js';
 
 export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
 export type ExtractFormat = (typeof EXTRACT_FORMATS)[number];
@@ -128,6 +130,7 @@ export const extractTargetSchema = {
     },
     sample_rate: { type: 'integer', enum: SAMPLE_RATES, description: 'Output sample rate in Hz.' },
     channels: { type: 'integer', minimum: 1, maximum: MAX_CHANNELS, description: 'Output channel count.' },
+    loudness: loudnessSchema,
   },
 };
 
@@ -213,6 +216,11 @@ export interface EncoderPlan {
   channels: number;
   /** ffmpeg output options: codec, filters, rate, bitrate and muxer; the output path goes after them. */
   args: string[];
+  /**
+   * The filters the audio goes through before loudnorm when normalising (the engine's own, the
+   * output layout and rate): a first pass measures exactly what the second will get.
+   */
+  measureFilters: string[];
 }
 
 /**
@@ -220,7 +228,7 @@ export interface EncoderPlan {
  * `filters` run before the layout conversion; `setLayout` forces it even for wav (e.g. when the source is a raw pipe
  * whose channel count differs from the output's). Throws INVALID_TARGET when the source makes the target impossible.
  */
-export function encoderArgs(spec: TargetSpec, source: EncodeSource, options: { filters?: string[]; setLayout?: boolean } = {}): EncoderPlan {
+export function encoderArgs(spec: TargetSpec, source: EncodeSource, options: { filters?: string[]; setLayout?: boolean; loudnorm?: string } = {}): EncoderPlan {
   const t = parseTarget(spec);
   const f = FORMATS[t.format];
   // Resolve what the encoder will actually get, so codec limits can be checked with real numbers.
@@ -232,14 +240,23 @@ export function encoderArgs(spec: TargetSpec, source: EncodeSource, options: { f
 
   const args = [...f.codecArgs];
   const filters = [...(options.filters ?? [])];
-  // wav stores any layout, so only remix it when asked; other encoders need a layout they know.
-  if (t.channels !== undefined || t.format !== 'wav' || options.setLayout) filters.push(`aformat=channel_layouts=${LAYOUTS[channels - 1]}`);
+  const layout = `aformat=channel_layouts=${LAYOUTS[channels - 1]}`;
+  // loudnorm measures and gains per channel layout, so it gets the output's, in the output's rate.
+  const outRate = rate ?? source.sampleRate;
+  const measureFilters = [...filters, layout, ...(outRate ? [`aresample=${outRate}`] : [])];
+  if (options.loudnorm) {
+    // Its dynamic mode works (and outputs) at 192 kHz and drops the layout: both are set again after it.
+    filters.splice(0, filters.length, ...measureFilters, options.loudnorm, ...(outRate ? [`aresample=${outRate}`] : []), layout);
+  } else if (t.channels !== undefined || t.format !== 'wav' || options.setLayout) {
+    // wav stores any layout, so only remix it when asked; other encoders need a layout they know.
+    filters.push(layout);
+  }
   if (filters.length > 0) args.push('-af', filters.join(','));
   if (rate !== undefined) args.push('-ar', String(rate));
   if (bitrate !== undefined) args.push('-b:a', String(bitrate));
   else if (t.format === 'ogg') args.push('-q:a', '5');
   args.push('-f', f.muxer);
-  return { format: t.format, ext: f.ext, channels, args };
+  return { format: t.format, ext: f.ext, channels, args, measureFilters };
 }
 
 /**
@@ -275,28 +292,39 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const audio = info.audio!;
   const duration = audio.duration ?? info.duration;
   if (duration !== null && duration > limits.outputSeconds) throw outputTooLong(duration, limits);
-  const plan = encoderArgs(ctx.target, { channels: audio.channels, sampleRate: audio.sampleRate });
+  const source = { channels: audio.channels, sampleRate: audio.sampleRate };
+  const plan = encoderArgs(ctx.target, source);
 
   const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
   // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
   const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
   // An input whose length its header does not state is cut one second past the cap, and refused below.
   const cut = duration === null ? ['-t', String(limits.outputSeconds + 1)] : [];
-  const args = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...cut, ...plan.args, ...byteCapArgs(limits), '-y', tempPath];
+  const input = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...cut];
+  const loudnessTarget = loudnessTargetOf(ctx.target);
+  let loudness: Loudness | undefined;
 
   try {
-    await withinByteCap(tempPath, limits, () =>
-      runFfmpeg(args, {
-        signal: ctx.signal,
-        onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
-      }),
-    );
+    if (loudnessTarget) {
+      // Two passes over the input itself (decoding twice costs less than a lossless copy on disk).
+      ({ loudness } = await encodeNormalised({
+        target: loudnessTarget, input, plan: (loudnorm) => encoderArgs(ctx.target, source, { loudnorm }),
+        tempPath, limits, signal: ctx.signal, seconds: duration, progress: (f) => ctx.progress(f),
+      }));
+    } else {
+      await withinByteCap(tempPath, limits, () =>
+        runFfmpeg([...input, ...plan.args, ...byteCapArgs(limits), '-y', tempPath], {
+          signal: ctx.signal,
+          onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
+        }),
+      );
+    }
     await rename(tempPath, finalPath);
   } finally {
     await rm(tempPath, { force: true });
   }
   ctx.progress(1);
-  const output = await describeOutput(finalPath, ctx.targetName, plan.format);
+  const output = await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, loudness });
   if (output.duration !== null && output.duration > limits.outputSeconds) {
     await rm(finalPath, { force: true });
     throw outputTooLong(output.duration, limits);

@@ -10,7 +10,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { PCM_RATE, runPcmPipeline } from './dsp/pcm-pipe.js';
+import { PCM_RATE, runPcmPipeline, type PcmIo } from './dsp/pcm-pipe.js';
 import { Prng } from './dsp/prng.js';
 import { SongRenderer } from './dsp/renderer.js';
 import { styleFromPrompt } from './dsp/style.js';
@@ -19,6 +19,8 @@ import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engin
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
 import { describeOutput } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap } from './output-limits.js';
+import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
+import type { Loudness } from '../media/loudness.js';
 import { minEncodedBytes } from './extract.js';
 
 export const MAX_SEED = 4294967295;
@@ -105,28 +107,45 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
     { style, key: settings.key, bpm: settings.bpm, beatsPerBar: settings.timesignature, seconds: settings.duration },
     new Prng(settings.seed),
   );
-  const plan = encoderArgs(ctx.target, { channels: 2, sampleRate: PCM_RATE }, { setLayout: true });
+  const source = { channels: 2, sampleRate: PCM_RATE };
+  const plan = encoderArgs(ctx.target, source, { setLayout: true });
+  const loudnessTarget = loudnessTargetOf(ctx.target);
 
   const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
   // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
-  const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
+  const tag = randomBytes(4).toString('hex');
+  const tempPath = join(ctx.outDir, `.${ctx.targetName}.${tag}.part`);
+  // Normalising needs the whole piece twice: it is rendered once, into a raw float file.
+  const rawPath = join(ctx.outDir, `.${ctx.targetName}.${tag}.raw`);
   // Bit-exact mode drops the encoder version tag and uses fixed stream serials; no metadata means no dates.
   const deterministic = ['-fflags', '+bitexact', '-flags:a', '+bitexact', '-map_metadata', '-1'];
+  const renderShare = loudnessTarget ? 0.4 : 0.99;
+  const render = async (io: PcmIo) => {
+    for (let block = renderer.nextBlock(); block; block = renderer.nextBlock()) {
+      await io.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength));
+      ctx.progress(Math.min(0.99, (renderShare * renderer.renderedFrames) / renderer.totalFrames));
+    }
+  };
+  let loudness: Loudness | undefined;
   try {
-    const encoder = [...plan.args, ...deterministic, ...byteCapArgs(limits), '-y', tempPath];
-    await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs: null, encoderArgs: encoder, signal: ctx.signal }, async (io) => {
-      for (let block = renderer.nextBlock(); block; block = renderer.nextBlock()) {
-        await io.write(Buffer.from(block.buffer, block.byteOffset, block.byteLength));
-        ctx.progress(Math.min(0.99, renderer.renderedFrames / renderer.totalFrames));
-      }
-    }));
+    if (loudnessTarget) {
+      await runPcmPipeline({ decoderArgs: null, encoderArgs: pcmIntermediateArgs(rawPath, limits), signal: ctx.signal }, render);
+      ({ loudness } = await encodeNormalised({
+        target: loudnessTarget, input: pcmIntermediateInput(rawPath), plan: (loudnorm) => encoderArgs(ctx.target, source, { setLayout: true, loudnorm }),
+        outputArgs: deterministic, tempPath, limits, signal: ctx.signal, seconds: settings.duration,
+        progress: (f) => ctx.progress(renderShare + (1 - renderShare) * f),
+      }));
+    } else {
+      const encoder = [...plan.args, ...deterministic, ...byteCapArgs(limits), '-y', tempPath];
+      await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs: null, encoderArgs: encoder, signal: ctx.signal }, render));
+    }
     await rename(tempPath, finalPath);
   } finally {
-    await rm(tempPath, { force: true });
+    await Promise.all([rm(tempPath, { force: true }), rm(rawPath, { force: true })]);
   }
   ctx.progress(1);
   return {
-    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format)],
+    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, loudness })],
     duration: settings.duration,
     info: {
       seed: settings.seed,

@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
-import { PcmBatcher, PCM_RATE, pcmFrames, runPcmPipeline } from './dsp/pcm-pipe.js';
+import { PcmBatcher, PCM_RATE, pcmFrames, runPcmPipeline, type PcmIo } from './dsp/pcm-pipe.js';
 import { STEMS, type StemName } from './dsp/masks.js';
 import { StemSeparator } from './dsp/separator.js';
 import { ModelSeparator } from './stems-model/model-separator.js';
@@ -31,6 +31,8 @@ import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } fr
 import { describeOutput, probe, untrustedInput } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
 import { minEncodedBytes } from './extract.js';
+import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
+import type { Loudness } from '../media/loudness.js';
 
 const output = extractTargetSchema.properties;
 
@@ -97,68 +99,83 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   if (duration !== null && duration > limits.outputSeconds) throw outputTooLong(duration, limits);
   const mono = audio.channels === 1;
   const wantsMono = ctx.target.channels === undefined ? mono : ctx.target.channels === 1;
-  const plan = encoderArgs(
-    ctx.target,
-    { channels: mono ? 1 : 2, sampleRate: PCM_RATE },
-    // The pipe is always stereo, so the layout must be set even for wav.
-    { setLayout: true, filters: mono && wantsMono ? [STEREO_TO_MONO] : [] },
-  );
+  const source = { channels: mono ? 1 : 2, sampleRate: PCM_RATE };
+  // The pipe is always stereo, so the layout must be set even for wav.
+  const encodeOptions = { setLayout: true, filters: mono && wantsMono ? [STEREO_TO_MONO] : [] };
+  const plan = encoderArgs(ctx.target, source, encodeOptions);
+  const loudnessTarget = loudnessTargetOf(ctx.target);
 
   const finalPath = join(ctx.outDir, `${ctx.targetName}.${plan.ext}`);
   // Encode under a hidden temp name: a killed or failed run must never leave a partial file under the final name.
-  const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
+  const tag = randomBytes(4).toString('hex');
+  const tempPath = join(ctx.outDir, `.${ctx.targetName}.${tag}.part`);
+  // Normalising needs the whole stem twice: it is separated once, into a raw float file.
+  const rawPath = join(ctx.outDir, `.${ctx.targetName}.${tag}.raw`);
   const decoderArgs = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...(mono ? ['-af', MONO_TO_STEREO] : [])];
   const expectedFrames = duration ? duration * PCM_RATE : 0;
+  const separateShare = loudnessTarget ? 0.7 : 0.99;
 
   const method: StemMethod = ctx.params.method === 'fast' ? 'fast' : 'model';
   // Loaded once per thread; a broken model file fails here with the message that says how to restore it.
   const session = method === 'model' ? await stemsSession() : null;
   let modelName: string | null = null;
 
-  try {
-    await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, async (io) => {
-      const batcher = new PcmBatcher();
-      const onOutput = (_output: number, data: Float32Array, frames: number) => batcher.push(data, 0, frames);
-      const drain = async (flush = false) => {
-        for (const buf of batcher.take(flush)) await io.write(buf, () => batcher.recycle(buf));
-      };
-      const report = (frames: number) => {
-        if (expectedFrames > 0) ctx.progress(Math.min(0.99, frames / expectedFrames));
-      };
-      if (session) {
-        const { spec } = session;
-        if (spec.sampleRate !== PCM_RATE) throw new Error(`the stems model expects ${spec.sampleRate} Hz; the pipeline runs at ${PCM_RATE} Hz`);
-        modelName = spec.name;
-        const separator = new ModelSeparator({ spec, outputs: [stemIndices(spec.stems, stem)], masks: session.masks, onOutput });
-        for await (const chunk of pcmFrames(io.input!)) {
-          await separator.push(chunk);
-          if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
-          await drain();
-          report(separator.samples);
-        }
-        // A cancel ends the decoder's stream too: no last chunk for a run nobody will read.
+  const separate = async (io: PcmIo) => {
+    const batcher = new PcmBatcher();
+    const onOutput = (_output: number, data: Float32Array, frames: number) => batcher.push(data, 0, frames);
+    const drain = async (flush = false) => {
+      for (const buf of batcher.take(flush)) await io.write(buf, () => batcher.recycle(buf));
+    };
+    const report = (frames: number) => {
+      if (expectedFrames > 0) ctx.progress(Math.min(0.99, (separateShare * frames) / expectedFrames));
+    };
+    if (session) {
+      const { spec } = session;
+      if (spec.sampleRate !== PCM_RATE) throw new Error(`the stems model expects ${spec.sampleRate} Hz; the pipeline runs at ${PCM_RATE} Hz`);
+      modelName = spec.name;
+      const separator = new ModelSeparator({ spec, outputs: [stemIndices(spec.stems, stem)], masks: session.masks, onOutput });
+      for await (const chunk of pcmFrames(io.input!)) {
+        await separator.push(chunk);
         if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
-        await separator.finish();
-      } else {
-        const separator = new StemSeparator({ stems: [stem], stereoCues: !mono, sampleRate: PCM_RATE, onOutput });
-        let frames = 0;
-        for await (const chunk of pcmFrames(io.input!)) {
-          separator.push(chunk);
-          frames += chunk.length >> 1;
-          await drain();
-          report(frames);
-        }
-        separator.finish();
+        await drain();
+        report(separator.samples);
       }
-      await drain(true);
-    }));
+      // A cancel ends the decoder's stream too: no last chunk for a run nobody will read.
+      if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
+      await separator.finish();
+    } else {
+      const separator = new StemSeparator({ stems: [stem], stereoCues: !mono, sampleRate: PCM_RATE, onOutput });
+      let frames = 0;
+      for await (const chunk of pcmFrames(io.input!)) {
+        separator.push(chunk);
+        frames += chunk.length >> 1;
+        await drain();
+        report(frames);
+      }
+      separator.finish();
+    }
+    await drain(true);
+  };
+
+  let loudness: Loudness | undefined;
+  try {
+    if (loudnessTarget) {
+      await runPcmPipeline({ decoderArgs, encoderArgs: pcmIntermediateArgs(rawPath, limits), signal: ctx.signal }, separate);
+      ({ loudness } = await encodeNormalised({
+        target: loudnessTarget, input: pcmIntermediateInput(rawPath), plan: (loudnorm) => encoderArgs(ctx.target, source, { ...encodeOptions, loudnorm }),
+        tempPath, limits, signal: ctx.signal, seconds: duration,
+        progress: (f) => ctx.progress(separateShare + (1 - separateShare) * f),
+      }));
+    } else {
+      await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, separate));
+    }
     await rename(tempPath, finalPath);
   } finally {
-    await rm(tempPath, { force: true });
+    await Promise.all([rm(tempPath, { force: true }), rm(rawPath, { force: true })]);
   }
   ctx.progress(1);
   return {
-    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format)],
+    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, loudness })],
     duration,
     info: modelName ? { method, model: modelName } : { method, stereo_cues: !mono },
   };

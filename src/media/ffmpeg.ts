@@ -10,6 +10,7 @@ import { delimiter, join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { ProducedOutput } from './produced-output.js';
 import { readOutputHeader, type HeaderFacts } from './output-header.js';
+import { parseEbur128Summary, type Loudness } from './loudness.js';
 
 export type ToolSource = 'configured' | 'system' | 'bundled';
 
@@ -240,6 +241,11 @@ export interface RunFfmpegOptions {
   signal?: AbortSignal;
   /** Seconds of output written so far, from `-progress`. */
   onProgress?: (seconds: number) => void;
+  /**
+   * Log at info level and resolve with the end of ffmpeg's log: filters that measure (ebur128,
+   * loudnorm) print what they found there, at info level, when they close.
+   */
+  report?: boolean;
 }
 
 export const STDERR_TAIL_CHARS = 8192;
@@ -266,10 +272,10 @@ export function ffmpegFailure(role: string, code: number | null, sig: NodeJS.Sig
   return Object.assign(new HookwaveError('ENGINE_FAILED', `${role} ${how}${why}`), { diagnostic: tail });
 }
 
-export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promise<void> {
-  const { signal, onProgress } = options;
+export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promise<string> {
+  const { signal, onProgress, report = false } = options;
   if (signal?.aborted) return Promise.reject(canceled());
-  const fullArgs = ['-nostdin', '-hide_banner', '-loglevel', 'error', '-progress', 'pipe:1', '-nostats', ...args];
+  const fullArgs = ['-nostdin', '-hide_banner', '-loglevel', report ? 'info' : 'error', '-progress', 'pipe:1', '-nostats', ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(ffmpegPath(), fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderrTail = '';
@@ -307,7 +313,7 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
       signal?.removeEventListener('abort', onAbort);
       if (signal?.aborted) return reject(canceled());
       if (spawnError) return reject(new HookwaveError('ENGINE_FAILED', `could not start ffmpeg: ${spawnError.message}`));
-      if (code === 0) return resolve();
+      if (code === 0) return resolve(report ? stderrTail : '');
       reject(ffmpegFailure('ffmpeg', code, sig, stderrTail));
     });
   });
@@ -316,12 +322,24 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
 /**
  * Describe a finished output file for the API: size from disk, the rest from the file's own header
  * where it states it exactly (wav, flac: the same numbers ffprobe gives, without a process), else
- * from ffprobe.
+ * from ffprobe; its loudness from ebur128 (one decode pass), unless the caller measured the very
+ * same file already (normalising does, to check it reached its target).
  */
-export async function describeOutput(path: string, name: string, format: string): Promise<ProducedOutput> {
+export async function describeOutput(path: string, name: string, format: string, options: { signal?: AbortSignal; loudness?: Loudness } = {}): Promise<ProducedOutput> {
   const { size } = await stat(path);
   const facts = (await readOutputHeader(path, format, size)) ?? (await probedFacts(path));
-  return { name, format, path, size, duration: facts.duration, bitrate: facts.bitrate, sample_rate: facts.sampleRate, channels: facts.channels };
+  const loudness = options.loudness ?? (await measureLoudness(path, options.signal));
+  return { name, format, path, size, duration: facts.duration, bitrate: facts.bitrate, sample_rate: facts.sampleRate, channels: facts.channels, loudness };
+}
+
+/**
+ * A file's loudness as ffmpeg's ebur128 filter measures it (integrated, loudness range, true peak
+ * at 4x oversampling): one decode pass. The file is opened like any untrusted input, since model
+ * servers' outputs are measured too.
+ */
+export async function measureLoudness(path: string, signal?: AbortSignal): Promise<Loudness> {
+  const log = await runFfmpeg([...untrustedInput(path), '-map', '0:a:0', '-af', 'ebur128=peak=true:framelog=verbose', '-f', 'null', '-'], { signal, report: true });
+  return parseEbur128Summary(log);
 }
 
 async function probedFacts(path: string): Promise<Record<keyof HeaderFacts, number | null>> {

@@ -1,3 +1,5 @@
+import type { Loudness } from './loudness.js';
+
 /** What an engine produced for one target: a file on local disk plus what ffprobe says about it. */
 export interface ProducedOutput {
   /** Output name shown to users, e.g. "vocals" or "audio". */
@@ -11,4 +13,6 @@ export interface ProducedOutput {
   bitrate: number | null;
   sample_rate: number | null;
   channels: number | null;
+  /** EBU R128 loudness of the file as ffmpeg's ebur128 measures it; null when it could not be measured. */
+  loudness: Loudness | null;
 }

@@ -27,6 +27,29 @@ export interface StoredError {
   details?: unknown;
 }
 
+/** An output's loudness (EBU R128 / ITU-R BS.1770). */
+export interface Loudness {
+  /** Integrated loudness, LUFS (-70 for silence). */
+  integrated_lufs: number;
+  /** Highest true peak of any channel, dBTP; null for digital silence. */
+  true_peak_dbtp: number | null;
+  /** Loudness range, LU. */
+  range_lu: number;
+  /**
+   * Only when the target asked for a `loudness`: 'linear' (one gain), 'dynamic' (loudnorm's dynamic
+   * mode, when one gain would have put true peaks over the ceiling) or 'none' (silent audio).
+   */
+  normalization?: 'linear' | 'dynamic' | 'none';
+}
+
+/** A target's `loudness` option (every built-in kind): normalise the output to this loudness. */
+export interface LoudnessTarget {
+  /** LUFS, -70..-5: the output lands within ±0.5 LU. */
+  integrated: number;
+  /** dBTP ceiling, -9..0 (default -1): the output never measures above it. */
+  true_peak?: number;
+}
+
 export interface Output {
   name: string;
   format: string;
@@ -38,6 +61,8 @@ export interface Output {
   bitrate: number | null;
   sample_rate: number | null;
   channels: number | null;
+  /** EBU R128 loudness as ffmpeg's ebur128 measured the file; null for outputs made before it was measured. */
+  loudness: Loudness | null;
   /** Signed download URL; fetch the task again for a fresh one once it expires. */
   url: string;
   url_expires_at: string;
@@ -88,7 +113,7 @@ export interface TaskInput {
   upload_id?: string;
 }
 
-/** One output to produce; its shape depends on the kind (extract: `{ format, name?, bitrate?, sample_rate?, channels? }`). */
+/** One output to produce; its shape depends on the kind (extract: `{ format, name?, bitrate?, sample_rate?, channels?, loudness?: LoudnessTarget }`). */
 export type TargetSpec = Record<string, unknown>;
 
 export interface CreateTaskRequest {

@@ -200,6 +200,7 @@ export class Worker {
           bitrate: o.bitrate,
           sample_rate: o.sample_rate,
           channels: o.channels,
+          loudness: o.loudness,
           created_at: now,
         });
       }

@@ -4,7 +4,7 @@
  * Statements are synchronous better-sqlite3 calls; SqliteStore makes them async (ops/ops.ts).
  */
 import type Database from 'better-sqlite3';
-import type { AttemptRow, EndpointRow, TargetRow, TaskRow } from '../../domain/types.js';
+import type { AttemptRow, EndpointRow, OutputRow, TargetRow, TaskRow } from '../../domain/types.js';
 
 export type Row = Record<string, unknown>;
 
@@ -32,6 +32,10 @@ export function attemptFromRow(r: Row): AttemptRow {
 
 export function targetFromRow(r: Row): TargetRow {
   return { ...(r as unknown as TargetRow), spec: parse(r.spec), info: parse(r.info), error: parse(r.error) };
+}
+
+export function outputFromRow(r: Row): OutputRow {
+  return { ...(r as unknown as OutputRow), loudness: parse(r.loudness) };
 }
 
 /** `SET a = @a, b = @b` for the keys present in a patch; JSON columns are serialised. */

@@ -2,7 +2,7 @@
 import type { BatchRow, ClaimedTarget, OutputRow, TargetRow, TaskAggregate, TaskRow } from '../../domain/types.js';
 import type { ListTasksQuery, QueueStanding, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
 import type { Sync } from '../ops/ops.js';
-import { json, patchSql, type Row, SqliteQueries, targetFromRow, taskFromRow } from './sql.js';
+import { json, outputFromRow, patchSql, type Row, SqliteQueries, targetFromRow, taskFromRow } from './sql.js';
 import { fairShare, roomUnderCap, turnsFirst, type TenantQueue } from '../../domain/fair-share.js';
 
 export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
@@ -66,7 +66,7 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
     const targets = (
       this.s('SELECT * FROM targets WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY task_id, position').all(ids) as Row[]
     ).map(targetFromRow);
-    const outputs = this.s('SELECT * FROM outputs WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, id').all(ids) as OutputRow[];
+    const outputs = (this.s('SELECT * FROM outputs WHERE task_id IN (SELECT value FROM json_each(?)) ORDER BY created_at, id').all(ids) as Row[]).map(outputFromRow);
     return tasks.map((task) => ({
       task,
       targets: targets.filter((t) => t.task_id === task.id),
@@ -85,14 +85,15 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
 
   insertOutputs(outputs: OutputRow[]): void {
     const ins = this.s(
-      `INSERT INTO outputs (id, target_id, task_id, tenant_id, name, format, path, size, duration, bitrate, sample_rate, channels, created_at)
-       VALUES (@id, @target_id, @task_id, @tenant_id, @name, @format, @path, @size, @duration, @bitrate, @sample_rate, @channels, @created_at)`,
+      `INSERT INTO outputs (id, target_id, task_id, tenant_id, name, format, path, size, duration, bitrate, sample_rate, channels, loudness, created_at)
+       VALUES (@id, @target_id, @task_id, @tenant_id, @name, @format, @path, @size, @duration, @bitrate, @sample_rate, @channels, @loudness, @created_at)`,
     );
-    for (const o of outputs) ins.run(o);
+    for (const o of outputs) ins.run({ ...o, loudness: o.loudness ? JSON.stringify(o.loudness) : null });
   }
 
   getOutput(id: string): OutputRow | null {
-    return (this.s('SELECT * FROM outputs WHERE id = ?').get(id) as OutputRow | undefined) ?? null;
+    const r = this.s('SELECT * FROM outputs WHERE id = ?').get(id) as Row | undefined;
+    return r ? outputFromRow(r) : null;
   }
 
   claimTargets(owner: string, limit: number, now: number, leaseUntil: number, tenantCap: number): ClaimedTarget[] {
