@@ -19,6 +19,7 @@ import { tempDir } from '../test/helpers/service.js';
 import { medianRound, pct, ratios, table } from './table.js';
 import { benchEngines } from './engines.js';
 import { benchStems } from './stems.js';
+import { benchLoudness } from './loudness.js';
 import { benchScaleOut } from './scale-out.js';
 import { benchStall } from './stall.js';
 import { benchWebhooks } from './webhooks.js';
@@ -204,7 +205,7 @@ async function benchDelivery(): Promise<void> {
 
 console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
 // `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, stems, engines,
-// stall, workers, deliveries); `--quick` shortens every section.
+// loudness, stall, workers, deliveries); `--quick` shortens every section.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
@@ -212,6 +213,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['webhooks', () => benchWebhooks({ quick })],
   ['stems', () => benchStems({ quick })],
   ['engines', () => benchEngines({ quick })],
+  ['loudness', () => benchLoudness({ quick })],
   ['stall', () => benchStall({ quick })],
   ['workers', () => benchScaleOut({ quick, sections: ['workers'] })],
   ['deliveries', () => benchScaleOut({ quick, sections: ['deliveries'] })],
