@@ -15,6 +15,8 @@ import { startService, tempDir, waitForTask, type TestService } from './helpers/
 
 const run = promisify(execFile);
 const FIXTURES = path.join(import.meta.dirname, 'fixtures', 'stems');
+/** Several ffmpeg passes per target on a shared two-core box: each story gets minutes, not the default minute. */
+const SLOW = 300_000;
 
 let svc: TestService;
 let files: FileServer;
@@ -64,7 +66,7 @@ async function ebur128(output: { url: string; name: string; format: string }): P
 async function submit(body: Record<string, unknown>) {
   const created = await svc.api('POST', '/v1/tasks', body);
   expect(created.status, JSON.stringify(created.body)).toBe(202);
-  return waitForTask(svc, created.body.task_id, 180_000);
+  return waitForTask(svc, created.body.task_id, SLOW - 30_000);
 }
 
 /** Each output's loudness is exactly what ebur128 measures of the file a user downloads. */
@@ -94,7 +96,7 @@ describe('loudness', () => {
     expect(outputs.get('wav')!.measured.integrated).toBeCloseTo(-17.7, 0);
     // Nothing was asked, so nothing was normalised.
     for (const { output } of outputs.values()) expect(output.loudness.normalization).toBeUndefined();
-  });
+  }, SLOW);
 
   it('brings an extract to its target: one gain when the ceiling allows it, the dynamic mode when it does not', async () => {
     const broadcast = { integrated: -23, true_peak: -2 };
@@ -121,7 +123,7 @@ describe('loudness', () => {
     expect(outputs.get('streaming')!.output.loudness.normalization).toBe('dynamic');
     // A linear gain keeps the mix's dynamics: its loudness range stays what it was (3.8 LU).
     expect(outputs.get('broadcast')!.measured.range).toBeCloseTo(3.8, 0);
-  });
+  }, SLOW);
 
   it('normalises generated music and stems too', async () => {
     const target = { integrated: -16, true_peak: -1.5 };
@@ -132,7 +134,7 @@ describe('loudness', () => {
     const stems = await submit({ kind: 'stems', input: { url: files.url('mix.flac') }, targets: [{ stem: 'drums', format: 'wav', loudness: target }] });
     expect(stems.status, JSON.stringify(stems.targets.map((t: any) => t.error))).toBe('completed');
     for (const { measured } of (await describedAsMeasured(stems)).values()) onTarget(measured, target);
-  });
+  }, SLOW);
 
   it('says when there was nothing to normalise, and fails a target no level can reach instead of missing it', async () => {
     const task = await submit({
@@ -149,7 +151,7 @@ describe('loudness', () => {
     expect(loud.targets[0].error.code).toBe('ENGINE_FAILED');
     expect(loud.targets[0].error.message).toMatch(/could not be brought to -5 LUFS .* at most -9 dBTP/);
     expect(loud.targets[0].outputs).toEqual([]);
-  });
+  }, SLOW);
 
   it('refuses a target out of range at submit, naming the field', async () => {
     const cases: Array<[string, Record<string, unknown>, string]> = [
@@ -168,5 +170,5 @@ describe('loudness', () => {
       expect(res.body.error.details.field).toBe(field);
       expect(res.body.error.message).toContain(field.split(".").pop());
     }
-  });
+  }, SLOW);
 });
