@@ -131,10 +131,10 @@ export async function benchLoudness(opts: { quick?: boolean } = {}): Promise<voi
         ],
       },
       {
-        title: `stems ${seconds} s → drums wav`,
+        title: `stems (fast) ${seconds} s → drums wav`,
         variants: [
-          { name: 'no loudness target', job: (d) => ({ kind: 'stems', input: track, params: {}, target: { stem: 'drums', format: 'wav' }, outDir: d }) },
-          { name: 'normalised to -20 LUFS / -1 dBTP', job: (d) => ({ kind: 'stems', input: track, params: {}, target: { stem: 'drums', format: 'wav', loudness: STEM }, outDir: d }) },
+          { name: 'no loudness target', job: (d) => ({ kind: 'stems', input: track, params: { method: 'fast' }, target: { stem: 'drums', format: 'wav' }, outDir: d }) },
+          { name: 'normalised to -20 LUFS / -1 dBTP', job: (d) => ({ kind: 'stems', input: track, params: { method: 'fast' }, target: { stem: 'drums', format: 'wav', loudness: STEM }, outDir: d }) },
         ],
       },
     ];
