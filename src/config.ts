@@ -111,6 +111,10 @@ export interface Config {
   metricsPort: number | null;
   /** Uploaded inputs are deleted this long after upload. */
   uploadTtlMs: number;
+  /** Outputs are deleted this long after they are made (ms; 0: kept until their task is deleted). */
+  outputRetentionMs: number;
+  /** How often processes look for outputs to delete (retention, deleted tasks); a delete also starts a pass at once. */
+  outputSweepMs: number;
   /** Model servers reached over HTTP, each served as its own task kind (see docs/external-engines.md). */
   externalEngines: ExternalEngineConfig[];
   /** Cost per second of audio, per kind (default rate applies to kinds not listed). */
@@ -191,6 +195,8 @@ export function defaultConfig(): Config {
     pollIntervalMs: 1000,
     metricsPort: null,
     uploadTtlMs: 24 * HOUR,
+    outputRetentionMs: 7 * 24 * HOUR,
+    outputSweepMs: 60 * SECOND,
     externalEngines: [],
     costPerSecond: { default: 0.001 },
     storage: 'local',
@@ -291,6 +297,7 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('pollIntervalMs', num(env, 'HOOKWAVE_POLL_INTERVAL_MS'));
   set('metricsPort', num(env, 'HOOKWAVE_METRICS_PORT'));
   set('uploadTtlMs', num(env, 'HOOKWAVE_UPLOAD_TTL_MS'));
+  set('outputRetentionMs', duration(env, 'HOOKWAVE_OUTPUT_RETENTION'));
   set('externalEngines', env.HOOKWAVE_EXTERNAL_ENGINES ? parseJson<ExternalEngineConfig[]>('HOOKWAVE_EXTERNAL_ENGINES', env.HOOKWAVE_EXTERNAL_ENGINES) : undefined);
   set('costPerSecond', env.HOOKWAVE_COST_PER_SECOND ? parseJson<Record<string, number>>('HOOKWAVE_COST_PER_SECOND', env.HOOKWAVE_COST_PER_SECOND) : undefined);
   set('storage', (env.HOOKWAVE_STORAGE || undefined) as StorageKind | undefined);
@@ -305,6 +312,16 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('ffprobePath', env.HOOKWAVE_FFPROBE || undefined);
   set('stemsModelDir', env.HOOKWAVE_STEMS_MODEL_DIR || undefined);
   return out;
+}
+
+/** A duration setting: "7d", "12h", "90m", "3600s", or a bare number of seconds; "0" or "forever" is 0. */
+function duration(env: Env, name: string): number | undefined {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return undefined;
+  if (raw === 'forever' || raw === '0') return 0;
+  const m = /^(\d+(?:\.\d+)?)(d|h|m|s)?$/.exec(raw);
+  if (!m) throw new Error(`${name} must be a duration like 7d, 12h, 90m or 3600 (seconds), or "forever"; got "${env[name]}"`);
+  return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[(m[2] ?? 's') as 'd' | 'h' | 'm' | 's'];
 }
 
 export function loadConfig(overrides: Partial<Config> = {}, env: Env = process.env): Config {

@@ -30,6 +30,7 @@ import { UrlGuard, type Resolver } from './net/url-guard.js';
 import { VERSION } from './version.js';
 import { EngineThreads } from './worker/engine-threads.js';
 import { Worker } from './worker/worker.js';
+import { OutputSweeper } from './services/retention.js';
 
 export interface Hookwave {
   config: Config;
@@ -102,12 +103,14 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const blobs: BlobStore = s3 ?? new LocalBlobStore(path.join(config.dataDir, 'files'));
   // The API may listen on an ephemeral port; URLs are signed for the address it really got.
   const signer = new UrlSigner(signingKey, config.publicUrl ?? `http://${config.host}:${config.port}`, config.fileUrlTtl, s3?.presigner ?? null);
-  const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit, tenantMaxQueued: config.tenantMaxQueued, outputLimits: { outputBytes: config.maxOutputBytes, outputSeconds: config.maxOutputSeconds } });
+  const uploads = new UploadService({ store, blobs, maxBytes: config.maxInputBytes, ttlMs: config.uploadTtlMs, tmpDir: defaultUploadTmp(config.dataDir) });
+  // Output files due for removal (retention, deleted tasks) are removed by any process with storage.
+  const outputSweeper = new OutputSweeper({ store, blobs, uploads, logger });
+  const tasks = new TaskService({ store, engines, guard, signer, metadataLimit: config.metadataLimit, tenantMaxQueued: config.tenantMaxQueued, onDeleted: () => void outputSweeper.kick().catch((err: unknown) => logger.error({ err }, 'removing deleted files failed')), outputLimits: { outputBytes: config.maxOutputBytes, outputSeconds: config.maxOutputSeconds } });
   const endpoints = new EndpointService(store, guard, config.secretRotationOverlapMs);
   const batches = new BatchService(store, tasks);
   const deliveries = new DeliveryService(store);
   const events = new EventService(store);
-  const uploads = new UploadService({ store, blobs, maxBytes: config.maxInputBytes, ttlMs: config.uploadTtlMs, tmpDir: defaultUploadTmp(config.dataDir) });
 
   const metrics = new Metrics(store, logger, { version: VERSION, role: config.role });
 
@@ -145,6 +148,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
           .finally(() => (sweepingDeadlines = false));
       }, DEADLINE_SWEEP_MS).unref()
     : null;
+  const outputSweeps = config.role !== 'dispatcher' ? setInterval(() => void outputSweeper.kick().catch((err: unknown) => logger.error({ err }, 'output sweep failed')), config.outputSweepMs).unref() : null;
   const metricsServer = !api && config.metricsPort !== null ? await serveMetrics(metrics, config.host, config.metricsPort) : null;
   // A worker or dispatcher without an HTTP server has only unref'd timers (and, on SQLite, no
   // socket at all): this keeps the process running until close().
@@ -172,6 +176,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
       closing ??= (async () => {
         if (sweeper) clearInterval(sweeper);
         if (deadlines) clearInterval(deadlines);
+        if (outputSweeps) clearInterval(outputSweeps);
         if (keepAlive) clearInterval(keepAlive);
         await metricsServer?.close();
         // Together: handing running targets back must not wait for the last download to finish.

@@ -27,7 +27,7 @@ function task(id: string, tenant: string, over: Partial<TaskRow> = {}): TaskRow 
     id, tenant_id: tenant, kind: 'extract', status: 'queued', title: `task ${id}`, input: { url: 'https://in.example/a.wav' },
     params: { format: 'wav', nested: { deep: [1, 2] } }, metadata: { order: 7 }, webhook_url: 'https://hooks.example/own',
     webhook_events: ['task.completed'], idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null,
-    created_at: T0, updated_at: T0, completed_at: null, deadline_at: null, ...over,
+    created_at: T0, updated_at: T0, completed_at: null, deadline_at: null, deleted_at: null, ...over,
   };
 }
 
@@ -49,7 +49,7 @@ const targets3 = [target('tgt_3a', 'tsk_3', 0, { created_at: T0 + 10 })];
 const output2: OutputRow = {
   id: 'out_2', target_id: 'tgt_2a', task_id: 'tsk_2', tenant_id: 'ten_a', name: 'vocals', format: 'wav', path: 'outputs/out_2.wav',
   size: 4096, duration: 2.5, bitrate: 1411200, sample_rate: 44100, channels: 2,
-  loudness: { integrated_lufs: -14.1, true_peak_dbtp: null, range_lu: 3.5, normalization: 'dynamic' }, created_at: T0 + 5,
+  loudness: { integrated_lufs: -14.1, true_peak_dbtp: null, range_lu: 3.5, normalization: 'dynamic' }, created_at: T0 + 5, expires_at: T0 + 7 * 86_400_000, removed_at: null,
 };
 
 const event = (id: string, tenant: string, taskId: string | null, type: string, at: number): EventRow => ({
@@ -297,6 +297,29 @@ const cases: Case[] = [
       return [await s.listTasksPastDeadline(T0 + 100, 10), await s.listTasksPastDeadline(T0 + 100, 1), (await s.getTaskById('tsk_d3'))!.deadline_at];
     },
     check: (r) => expect(r).toEqual([['tsk_d1', 'tsk_d2'], ['tsk_d1'], T0 + 500]),
+  },
+  {
+    op: 'deleteTask', does: 'redacts the task, keeps its id, status and cost, and makes its outputs due for removal now',
+    run: async (s) => {
+      await s.deleteTask('tsk_2', T0 + 100);
+      await s.deleteTask('tsk_2', T0 + 900);
+      const t = (await s.getTaskById('tsk_2'))!;
+      return [t.id, t.status, t.cost, t.input, t.metadata, t.webhook_url, t.deleted_at, (await s.getOutput('out_2'))!.expires_at, (await s.getTaskById('tsk_1'))!.deleted_at];
+    },
+    check: (r) => expect(r).toEqual(['tsk_2', 'completed', 1.5, {}, null, null, T0 + 100, T0 + 100, null]),
+  },
+  {
+    op: 'listOutputsToRemove', does: 'lists outputs past their expiry that are not removed yet',
+    run: async (s) => [await s.listOutputsToRemove(T0 + 5, 10), await s.listOutputsToRemove(T0 + 8 * 86_400_000, 10)],
+    check: (r) => expect(r).toEqual([[], [{ id: 'out_2', path: 'outputs/out_2.wav' }]]),
+  },
+  {
+    op: 'markOutputsRemoved', does: 'records removal, so the output is no longer listed for removal',
+    run: async (s) => {
+      await s.markOutputsRemoved(['out_2'], T0 + 300);
+      return [(await s.getOutput('out_2'))!.removed_at, await s.listOutputsToRemove(T0 + 8 * 86_400_000, 10)];
+    },
+    check: (r) => expect(r).toEqual([T0 + 300, []]),
   },
   {
     op: 'renewLeases', does: 'extends only the leases its owner still holds',

@@ -49,7 +49,7 @@ export const outputSchema = {
   $id: 'Output',
   type: 'object',
   description: 'One file a target produced',
-  required: ['name', 'format', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'url', 'url_expires_at'],
+  required: ['name', 'format', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'url', 'url_expires_at', 'expires_at'],
   properties: {
     name: { type: 'string', description: 'Output name; the file is named `{name}.{format}`' },
     format: { type: 'string', description: 'File format, e.g. mp3' },
@@ -75,6 +75,7 @@ export const outputSchema = {
     }),
     url: { type: 'string', description: 'Signed download URL; GET the task again for a fresh one' },
     url_expires_at: time('When `url` stops working'),
+    expires_at: nullableTime('When the file is deleted (HOOKWAVE_OUTPUT_RETENTION after it was made, or when its task is deleted); its links then answer 410. null: kept until its task is deleted'),
   },
 } as const;
 
@@ -103,7 +104,7 @@ export const taskSchema = {
   $id: 'Task',
   type: 'object',
   description: 'A task with its targets; the same shape as the `data` of task webhooks',
-  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'queue_position'],
+  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'deleted_at', 'queue_position'],
   properties: {
     id: { type: 'string', description: 'Task id (task_…)' },
     kind: { type: 'string', description: 'Kind of work, e.g. extract' },
@@ -121,6 +122,7 @@ export const taskSchema = {
     updated_at: time('When it last changed'),
     completed_at: nullableTime('When it ended'),
     deadline: nullableTime('When it is canceled with DEADLINE_EXCEEDED if it has not ended (Cancel-After header or deadline field)'),
+    deleted_at: nullableTime('When the client deleted it (DELETE /v1/tasks/{id}): its files are removed and input, metadata and webhook_url redacted'),
     queue_position: {
       type: ['integer', 'null'],
       description: 'Queued targets (of every tenant) that start before this task under fair claiming, 0 = next in line; an estimate, given by GET /v1/tasks/{id} while the task is queued, else null',

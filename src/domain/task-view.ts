@@ -20,6 +20,8 @@ export interface OutputView {
   loudness: OutputLoudness | null;
   url: string;
   url_expires_at: string;
+  /** When the file is deleted (retention, or its task deleted); null: kept until the task is deleted. */
+  expires_at: string | null;
 }
 
 export interface TargetView {
@@ -55,6 +57,8 @@ export interface TaskView {
   completed_at: string | null;
   /** When the task is canceled if it has not ended (Cancel-After, deadline). */
   deadline: string | null;
+  /** When the client deleted it; null otherwise. */
+  deleted_at: string | null;
   /**
    * Queued targets that start before this task's first (0: next in line), under fair claiming;
    * an estimate, on GET /v1/tasks/:id of a queued task only, else null.
@@ -80,6 +84,7 @@ function outputView(o: OutputRow, signer: OutputUrlSigner, now: number): OutputV
     sample_rate: o.sample_rate,
     channels: o.channels,
     loudness: o.loudness ?? null,
+    expires_at: iso(o.expires_at ?? null),
     url: signed.url,
     url_expires_at: signed.expiresAt.toISOString(),
   };
@@ -117,6 +122,7 @@ export function taskView(agg: TaskAggregate, signer: OutputUrlSigner, now = Date
     updated_at: iso(task.updated_at)!,
     completed_at: iso(task.completed_at),
     deadline: iso(task.deadline_at),
+    deleted_at: iso(task.deleted_at ?? null),
     queue_position: null,
   };
 }

@@ -59,6 +59,8 @@ export interface TaskRow {
   completed_at: number | null;
   /** Canceled with DEADLINE_EXCEEDED if not ended by then (Cancel-After, deadline); null: none. */
   deadline_at: number | null;
+  /** When the client deleted it (its files removed, input, metadata and webhook_url redacted). */
+  deleted_at: number | null;
 }
 
 export interface TargetRow {
@@ -97,6 +99,10 @@ export interface OutputRow {
   /** EBU R128 loudness as measured when it was made (null for outputs stored before it was measured). */
   loudness: OutputLoudness | null;
   created_at: number;
+  /** Its file is deleted once this has passed (retention, or its task deleted); null: kept. */
+  expires_at: number | null;
+  /** When its file was deleted; null while it exists. */
+  removed_at: number | null;
 }
 
 /** An output's loudness (media/loudness.ts measures it; the same shape, kept here so rows need no I/O module). */

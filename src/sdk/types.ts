@@ -66,6 +66,8 @@ export interface Output {
   /** Signed download URL; fetch the task again for a fresh one once it expires. */
   url: string;
   url_expires_at: string;
+  /** When the file is deleted (retention, or its task deleted); null: kept until the task is deleted. */
+  expires_at: string | null;
 }
 
 export interface Target {
@@ -102,6 +104,8 @@ export interface Task {
   completed_at: string | null;
   /** When it is canceled with DEADLINE_EXCEEDED if it has not ended. */
   deadline: string | null;
+  /** When it was deleted (DELETE /v1/tasks/:id); its files are gone and input, metadata, webhook_url redacted. */
+  deleted_at: string | null;
   /** Queued targets ahead of it (0 = next), on `tasks.get` of a queued task; else null. */
   queue_position: number | null;
 }

@@ -60,6 +60,8 @@ export interface TaskServiceDeps {
   metadataLimit: number;
   /** Queued tasks of one tenant at most; 0: no cap. */
   tenantMaxQueued: number;
+  /** Called after a deletion is recorded: starts removing its files now (services/retention.ts). */
+  onDeleted?: () => void;
   outputLimits: OutputLimits;
 }
 
@@ -192,6 +194,7 @@ export class TaskService {
       updated_at: now,
       completed_at: null,
       deadline_at: deadline?.at ?? null,
+      deleted_at: null,
     };
     const targets: TargetRow[] = body.targets.map((spec, position) => ({
       id: newId('tgt'),
@@ -340,6 +343,25 @@ export class TaskService {
       }
     }
     return ended;
+  }
+
+  /**
+   * Deletes a task for its tenant: cancels it if it is still open, then records the deletion
+   * (redaction, outputs due for removal) in one transaction; `onDeleted` starts the file removal.
+   */
+  async delete(tenantId: string, id: string): Promise<void> {
+    const task = await this.d.store.getTask(tenantId, id);
+    if (!task) throw notFound(id);
+    if (!ENDED.includes(task.status)) {
+      try {
+        await this.end(id, { code: 'CANCELED', message: 'canceled: the client deleted the task' }, tenantId);
+      } catch (err) {
+        // It ended on its own meanwhile; delete it as it is.
+        if (!(err instanceof HookwaveError && err.code === 'TASK_NOT_CANCELABLE')) throw err;
+      }
+    }
+    await this.d.store.tx((tx) => tx.deleteTask(id, Date.now()));
+    this.d.onDeleted?.();
   }
 
   /** Ends an open task as canceled with `error`; `tenantId` scopes a client's request to its own tasks. */

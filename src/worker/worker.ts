@@ -202,6 +202,8 @@ export class Worker {
           channels: o.channels,
           loudness: o.loudness,
           created_at: now,
+          expires_at: this.d.config.outputRetentionMs > 0 ? now + this.d.config.outputRetentionMs : null,
+          removed_at: null,
         });
       }
       const rate = this.d.config.costPerSecond[task.kind] ?? this.d.config.costPerSecond.default ?? 0;

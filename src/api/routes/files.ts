@@ -20,7 +20,7 @@ export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: U
         summary: 'Download an output through its signed URL',
         params: { type: 'object', properties: { outputId: { type: 'string', maxLength: 64 }, fileName: { type: 'string', maxLength: 200 } } },
         querystring: { type: 'object', properties: { expires: { type: 'string' }, signature: { type: 'string' } } },
-        response: { 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 416: { $ref: 'Error#' } },
+        response: { 403: { $ref: 'Error#' }, 404: { $ref: 'Error#' }, 410: { $ref: 'Error#' }, 416: { $ref: 'Error#' } },
       },
     },
     async (req, reply) => {
@@ -28,6 +28,10 @@ export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: U
       // Uploads are served the same way, so a model server can fetch a task's uploaded input.
       const file = req.params.outputId.startsWith('upl_') ? await uploadFile(deps.store, req.params.outputId) : await deps.store.getOutput(req.params.outputId);
       const size = file ? await deps.blobs.size(file.path) : null;
+      // Deleted on purpose (its task was deleted, or retention): gone, not missing. Checked on the
+      // row, so a file the sweep has not reached yet is already refused.
+      const expiresAt = (file as { expires_at?: number | null } | null)?.expires_at;
+      if (file && expiresAt != null && expiresAt <= Date.now()) throw new HookwaveError('GONE', 'this file was deleted: its task was deleted, or it outlived the output retention period');
       if (!file || size === null) throw new HookwaveError('NOT_FOUND', 'this file no longer exists');
       const output = file;
 

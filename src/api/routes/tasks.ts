@@ -3,7 +3,7 @@ import type { CreateTaskBody, TaskService } from '../../services/tasks.js';
 import type { TaskStatus } from '../../domain/types.js';
 import { HookwaveError } from '../../errors.js';
 import { isId } from '../../ids.js';
-import { createTaskBodySchema, createTaskReplySchema, errorReplies, listReply } from '../schemas.js';
+import { createTaskBodySchema, createTaskReplySchema, errorReplies, listReply, plainReply } from '../schemas.js';
 
 const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
 const ENDED = ['completed', 'failed', 'canceled'];
@@ -124,6 +124,29 @@ export function taskRoutes(app: FastifyInstance, tasks: TaskService): void {
     async (req) => {
       const task = await tasks.cancel(req.tenant.id, req.params.id);
       return { success: true, task_id: task.id, status: task.status };
+    },
+  );
+
+  app.delete<{ Params: { id: string } }>(
+    '/v1/tasks/:id',
+    {
+      schema: {
+        tags: ['tasks'],
+        summary: 'Delete a task: its files, its upload, and its personal fields',
+        description:
+          'Removes the output files and the uploaded input at once (local or bucket storage) and redacts `input`, `metadata` and `webhook_url`; ' +
+          'the task keeps its id, status, costs and times, with `deleted_at`. A queued or running task is canceled first. Signed links to its files answer 410. ' +
+          'The removal is recorded before it is done, so it completes even if this process stops halfway. Deleting again answers the same.',
+        params: idParams,
+        response: {
+          200: plainReply('Deleted', { id: { type: 'string', description: 'The task id' }, deleted: { type: 'boolean', const: true, description: 'Always true' } }),
+          ...errorReplies,
+        },
+      },
+    },
+    async (req) => {
+      await tasks.delete(req.tenant.id, req.params.id);
+      return { success: true, id: req.params.id, deleted: true };
     },
   );
 }

@@ -73,6 +73,15 @@ export interface TaskOps {
    * that tenant's turn comes first. null when the task has no queued target.
    */
   queueStanding(taskId: string): Promise<QueueStanding | null>;
+  /**
+   * Redacts a task (input, metadata and webhook_url; it keeps id, status, costs and times), marks
+   * it deleted, and makes its outputs due for removal now. Idempotent.
+   */
+  deleteTask(id: string, now: number): Promise<void>;
+  /** Outputs whose files are due for removal (expired, not yet removed), oldest first. */
+  listOutputsToRemove(now: number, limit: number): Promise<Array<{ id: string; path: string }>>;
+  /** Records that these outputs' files are gone. */
+  markOutputsRemoved(ids: string[], now: number): Promise<void>;
   /** Open tasks whose deadline has passed, oldest deadline first. */
   listTasksPastDeadline(now: number, limit: number): Promise<string[]>;
   /** Extends the lease of targets `owner` still holds; returns the ids it still holds (not canceled). */
@@ -107,6 +116,9 @@ export const TASK_OPS: OpNames<TaskOps> = {
   countQueuedTasks: true,
   queueStanding: true,
   listTasksPastDeadline: true,
+  deleteTask: true,
+  listOutputsToRemove: true,
+  markOutputsRemoved: true,
   renewLeases: true,
   updateLeasedTarget: true,
   updateTarget: true,

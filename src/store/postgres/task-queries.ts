@@ -181,6 +181,28 @@ export class PostgresTaskQueries extends PostgresQueries implements TaskOps {
     return { ownAhead: ahead?.n ?? 0, others: others.map((o) => ({ queued: o.queued, servedFirst: turnsFirst(o, me) })) };
   }
 
+  async deleteTask(id: string, now: number): Promise<void> {
+    await this.atomic(async (q) => {
+      // The upload it was made from goes too (the upload sweep removes expired uploads), read
+      // from the input before it is redacted.
+      await q.exec(
+        `UPDATE uploads SET expires_at = $2 - 1
+          WHERE id = (SELECT input->>'upload_id' FROM tasks WHERE id = $1) AND tenant_id = (SELECT tenant_id FROM tasks WHERE id = $1) AND expires_at >= $2`,
+        [id, now],
+      );
+      await q.exec(`UPDATE tasks SET input = '{}', metadata = NULL, webhook_url = NULL, deleted_at = COALESCE(deleted_at, $2) WHERE id = $1`, [id, now]);
+      await q.exec(`UPDATE outputs SET expires_at = $2 WHERE task_id = $1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`, [id, now]);
+    });
+  }
+
+  listOutputsToRemove(now: number, limit: number): Promise<Array<{ id: string; path: string }>> {
+    return this.all(`SELECT id, path FROM outputs WHERE expires_at <= $1 AND removed_at IS NULL ORDER BY expires_at LIMIT $2`, [now, limit]);
+  }
+
+  async markOutputsRemoved(ids: string[], now: number): Promise<void> {
+    await this.exec('UPDATE outputs SET removed_at = $2 WHERE id = ANY($1)', [ids, now]);
+  }
+
   async listTasksPastDeadline(now: number, limit: number): Promise<string[]> {
     const rows = await this.all<{ id: string }>(
       `SELECT id FROM tasks WHERE deadline_at <= $1 AND status IN ('queued', 'processing') ORDER BY deadline_at LIMIT $2`,

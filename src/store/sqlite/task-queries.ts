@@ -85,8 +85,8 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
 
   insertOutputs(outputs: OutputRow[]): void {
     const ins = this.s(
-      `INSERT INTO outputs (id, target_id, task_id, tenant_id, name, format, path, size, duration, bitrate, sample_rate, channels, loudness, created_at)
-       VALUES (@id, @target_id, @task_id, @tenant_id, @name, @format, @path, @size, @duration, @bitrate, @sample_rate, @channels, @loudness, @created_at)`,
+      `INSERT INTO outputs (id, target_id, task_id, tenant_id, name, format, path, size, duration, bitrate, sample_rate, channels, loudness, created_at, expires_at, removed_at)
+       VALUES (@id, @target_id, @task_id, @tenant_id, @name, @format, @path, @size, @duration, @bitrate, @sample_rate, @channels, @loudness, @created_at, @expires_at, @removed_at)`,
     );
     for (const o of outputs) ins.run({ ...o, loudness: o.loudness ? JSON.stringify(o.loudness) : null });
   }
@@ -166,6 +166,27 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
         GROUP BY q.tenant_id, tn.claim_turn`,
     ).all(me.tenant_id) as Array<{ tenant_id: string; queued: number; turn: number }>;
     return { ownAhead, others: others.map((o) => ({ queued: o.queued, servedFirst: turnsFirst(o, { tenant_id: me.tenant_id, turn: myTurn }) })) };
+  }
+
+  deleteTask(id: string, now: number): void {
+    this.atomic(() => {
+      // The upload it was made from goes too (the upload sweep removes expired uploads), read
+      // from the input before it is redacted.
+      this.s(
+        `UPDATE uploads SET expires_at = ? - 1
+          WHERE id = (SELECT json_extract(input, '$.upload_id') FROM tasks WHERE id = ?) AND tenant_id = (SELECT tenant_id FROM tasks WHERE id = ?) AND expires_at >= ?`,
+      ).run(now, id, id, now);
+      this.s(`UPDATE tasks SET input = '{}', metadata = NULL, webhook_url = NULL, deleted_at = COALESCE(deleted_at, ?) WHERE id = ?`).run(now, id);
+      this.s(`UPDATE outputs SET expires_at = ? WHERE task_id = ? AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`).run(now, id, now);
+    });
+  }
+
+  listOutputsToRemove(now: number, limit: number): Array<{ id: string; path: string }> {
+    return this.s(`SELECT id, path FROM outputs WHERE expires_at <= ? AND removed_at IS NULL ORDER BY expires_at LIMIT ?`).all(now, limit) as Array<{ id: string; path: string }>;
+  }
+
+  markOutputsRemoved(ids: string[], now: number): void {
+    this.s('UPDATE outputs SET removed_at = ? WHERE id IN (SELECT value FROM json_each(?))').run(now, JSON.stringify(ids));
   }
 
   listTasksPastDeadline(now: number, limit: number): string[] {
