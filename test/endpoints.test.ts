@@ -71,6 +71,8 @@ describe('registered endpoints', () => {
     await waitForTask(svc, id);
     const [first, second] = await own.waitFor(2);
     expect([first!.body.type, second!.body.type]).toEqual(['task.target.completed', 'task.completed']);
+    // The task shows the filter its webhook_url was given, so a reader can tell what it will get.
+    expect((await svc.api('GET', `/v1/tasks/${id}`)).body.webhook_events).toEqual(['task.target.completed', 'task.completed']);
     const [atAll] = await all.waitFor(2);
     expect(all.received.map((r) => r.body.type).sort()).toEqual(['task.completed', 'task.target.completed']);
     // Each endpoint signs with its own secret.

@@ -55,6 +55,7 @@ const taskKeys = shape<Task>()({
   params: R,
   metadata: N,
   webhook_url: N,
+  webhook_events: N,
   batch_id: N,
   targets: R,
   cost: N,

@@ -59,6 +59,7 @@ describe('creating a task', () => {
       input,
       metadata: { order: 42, tags: ['a', 'b'] },
       webhook_url: 'http://127.0.0.1:9/hook?token=abc&x=1', // kept verbatim, query string and all
+      webhook_events: null, // the default: task-level events
       cost: null,
       error: null,
       completed_at: null,

@@ -7,7 +7,7 @@ import { keysPage } from './pages/keys.js';
 import { newTaskPage } from './pages/new-task.js';
 import { taskPage } from './pages/task.js';
 import { tasksPage } from './pages/tasks.js';
-import { errorBox, h, replace } from './ui.js';
+import { errorBox, h, notFoundView, replace } from './ui.js';
 
 /**
  * @typedef {{ main: HTMLElement, signal: AbortSignal, params: string[], query: URLSearchParams, go: (hash: string) => void }} PageContext
@@ -46,16 +46,41 @@ function route() {
   const raw = location.hash.replace(/^#/, '') || '/tasks';
   const [path = '', qs = ''] = raw.split('?');
   const found = ROUTES.map(([re, nav, page]) => ({ m: re.exec(path), nav, page })).find((r) => r.m);
-  if (!found || !found.m) return go('#/tasks');
   topbar.hidden = false;
-  /** @type {HTMLElement} */ (topbar.querySelector('.key-prefix')).textContent = `${session.prefix}…`;
-  for (const a of topbar.querySelectorAll('[data-nav]')) a.classList.toggle('active', /** @type {HTMLElement} */ (a).dataset.nav === found.nav);
+  showAccount();
+  for (const a of topbar.querySelectorAll('[data-nav]')) a.classList.toggle('active', /** @type {HTMLElement} */ (a).dataset.nav === found?.nav);
   replace(main);
   main.classList.remove('narrow');
+  if (!found || !found.m) return void replace(main, notFoundView(`There is no page at #${path}.`));
   const params = found.m.slice(1).map(decodeURIComponent);
   Promise.resolve(found.page({ main, signal, params, query: new URLSearchParams(qs), go })).catch((err) => {
     if (signal.aborted || (err instanceof ApiError && err.status === 401)) return;
+    // A task or delivery id the API does not know (mistyped, another tenant's, or deleted).
+    if (err instanceof ApiError && err.status === 404) return void replace(main, notFoundView(err.message));
     main.append(errorBox(err));
+  });
+}
+
+/** @type {{ key: string, name: Promise<string | null> } | null} */
+let account = null;
+
+/** The key's prefix and its tenant's name in the top bar; the name is read once per key. */
+function showAccount() {
+  const key = session.key ?? '';
+  /** @type {HTMLElement} */ (topbar.querySelector('.key-prefix')).textContent = `${session.prefix}…`;
+  const tenant = /** @type {HTMLElement} */ (topbar.querySelector('.tenant'));
+  if (account?.key === key) return;
+  tenant.textContent = '';
+  const name = api('GET', '/v1/account').then(
+    (a) => (a && typeof a.name === 'string' ? a.name : null),
+    () => null,
+  );
+  account = { key, name };
+  void name.then((n) => {
+    // Only what the account answered for the key still signed in.
+    if (account?.key !== key) return;
+    tenant.textContent = n ?? '';
+    tenant.title = n ? `Tenant ${n}` : '';
   });
 }
 
@@ -100,12 +125,16 @@ function signInPage(signal) {
 
 whenUnauthorized(() => {
   session.signOut();
+  account = null;
   route();
 });
 
-// The hash stays: signing in again returns to the same page.
+// Signing out is leaving: the next sign-in starts at Tasks. (An expired or revoked key keeps the
+// page, as does a link opened before signing in: signing in then lands where the user was going.)
 /** @type {HTMLElement} */ (topbar.querySelector('.sign-out')).addEventListener('click', () => {
   session.signOut();
+  account = null;
+  history.replaceState(null, '', '#/tasks');
   route();
 });
 

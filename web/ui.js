@@ -60,22 +60,26 @@ export function badge(status) {
 /**
  * A progress bar whose width is set through the CSSOM, which the CSP allows (style attributes it would not).
  * @param {number} fraction 0..1
+ * @param {string} [status] colours it: a failed or canceled bar must not read as done
  */
-export function progressBar(fraction) {
+export function progressBar(fraction, status) {
   const fill = h('span.fill');
   const bar = h('span.progress', { role: 'progressbar', 'aria-valuemin': '0', 'aria-valuemax': '100' }, fill);
-  setProgress(bar, fraction);
+  setProgress(bar, fraction, status);
   return bar;
 }
 
 /**
  * @param {HTMLElement} bar
  * @param {number} fraction
+ * @param {string} [status]
  */
-export function setProgress(bar, fraction) {
+export function setProgress(bar, fraction, status) {
   const pct = Math.round(Math.max(0, Math.min(1, fraction)) * 100);
   bar.setAttribute('aria-valuenow', String(pct));
-  bar.title = `${pct}%`;
+  if (status) bar.dataset.status = status;
+  const state = bar.dataset.status;
+  bar.title = state === 'failed' || state === 'canceled' ? `${state} at ${pct}%` : `${pct}%`;
   const fill = /** @type {HTMLElement | null} */ (bar.firstElementChild);
   if (fill) fill.style.width = `${pct}%`;
 }
@@ -160,6 +164,49 @@ export function kvTable(obj) {
   const rows = Object.entries(obj ?? {});
   if (!rows.length) return h('p.muted', null, 'none');
   return h('table.kv', null, h('tbody', null, rows.map(([k, v]) => h('tr', null, h('th', null, k), h('td', null, h('code', null, v ?? ''))))));
+}
+
+/**
+ * Free-form JSON (params, info, metadata) as a key/value list a person reads at a glance: nested
+ * objects become nested lists, lists of plain values a comma-separated line.
+ * @param {unknown} value
+ * @returns {any}
+ */
+export function valueList(value) {
+  if (value === null || value === undefined) return h('span.muted', null, '—');
+  if (Array.isArray(value)) {
+    if (!value.length) return h('span.muted', null, 'none');
+    if (value.every((v) => v === null || typeof v !== 'object')) return h('span.value', null, value.map(plain).join(', '));
+    return h('ol.values', null, value.map((v) => h('li', null, valueList(v))));
+  }
+  if (typeof value === 'object') {
+    const entries = Object.entries(/** @type {Record<string, unknown>} */ (value));
+    if (!entries.length) return h('span.muted', null, 'none');
+    return h('dl.values', null, entries.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, valueList(v))]));
+  }
+  return h('span.value', null, plain(value));
+}
+
+/** @param {unknown} v */
+function plain(v) {
+  if (v === null || v === undefined) return '—';
+  if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  return String(v);
+}
+
+/**
+ * What a page shows for something that is not there (an unknown address, or an id the API does not
+ * know), with the way back to the task list.
+ * @param {string} message
+ */
+export function notFoundView(message) {
+  return h(
+    'div.card.not-found',
+    null,
+    h('h1', null, 'Not found'),
+    h('p', null, message),
+    h('p', null, h('a.button.primary', { href: '#/tasks' }, 'Back to Tasks')),
+  );
 }
 
 /**

@@ -104,7 +104,7 @@ export const taskSchema = {
   $id: 'Task',
   type: 'object',
   description: 'A task with its targets; the same shape as the `data` of task webhooks',
-  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'deleted_at', 'queue_position'],
+  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'webhook_events', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'deleted_at', 'queue_position'],
   properties: {
     id: { type: 'string', description: 'Task id (task_…)' },
     kind: { type: 'string', description: 'Kind of work, e.g. extract' },
@@ -114,6 +114,7 @@ export const taskSchema = {
     params: free('Task-level parameters, as the client sent them'),
     metadata: nullable('object', { additionalProperties: true, description: 'The client’s own data, echoed back' }),
     webhook_url: nullable('string', { description: 'Where its events are POSTed (besides registered endpoints)' }),
+    webhook_events: nullable('array', { items: { type: 'string', enum: [...EVENT_TYPES] }, description: 'The event types its webhook_url gets; null for the default (task.completed, task.failed, task.canceled)' }),
     batch_id: nullable('string', { description: 'The batch it was created in, if any' }),
     targets: { type: 'array', items: { $ref: 'Target#' }, description: 'Its targets, in the order they were asked for' },
     cost: nullable('number', { description: 'Sum of its targets’ costs; null until it ends' }),

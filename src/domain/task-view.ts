@@ -2,7 +2,7 @@
  * The task as the API shows it: GET /v1/tasks/:id returns it, and every webhook carries it as `data`.
  * One function builds it, so the two can never differ.
  */
-import type { OutputLoudness, OutputRow, StoredError, TargetRow, TaskAggregate, TaskInput } from './types.js';
+import type { EventType, OutputLoudness, OutputRow, StoredError, TargetRow, TaskAggregate, TaskInput } from './types.js';
 
 /** Signs download URLs for outputs (blobs/signed-url.ts implements it). */
 export interface OutputUrlSigner {
@@ -48,6 +48,8 @@ export interface TaskView {
   params: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
   webhook_url: string | null;
+  /** The event types its webhook_url gets; null for the task-level default (TASK_EVENT_TYPES). */
+  webhook_events: EventType[] | null;
   batch_id: string | null;
   targets: TargetView[];
   cost: number | null;
@@ -101,6 +103,7 @@ export function taskView(agg: TaskAggregate, signer: OutputUrlSigner, now = Date
     params: task.params,
     metadata: task.metadata,
     webhook_url: task.webhook_url,
+    webhook_events: task.webhook_events,
     batch_id: task.batch_id,
     targets: agg.targets.map((t) => ({
       id: t.id,

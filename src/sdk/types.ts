@@ -95,6 +95,8 @@ export interface Task {
   params: Record<string, unknown>;
   metadata: Record<string, unknown> | null;
   webhook_url: string | null;
+  /** The event types its webhook_url gets; null for the default (task.completed, task.failed, task.canceled). */
+  webhook_events: EventType[] | null;
   batch_id: string | null;
   targets: Target[];
   cost: number | null;

@@ -156,7 +156,7 @@ export async function deliveriesPage({ main, signal, query, go }) {
       h('td.num', null, String(d.attempt_count)),
       h('td.num', null, d.last_status_code ?? '—'),
       h('td', null, time(d.created_at)),
-      h('td.row-actions', null, d.status === 'failed' ? redeliverButton(d, signal, () => void load(null).catch(() => undefined)) : null),
+      h('td.actions', null, h('div.row-actions', null, d.status === 'failed' ? redeliverButton(d, signal, () => void load(null).catch(() => undefined)) : null)),
     );
 
   async function load(/** @type {string | null} */ after) {

@@ -149,7 +149,7 @@ export async function endpointsPage({ main, signal }) {
       h('td', null, e.events ? e.events.map((/** @type {string} */ t) => h('code.tag', null, t)) : h('span.muted', null, 'all events')),
       h('td', null, health),
       h('td', null, h('a', { href: `#/deliveries?endpoint_id=${e.id}` }, 'Deliveries')),
-      h('td.row-actions', null, toggle, rotate, del),
+      h('td.actions', null, h('div.row-actions', null, toggle, rotate, del)),
     );
   }
 

@@ -3,11 +3,35 @@
 // the timeline and trigger a fresh GET (which also brings fresh signed URLs).
 import { api, sameOrigin, stream } from '../api.js';
 import { drawWaveform, MAX_WAVEFORM_BYTES } from '../waveform.js';
-import { badge, bytes, cost, errorBox, h, pageHeader, progressBar, replace, seconds, setProgress, shortId, time } from '../ui.js';
+import { badge, bytes, cost, errorBox, h, pageHeader, progressBar, replace, seconds, setProgress, shortId, time, valueList } from '../ui.js';
 import { attemptsView, redeliverButton } from './deliveries.js';
 import { taskProgress } from './tasks.js';
 
 const ENDED = ['completed', 'failed', 'canceled'];
+/** What a task can still send, in the order they happen; its webhook_url gets the last three unless it chose others. */
+const TASK_EVENTS = ['task.target.completed', 'task.target.failed', 'task.completed', 'task.failed', 'task.canceled'];
+const DEFAULT_WEBHOOK_EVENTS = ['task.completed', 'task.failed', 'task.canceled'];
+
+/**
+ * Who will get this task's events: its own webhook_url (with its filter) and every enabled endpoint
+ * whose filter matches, as the server's outbox decides when each event happens.
+ * @param {any} task
+ * @param {any[]} endpoints
+ * @returns {Array<{ url: string, endpointId: string | null, events: string[] }>}
+ */
+export function receiversOf(task, endpoints) {
+  const out = [];
+  if (task.webhook_url) {
+    const wanted = task.webhook_events ?? DEFAULT_WEBHOOK_EVENTS;
+    out.push({ url: task.webhook_url, endpointId: null, events: TASK_EVENTS.filter((t) => wanted.includes(t)) });
+  }
+  for (const ep of endpoints) {
+    if (!ep.enabled) continue;
+    const events = TASK_EVENTS.filter((t) => ep.events === null || ep.events.includes(t));
+    if (events.length) out.push({ url: ep.url, endpointId: ep.id, events });
+  }
+  return out.filter((r) => r.events.length);
+}
 
 /** @param {import('../app.js').PageContext} ctx */
 export async function taskPage({ main, signal, params }) {
@@ -15,7 +39,7 @@ export async function taskPage({ main, signal, params }) {
   let task = await api('GET', `/v1/tasks/${id}`, { signal });
 
   const statusBadge = h('span.badge.task-status');
-  const overall = progressBar(0);
+  const overall = progressBar(0, task.status);
   const cancel = h('button.danger', { type: 'button', onclick: () => void doCancel() }, 'Cancel task');
   const summary = h('div.card.summary');
   const targetsEl = h('div.targets');
@@ -42,8 +66,7 @@ export async function taskPage({ main, signal, params }) {
     statusBadge.dataset.status = task.status;
     statusBadge.textContent = task.status;
     cancel.hidden = ENDED.includes(task.status);
-    setProgress(overall, taskProgress(task));
-    overall.classList.toggle('done', ENDED.includes(task.status));
+    setProgress(overall, taskProgress(task), task.status);
     replace(
       summary,
       h(
@@ -64,7 +87,7 @@ export async function taskPage({ main, signal, params }) {
         h('dt', null, 'Cost'),
         h('dd.cost', null, cost(task.cost), task.targets.length > 1 && task.cost !== null ? h('span.muted', null, ` (sum of ${task.targets.length} targets)`) : null),
         task.batch_id ? [h('dt', null, 'Batch'), h('dd', null, h('code', null, task.batch_id))] : null,
-        task.metadata ? [h('dt', null, 'Metadata'), h('dd', null, h('code', null, JSON.stringify(task.metadata)))] : null,
+        task.metadata ? [h('dt', null, 'Metadata'), h('dd.metadata', null, valueList(task.metadata))] : null,
       ),
       task.error ? errorBox(task.error) : null,
     );
@@ -76,8 +99,6 @@ export async function taskPage({ main, signal, params }) {
       h(
         'dl.inline',
         null,
-        h('dt', null, 'Params'),
-        h('dd', null, h('code', null, JSON.stringify(t.params))),
         h('dt', null, 'Duration'),
         h('dd', null, seconds(t.duration)),
         h('dt', null, 'Cost'),
@@ -86,7 +107,12 @@ export async function taskPage({ main, signal, params }) {
         h('dd', null, time(t.started_at)),
         h('dt', null, 'Finished'),
         h('dd', null, time(t.finished_at)),
-        t.info ? [h('dt', null, 'Info'), h('dd', null, h('code', null, JSON.stringify(t.info)))] : null,
+      ),
+      h(
+        'div.details',
+        null,
+        h('section.params', null, h('h4', null, 'Params'), valueList(t.params)),
+        t.info && Object.keys(t.info).length ? h('section.info', null, h('h4', null, 'Info'), valueList(t.info)) : null,
       ),
       t.error ? errorBox(t.error) : null,
     ];
@@ -159,8 +185,9 @@ export async function taskPage({ main, signal, params }) {
     c.card.dataset.status = t.status;
     c.badge.dataset.status = t.status;
     c.badge.textContent = t.status;
-    setProgress(c.bar, t.status === 'completed' ? 1 : t.progress);
-    c.bar.hidden = ENDED.includes(t.status);
+    setProgress(c.bar, t.status === 'completed' ? 1 : t.progress, t.status);
+    // A finished target's badge says it all; a failed or canceled one also shows how far it got.
+    c.bar.hidden = t.status === 'completed';
     replace(c.meta, targetMeta(t));
     // Outputs are final once written; rendering them once keeps a playing player playing.
     if (!c.shown && t.outputs.length) {
@@ -183,11 +210,12 @@ export async function taskPage({ main, signal, params }) {
     const res = await api('GET', `/v1/tasks/${task.id}/deliveries`, { signal });
     /** @type {any[]} */
     const list = res.data;
-    const snapshot = JSON.stringify(list);
+    // The status too: with nothing sent, what the panel says depends on whether the task has ended.
+    const snapshot = JSON.stringify([task.status, list]);
     if (snapshot === lastDeliveries) return list;
     lastDeliveries = snapshot;
     if (!list.length) {
-      replace(deliveriesEl, h('p.empty', null, task.webhook_url ? 'No events sent yet.' : 'This task has no webhook_url, and no endpoint wanted its events.'));
+      replace(deliveriesEl, await nothingSentYet());
       return list;
     }
     replace(
@@ -210,6 +238,36 @@ export async function taskPage({ main, signal, params }) {
       ),
     );
     return list;
+  }
+
+  /** @type {any[] | null} */
+  let endpoints = null;
+  /** Before anything was sent: who will get what once the task moves on, or why nobody will. */
+  async function nothingSentYet() {
+    endpoints ??= (await api('GET', '/v1/endpoints', { signal })).data;
+    const receivers = receiversOf(task, /** @type {any[]} */ (endpoints));
+    if (ENDED.includes(task.status) || !receivers.length) {
+      const why = task.webhook_url ? 'Its webhook_url and the endpoints did not ask for the events it sent.' : 'This task has no webhook_url, and no enabled endpoint subscribes to its events.';
+      return h('p.empty', null, ENDED.includes(task.status) && receivers.length ? 'No events were sent.' : why);
+    }
+    return h(
+      'div.upcoming',
+      null,
+      h('p.muted', null, 'Nothing sent yet. As the task moves on:'),
+      h(
+        'ul',
+        null,
+        receivers.map((r) =>
+          h(
+            'li',
+            { dataset: { endpointId: r.endpointId ?? '' } },
+            h('span.url', { title: r.url }, r.url),
+            h('span.muted.small', null, r.endpointId ? ` endpoint ${shortId(r.endpointId)}` : " task's webhook_url"),
+            h('div', null, h('span.muted', null, 'will get '), r.events.map((e) => h('code.tag', null, e))),
+          ),
+        ),
+      ),
+    );
   }
 
   let deliveryTimer = 0;

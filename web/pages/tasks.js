@@ -1,7 +1,7 @@
 // The task list: filters in the URL, rows kept live by the tenant's event stream plus per-task
 // progress streams for the running ones.
 import { api, stream } from '../api.js';
-import { badge, cost, h, pageHeader, progressBar, replace, setProgress, shortId, time } from '../ui.js';
+import { badge, cost, errorBox, h, pageHeader, progressBar, replace, setProgress, shortId, time } from '../ui.js';
 import { loadKinds } from '../kinds.js';
 
 export const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'];
@@ -9,32 +9,60 @@ const ACTIVE = ['queued', 'processing'];
 // Browsers allow six HTTP/1.1 connections per origin; the page keeps room for its API calls and audio.
 const MAX_PROGRESS_STREAMS = 3;
 
-/** @param {any} task */
+/**
+ * How far the task's work got: a failed or canceled target counts for the progress it had made, so a
+ * failed task's bar shows where it stopped instead of reading as done.
+ * @param {any} task
+ */
 export function taskProgress(task) {
   if (task.status === 'completed') return 1;
   const ts = task.targets ?? [];
   if (!ts.length) return 0;
-  return ts.reduce((/** @type {number} */ sum, /** @type {any} */ t) => sum + (t.status === 'completed' || t.status === 'failed' ? 1 : t.progress), 0) / ts.length;
+  return ts.reduce((/** @type {number} */ sum, /** @type {any} */ t) => sum + (t.status === 'completed' ? 1 : t.progress), 0) / ts.length;
 }
 
 /** @param {import('../app.js').PageContext} ctx */
-export async function tasksPage({ main, signal, query, go }) {
-  const status = query.get('status') ?? '';
-  const kind = query.get('kind') ?? '';
-  const setFilter = (/** @type {string} */ k, /** @type {string} */ v) => {
-    const q = new URLSearchParams(query);
+export async function tasksPage({ main, signal, query }) {
+  let status = query.get('status') ?? '';
+  let kind = query.get('kind') ?? '';
+  // Filters apply in place (the list reloads, the field keeps focus) and the address follows, so it
+  // can be shared or reloaded; typing replaces the history entry instead of adding one per keystroke.
+  const setFilter = (/** @type {'status' | 'kind'} */ k, /** @type {string} */ v, /** @type {'push' | 'replace'} */ how) => {
+    if ((k === 'status' ? status : kind) === v) return;
+    if (k === 'status') status = v;
+    else kind = v;
+    const q = new URLSearchParams(location.hash.split('?')[1] ?? '');
     if (v) q.set(k, v);
     else q.delete(k);
-    go(`#/tasks${q.toString() ? `?${q}` : ''}`);
+    const hash = `#/tasks${q.toString() ? `?${q}` : ''}`;
+    if (how === 'push') history.pushState(null, '', hash);
+    else history.replaceState(null, '', hash);
+    void reload();
   };
 
   const statusSelect = h(
     'select',
-    { name: 'status', onchange: () => setFilter('status', statusSelect.value) },
+    { name: 'status', onchange: () => setFilter('status', statusSelect.value, 'push') },
     h('option', { value: '' }, 'All statuses'),
     STATUSES.map((s) => h('option', { value: s, selected: s === status }, s)),
   );
-  const kindInput = h('input', { name: 'kind', list: 'kinds', placeholder: 'Any kind', value: kind, size: 12, onchange: () => setFilter('kind', kindInput.value.trim()) });
+  let typing = 0;
+  const kindInput = h('input', {
+    name: 'kind',
+    type: 'search',
+    list: 'kinds',
+    placeholder: 'Any kind',
+    value: kind,
+    size: 12,
+    autocomplete: 'off',
+    spellcheck: 'false',
+    // Each keystroke (and a pick from the suggestions) filters, after a short pause so a word typed quickly is one request.
+    oninput: () => {
+      clearTimeout(typing);
+      typing = window.setTimeout(() => setFilter('kind', kindInput.value.trim(), 'replace'), 200);
+    },
+  });
+  signal.addEventListener('abort', () => clearTimeout(typing));
   const kindList = h('datalist', { id: 'kinds' });
   // Suggestions only: the filter works without them, so a failed read is not worth an error box.
   loadKinds(signal).then((kinds) => replace(kindList, kinds.map((k) => h('option', { value: k.kind }))), () => undefined);
@@ -47,7 +75,8 @@ export async function tasksPage({ main, signal, query, go }) {
     h('thead', null, h('tr', null, h('th', null, 'Task'), h('th', null, 'Kind'), h('th', null, 'Status'), h('th.wide', null, 'Progress'), h('th.num', null, 'Targets'), h('th.num', null, 'Cost'), h('th', null, 'Created'))),
     tbody,
   );
-  const empty = h('p.empty', { hidden: true }, status || kind ? 'No tasks match these filters.' : 'No tasks yet. ', !status && !kind ? h('a', { href: '#/new' }, 'Submit one.') : null);
+  const empty = h('p.empty', { hidden: true });
+  const sayEmpty = () => replace(empty, status || kind ? 'No tasks match these filters.' : ['No tasks yet. ', h('a', { href: '#/new' }, 'Submit one.')]);
   const more = h('button', { type: 'button', hidden: true }, 'Load more');
 
   replace(
@@ -65,7 +94,7 @@ export async function tasksPage({ main, signal, query, go }) {
 
   /** @param {any} task */
   function renderRow(task) {
-    const bar = progressBar(taskProgress(task));
+    const bar = progressBar(taskProgress(task), task.status);
     return h(
       'tr',
       { dataset: { taskId: task.id, status: task.status } },
@@ -100,18 +129,45 @@ export async function tasksPage({ main, signal, query, go }) {
     return (!status || task.status === status) && (!kind || task.kind === kind);
   }
 
+  /** @type {AbortController} */
+  let listing = new AbortController();
+  signal.addEventListener('abort', () => listing.abort());
+
   async function load(/** @type {string | null} */ after) {
     const q = new URLSearchParams({ limit: '25' });
     if (status) q.set('status', status);
     if (kind) q.set('kind', kind);
     if (after) q.set('cursor', after);
-    const page = await api('GET', `/v1/tasks?${q}`, { signal });
+    const mine = listing;
+    const page = await api('GET', `/v1/tasks?${q}`, { signal: mine.signal });
+    // An answer for filters since changed is dropped: the newer request fills the list.
+    if (mine.signal.aborted) return;
+    sayEmpty();
     for (const t of page.data) upsert(t);
     cursor = page.next_cursor;
     more.hidden = !cursor;
     empty.hidden = rows.size > 0;
   }
   more.addEventListener('click', () => void load(cursor));
+
+  /** After a filter changed: the rows and their progress streams go, the first page of the new filter comes. */
+  async function reload() {
+    listing.abort();
+    listing = new AbortController();
+    for (const r of rows.values()) r.abort?.abort();
+    rows.clear();
+    tbody.replaceChildren();
+    empty.hidden = true;
+    more.hidden = true;
+    cursor = null;
+    try {
+      await load(null);
+    } catch (err) {
+      if (listing.signal.aborted || signal.aborted) return;
+      replace(empty, errorBox(err));
+      empty.hidden = false;
+    }
+  }
 
   async function refresh(/** @type {string} */ id) {
     try {
@@ -154,7 +210,7 @@ export async function tasksPage({ main, signal, query, go }) {
             if (entry.task.status === 'queued') {
               entry.task.status = 'processing';
               upsert(entry.task);
-            } else setProgress(/** @type {HTMLElement} */ (entry.row.querySelector('.progress')), taskProgress(entry.task));
+            } else setProgress(/** @type {HTMLElement} */ (entry.row.querySelector('.progress')), taskProgress(entry.task), entry.task.status);
           } else void refresh(id);
         },
       }).finally(() => {
