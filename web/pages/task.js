@@ -96,17 +96,14 @@ export async function taskPage({ main, signal, params }) {
   /** @param {any} t */
   function targetMeta(t) {
     return [
+      // Each name stays on the line of its value when the line wraps.
       h(
         'dl.inline',
         null,
-        h('dt', null, 'Duration'),
-        h('dd', null, seconds(t.duration)),
-        h('dt', null, 'Cost'),
-        h('dd', null, cost(t.cost)),
-        h('dt', null, 'Started'),
-        h('dd', null, time(t.started_at)),
-        h('dt', null, 'Finished'),
-        h('dd', null, time(t.finished_at)),
+        h('div', null, h('dt', null, 'Duration'), h('dd', null, seconds(t.duration))),
+        h('div', null, h('dt', null, 'Cost'), h('dd', null, cost(t.cost))),
+        h('div', null, h('dt', null, 'Started'), h('dd', null, time(t.started_at))),
+        h('div', null, h('dt', null, 'Finished'), h('dd', null, time(t.finished_at))),
       ),
       h(
         'div.details',
