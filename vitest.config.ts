@@ -1,3 +1,4 @@
+import { defaultServerConditions } from 'vite';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
@@ -33,7 +34,13 @@ const storeAgnostic = [
   'store-contract',
 ].map((name) => `test/${name}.test.ts`);
 
+// Workspace packages (@hookwave/client) resolve to their TypeScript source, as in tsconfig.json:
+// tests never run against a stale build of them.
+const conditions = ['hookwave-source', ...defaultServerConditions];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, ...(process.env.HOOKWAVE_TEST_DATABASE === 'postgres' ? storeAgnostic : [])],

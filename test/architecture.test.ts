@@ -2,12 +2,16 @@
  * The house's rule, held by a test: rooms sit on floors, and a file imports only from its own room
  * or from rooms on lower floors. So no two rooms depend on each other, domain/ stays pure, and a
  * newcomer can read the code bottom-up. docs/ARCHITECTURE.md draws the same floors.
+ *
+ * The client users' applications install (packages/client, @hookwave/client) stands apart: it
+ * imports nothing of the server and depends on nothing but standardwebhooks.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const SRC = path.resolve(import.meta.dirname, '../src');
+const CLIENT = path.resolve(import.meta.dirname, '../packages/client');
 
 /** Floor of each room (a folder, or a shared leaf file at the top of src/). */
 const FLOORS: Record<string, number> = {
@@ -16,8 +20,8 @@ const FLOORS: Record<string, number> = {
   'ids.ts': 0,
   'version.ts': 0,
   'logger.ts': 0,
-  // the client users' own code runs: it takes nothing from the server
-  sdk: 0,
+  // `hookwave/client`: @hookwave/client (packages/client) re-exported for older imports
+  'client.ts': 0,
   'config.ts': 1,
   'fault-scope.ts': 1,
   // pure rules and shapes; edges of the process
@@ -52,6 +56,12 @@ function roomOf(file: string): string {
   return path.relative(SRC, file).split(path.sep)[0]!;
 }
 
+/** Every module specifier a file imports, relative or not. */
+function specifiersOf(file: string): string[] {
+  const text = fs.readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => (m[1] ?? m[2])!);
+}
+
 const IMPORT = /(?:^|\n)\s*(?:import|export)[^'"]*?from\s*['"](\.{1,2}\/[^'"]+)['"]|import\(\s*['"](\.{1,2}\/[^'"]+)['"]\s*\)/g;
 
 function importsOf(file: string): string[] {
@@ -78,5 +88,28 @@ describe('the layout', () => {
       }
     }
     expect(upward).toEqual([]);
+  });
+});
+
+describe('the client package', () => {
+  const files = sourceFiles(path.join(CLIENT, 'src'));
+
+  it('imports only its own files, node: built-ins and standardwebhooks', () => {
+    const foreign: string[] = [];
+    for (const file of files) {
+      for (const spec of specifiersOf(file)) {
+        const own = spec.startsWith('.') && !path.relative(path.join(CLIENT, 'src'), path.resolve(path.dirname(file), spec)).startsWith('..');
+        if (!own && !spec.startsWith('node:') && spec !== 'standardwebhooks') foreign.push(`${path.relative(CLIENT, file)} → ${spec}`);
+      }
+    }
+    expect(files.length).toBeGreaterThan(0);
+    expect(foreign).toEqual([]);
+  });
+
+  it('depends on standardwebhooks alone, so applications install nothing of the server', () => {
+    const pkg = JSON.parse(fs.readFileSync(path.join(CLIENT, 'package.json'), 'utf8')) as { name: string; dependencies?: Record<string, string>; peerDependencies?: unknown };
+    expect(pkg.name).toBe('@hookwave/client');
+    expect(Object.keys(pkg.dependencies ?? {})).toEqual(['standardwebhooks']);
+    expect(pkg.peerDependencies).toBeUndefined();
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { until } from './helpers/until.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../src/sdk/index.js';
+import { verifyWebhook } from '@hookwave/client';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { runCli, runCliAsync, startCli, type CliProcess } from './helpers/process.js';
@@ -56,7 +56,7 @@ const tsxLoader = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).h
 
 /** Runs the CLI in another working directory (the helpers run it in the repository's). */
 function runCliIn(cwd: string, args: string[], extraEnv: Record<string, string>): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', tsxLoader, cliEntry, ...args], { cwd, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', tsxLoader, '--conditions=hookwave-source', cliEntry, ...args], { cwd, env: { ...process.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));

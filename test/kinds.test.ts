@@ -6,7 +6,7 @@
  */
 import { Ajv } from 'ajv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Hookwave, type JsonSchema, type Kind } from '../src/sdk/index.js';
+import { Hookwave, type JsonSchema, type Kind } from '@hookwave/client';
 import { closedPort } from './helpers/closed-port.js';
 import { runCliAsync } from './helpers/process.js';
 import { startService, type TestService } from './helpers/service.js';

@@ -32,7 +32,7 @@ import {
   type TaskEvent,
   type TaskStatus,
   type Upload,
-} from '../src/sdk/index.js';
+} from '@hookwave/client';
 import { startService, type TestService } from './helpers/service.js';
 
 type Presence<T, K extends keyof T> = {} extends Pick<T, K> ? 'optional ' : '';

@@ -4,8 +4,7 @@
  * `submit --wait` and `tasks wait`.
  */
 import path from 'node:path';
-import type { Hookwave, TargetProgress } from '../sdk/client.js';
-import type { Task } from '../sdk/types.js';
+import type { Hookwave, TargetProgress, Task } from '@hookwave/client';
 import { barsWanted, formatBytes, multiBar, note, println } from './shared.js';
 
 export interface DownloadedFile {

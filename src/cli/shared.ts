@@ -1,8 +1,7 @@
 /** What every remote command shares: where the server is, the key, output modes, errors and exit codes. */
 import { Option, type Command } from 'commander';
 import cliProgress from 'cli-progress';
-import { Hookwave } from '../sdk/client.js';
-import { HookwaveApiError, HookwaveConnectionError, HookwaveTimeoutError } from '../sdk/errors.js';
+import { Hookwave, HookwaveApiError, HookwaveConnectionError, HookwaveTimeoutError } from '@hookwave/client';
 
 export const EXIT = { OK: 0, ERROR: 1, USAGE: 2, TASK_FAILED: 3, INTERRUPTED: 130 } as const;
 

@@ -5,7 +5,8 @@ import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const entry = path.join(root, 'src', 'cli', 'main.ts');
-const nodeArgs = ['--import', 'tsx'];
+// The workspace packages from source too (see tsconfig.json's customConditions).
+const nodeArgs = ['--import', 'tsx', '--conditions=hookwave-source'];
 
 export function runCli(args: string[], env: Record<string, string> = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [...nodeArgs, entry, ...args], { cwd: root, env: { ...process.env, ...env }, encoding: 'utf8' });

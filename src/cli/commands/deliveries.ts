@@ -3,7 +3,7 @@
  * dashboards show it, from a terminal. `get` shows every attempt with what the receiver answered.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Attempt, Delivery, DeliveryStatus } from '../../sdk/types.js';
+import type { Attempt, Delivery, DeliveryStatus } from '@hookwave/client';
 import { UsageError, clientFrom, note, printJson, println, remote, type RemoteFlags } from '../shared.js';
 import { table, when } from '../table.js';
 

@@ -1,6 +1,6 @@
 /** hookwave endpoints list|create|update|enable|disable|delete|rotate: the tenant's registered webhook receivers. */
 import type { Command } from 'commander';
-import { EVENT_TYPES, type Endpoint, type EndpointInput, type EventType } from '../../sdk/types.js';
+import { EVENT_TYPES, type Endpoint, type EndpointInput, type EventType } from '@hookwave/client';
 import { UsageError, clientFrom, printJson, println, remote, type RemoteFlags } from '../shared.js';
 import { table, when } from '../table.js';
 

@@ -7,8 +7,7 @@
  * hookwave tail: the same stream, printed.
  */
 import type { Command } from 'commander';
-import type { Hookwave } from '../../sdk/client.js';
-import { EVENT_TYPES, type EventType, type StreamedEvent } from '../../sdk/types.js';
+import { EVENT_TYPES, type EventType, type Hookwave, type StreamedEvent } from '@hookwave/client';
 import { VERSION } from '../../version.js';
 import { signatureHeaders } from '../../net/webhook-signature.js';
 import { EXIT, Interrupted, UsageError, clientFrom, interruptSignal, note, printJson, println, remote, type RemoteFlags } from '../shared.js';

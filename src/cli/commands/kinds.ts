@@ -3,7 +3,7 @@
  * params fields; --json prints what the API answered.
  */
 import type { Command } from 'commander';
-import type { JsonSchema, Kind } from '../../sdk/types.js';
+import type { JsonSchema, Kind } from '@hookwave/client';
 import { UsageError, clientFrom, printJson, println, remote, type RemoteFlags } from '../shared.js';
 import { table } from '../table.js';
 

@@ -13,9 +13,8 @@ import path from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import type { Hookwave } from '../../sdk/client.js';
+import type { Hookwave, Task, TaskRequest, Upload } from '@hookwave/client';
 import { follow, printSummary, type DownloadedFile } from '../follow.js';
-import type { CreateTaskRequest, Task, Upload } from '../../sdk/types.js';
 import {
   EXIT,
   Interrupted,
@@ -146,7 +145,7 @@ async function submit(kind: string, input: string | undefined, flags: SubmitFlag
   const interrupt = interruptSignal();
   let taskId: string | null = null;
   try {
-    const body: CreateTaskRequest = { kind, targets };
+    const body: TaskRequest<string> = { kind, targets };
     if (Object.keys(params).length > 0) body.params = params;
     if (flags.webhookUrl) body.webhook_url = flags.webhookUrl;
     if (flags.title) body.title = flags.title;

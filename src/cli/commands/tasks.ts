@@ -3,7 +3,7 @@
  * `wait` follows a task someone else (or an interrupted `submit --wait`) started, to its end.
  */
 import { InvalidArgumentError, type Command } from 'commander';
-import type { Task, TaskStatus } from '../../sdk/types.js';
+import type { Task, TaskStatus } from '@hookwave/client';
 import { follow, printSummary } from '../follow.js';
 import { EXIT, Interrupted, UsageError, clientFrom, interruptSignal, note, printJson, println, remote, type RemoteFlags } from '../shared.js';
 import { table, when } from '../table.js';

@@ -1,14 +1,18 @@
 /**
  * The typed client of the hookwave API.
  *
- *   const hw = new Hookwave({ baseUrl: 'https://hookwave.example.com', apiKey: process.env.HOOKWAVE_API_KEY! });
- *   const { task_id } = await hw.tasks.create({ kind: 'extract', input: { url }, targets: [{ format: 'mp3' }] });
- *   const task = await hw.tasks.wait(task_id, { timeoutMs: 10 * 60_000, onProgress: (p) => console.log(p.name, p.progress) });
+ *   const hw = new Hookwave(); // HOOKWAVE_URL and HOOKWAVE_API_KEY
+ *   const task = await hw.run(
+ *     { kind: 'extract', input: { url }, targets: [{ format: 'mp3' }] },
+ *     { onCreated: (id) => db.save(id), onProgress: (p) => console.log(p.name, p.progress), timeoutMs: 10 * 60_000 },
+ *   );
  *
- * `create` answers with the task id before anything runs, and `wait` only watches: a wait that
- * times out or is aborted leaves the task running, and waiting again with the same id picks it up.
+ * `run` is `tasks.create` then `tasks.wait`. `create` answers with the task id before anything runs,
+ * and `wait` only watches: a wait that times out or is aborted leaves the task running, and waiting
+ * again with the same id picks it up — which is why `run` hands the id to `onCreated` at once.
  */
-import { HookwaveApiError, HookwaveConnectionError, HookwaveTimeoutError } from './errors.js';
+import { HookwaveApiError, HookwaveConnectionError, HookwaveTaskFailedError, HookwaveTimeoutError } from './errors.js';
+import type { TaskRequest } from './kinds.js';
 import { parseSse } from './sse.js';
 import {
   FINAL_STATUSES,
@@ -17,7 +21,6 @@ import {
   type Batch,
   type CreateBatchRequest,
   type CreateBatchResponse,
-  type CreateTaskRequest,
   type CreateTaskResponse,
   type Delivery,
   type Endpoint,
@@ -39,9 +42,10 @@ import {
 type FetchLike = typeof fetch;
 
 export interface HookwaveOptions {
-  /** Where the API listens, e.g. http://127.0.0.1:8080. */
-  baseUrl: string;
-  apiKey: string;
+  /** Where the API listens, e.g. http://127.0.0.1:8080. Default: the HOOKWAVE_URL environment variable. */
+  baseUrl?: string;
+  /** Default: the HOOKWAVE_API_KEY environment variable. */
+  apiKey?: string;
   /** A fetch implementation (tests, proxies, older runtimes); the global fetch by default. */
   fetch?: FetchLike;
   /** Extra headers on every request. */
@@ -71,6 +75,13 @@ export interface WaitOptions {
   onProgress?: (update: TargetProgress) => void;
   /** Poll interval when the event stream is unavailable, ms (grows to 5 s). Default 500. */
   pollIntervalMs?: number;
+}
+
+export interface RunOptions extends WaitOptions {
+  /** Called with the task id as soon as the task is stored, before any waiting: keep it to find the task again. */
+  onCreated?: (taskId: string) => void;
+  /** Makes the create safe to retry: the same key and body return the same task. */
+  idempotencyKey?: string;
 }
 
 export type UploadSource =
@@ -155,11 +166,13 @@ export class Hookwave {
   private readonly fetchImpl: FetchLike;
   private readonly extraHeaders: Record<string, string>;
 
-  constructor(opts: HookwaveOptions) {
-    if (!opts.baseUrl) throw new TypeError('Hookwave: baseUrl is required');
-    if (!opts.apiKey) throw new TypeError('Hookwave: apiKey is required');
-    this.baseUrl = opts.baseUrl.replace(/\/+$/, '');
-    this.apiKey = opts.apiKey;
+  constructor(opts: HookwaveOptions = {}) {
+    const baseUrl = opts.baseUrl ?? env('HOOKWAVE_URL');
+    const apiKey = opts.apiKey ?? env('HOOKWAVE_API_KEY');
+    if (!baseUrl) throw new TypeError('Hookwave: give baseUrl, or set HOOKWAVE_URL');
+    if (!apiKey) throw new TypeError('Hookwave: give apiKey, or set HOOKWAVE_API_KEY');
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.apiKey = apiKey;
     this.fetchImpl = opts.fetch ?? ((...args) => globalThis.fetch(...args));
     this.extraHeaders = opts.headers ?? {};
     this.tasks = new Tasks(this);
@@ -171,6 +184,21 @@ export class Hookwave {
     this.account = new AccountApi(this);
     this.keys = new Keys(this);
     this.kinds = new Kinds(this);
+  }
+
+  /**
+   * Creates the task and resolves with it once it has completed; throws HookwaveTaskFailedError
+   * (with the ended task) when it fails or is canceled. The task id reaches `onCreated` as soon as
+   * the task is stored, so a timeout (HookwaveTimeoutError) or an abort loses nothing: the task
+   * keeps running, and `tasks.wait(id)` picks it up again.
+   */
+  async run<K extends string>(request: TaskRequest<K> & { kind: K }, opts: RunOptions = {}): Promise<Task & { status: 'completed' }> {
+    const { onCreated, idempotencyKey, ...wait } = opts;
+    const { task_id } = await this.tasks.create(request, { signal: opts.signal, ...(idempotencyKey ? { idempotencyKey } : {}) });
+    onCreated?.(task_id);
+    const task = await this.tasks.wait(task_id, wait);
+    if (task.status === 'completed') return task as Task & { status: 'completed' };
+    throw new HookwaveTaskFailedError(task as Task & { status: 'failed' | 'canceled' });
   }
 
   /** One raw HTTP call with auth; resolves with the response whatever its status. */
@@ -209,6 +237,12 @@ export class Hookwave {
   }
 }
 
+/** An environment variable where there is an environment (Node, Deno, Bun); undefined in a browser. */
+function env(name: string): string | undefined {
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process;
+  return proc?.env?.[name] || undefined;
+}
+
 /** The body of a JSON answer, or the API error it carries. */
 export async function readJson<T>(res: Response): Promise<T> {
   const text = await res.text();
@@ -238,7 +272,7 @@ class Tasks {
   constructor(private readonly c: Hookwave) {}
 
   /** Stores the task and answers at once (202) with its id; the work runs in the background. */
-  create(body: CreateTaskRequest, opts: RequestOptions = {}): Promise<CreateTaskResponse> {
+  create<K extends string>(body: TaskRequest<K> & { kind: K }, opts: RequestOptions = {}): Promise<CreateTaskResponse> {
     return this.c.call('POST', '/v1/tasks', { body, signal: opts.signal, headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} });
   }
 
@@ -422,7 +456,7 @@ class Batches {
   constructor(private readonly c: Hookwave) {}
 
   /** Creates each task on its own: one bad item is reported in `results`, the rest still run. */
-  create(body: CreateBatchRequest, opts: RequestOptions = {}): Promise<CreateBatchResponse> {
+  create<K extends string>(body: CreateBatchRequest<K>, opts: RequestOptions = {}): Promise<CreateBatchResponse> {
     return this.c.call('POST', '/v1/batches', { body, signal: opts.signal, headers: opts.idempotencyKey ? { 'idempotency-key': opts.idempotencyKey } : {} });
   }
 

@@ -2,10 +2,13 @@
  * The shapes the hookwave API sends and accepts, for SDK users. Written by hand so they read well
  * in an editor; test/sdk-types.test.ts compares every type that has a schema in the OpenAPI document
  * a running server publishes (Task, Endpoint, Delivery, Batch, ApiKey…) with that schema, so a field
- * added to the server without being added here fails a test.
+ * added to the server without being added here fails a test; test/client-kinds.test.ts does the same
+ * for the per-kind request types (kinds.ts) against the schemas GET /v1/kinds publishes.
  *
- * This module imports nothing from the server: `hookwave/client` must stay usable on its own.
+ * This package imports nothing from the server: applications install it without better-sqlite3,
+ * ffmpeg or the AWS SDK.
  */
+import type { TaskRequest } from './kinds.js';
 
 export type TaskStatus = 'queued' | 'processing' | 'completed' | 'failed' | 'canceled';
 export type TargetStatus = TaskStatus;
@@ -119,21 +122,16 @@ export interface TaskInput {
   upload_id?: string;
 }
 
-/** One output to produce; its shape depends on the kind (extract: `{ format, name?, bitrate?, sample_rate?, channels?, loudness?: LoudnessTarget }`). */
+/** One output to produce, for a kind whose targets the client does not know (kinds.ts types the built-in ones). */
 export type TargetSpec = Record<string, unknown>;
 
-export interface CreateTaskRequest {
-  kind: string;
-  input?: TaskInput;
-  targets: TargetSpec[];
-  params?: Record<string, unknown>;
-  webhook_url?: string | null;
-  webhook_events?: EventType[];
-  metadata?: Record<string, unknown> | null;
-  title?: string | null;
-  /** ISO 8601 time: canceled with DEADLINE_EXCEEDED if not ended by then. */
-  deadline?: string;
-}
+/**
+ * A task to create: one of the built-in kinds' requests (kinds.ts), or a configured model server's
+ * kind. Write `TaskRequest<'stems'>` for a variable of one kind: a plain `string` kind cannot tell a
+ * built-in one from a model server's, so this union checks built-in targets only where `create`,
+ * `run` and `batches.create` see the literal kind.
+ */
+export type CreateTaskRequest = TaskRequest<string> | TaskRequest<'extract'> | TaskRequest<'stems'> | TaskRequest<'generate'>;
 
 export interface CreateTaskResponse {
   success: true;
@@ -155,11 +153,21 @@ export interface ListTasksQuery {
   limit?: number;
 }
 
-/** A webhook (and SSE) body: `data` is the task as GET /v1/tasks/:id shows it, at the time of the event. */
+/** The task's status when each final event is sent. */
+interface FinalStatusOf {
+  'task.completed': 'completed';
+  'task.failed': 'failed';
+  'task.canceled': 'canceled';
+}
+
+/**
+ * A webhook (and SSE) body: `data` is the task as GET /v1/tasks/:id shows it, at the time of the
+ * event. On the final events `data.status` is the one the event names.
+ */
 export interface TaskEvent<T extends TaskEventType = TaskEventType> {
   type: T;
   timestamp: string;
-  data: Task;
+  data: T extends keyof FinalStatusOf ? Task & { status: FinalStatusOf[T] } : Task;
 }
 
 export interface EndpointDisabledEvent {
@@ -168,7 +176,8 @@ export interface EndpointDisabledEvent {
   data: Endpoint;
 }
 
-export type WebhookEvent = TaskEvent | EndpointDisabledEvent;
+/** Every event a receiver may get; `switch (event.type)` narrows it to one event and its `data`. */
+export type WebhookEvent = { [T in TaskEventType]: TaskEvent<T> }[TaskEventType] | EndpointDisabledEvent;
 
 /** Sent on a task's SSE stream while its targets run (not a webhook). */
 export interface ProgressUpdate {
@@ -245,8 +254,8 @@ export interface ListDeliveriesQuery {
   limit?: number;
 }
 
-export interface CreateBatchRequest {
-  tasks: CreateTaskRequest[];
+export interface CreateBatchRequest<K extends string = string> {
+  tasks: Array<TaskRequest<K>>;
   webhook_url?: string | null;
   webhook_events?: EventType[];
 }

@@ -6,7 +6,6 @@
  * Verify the raw bytes exactly as received: a body parsed and re-serialised is a different string
  * and will not verify.
  */
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { Webhook, WebhookVerificationError as StandardWebhookError } from 'standardwebhooks';
 import { WebhookVerificationError } from './errors.js';
 import type { WebhookEvent } from './types.js';
@@ -130,9 +129,39 @@ export function expressWebhookMiddleware(secret: string | readonly string[]) {
 }
 
 // ---- Fastify ----
+// Described by the few members used, so the package does not depend on fastify: a Fastify instance
+// fits these shapes, and `app.register(fastifyWebhookVerifier(secret))` type-checks against it.
 
-/** The request inside a scope with fastifyWebhookVerifier: `webhook` holds the verified event. */
-export type VerifiedFastifyRequest = FastifyRequest & { webhook: WebhookEvent; rawBody: string };
+interface FastifyLikeRequest {
+  headers: Record<string, string | string[] | undefined>;
+}
+
+interface FastifyLikeReply {
+  code(statusCode: number): { send(payload?: unknown): unknown };
+}
+
+interface FastifyLikeScope {
+  hasContentTypeParser(contentType: string): boolean;
+  removeContentTypeParser(contentType: string): unknown;
+  addContentTypeParser(
+    contentType: string,
+    opts: { parseAs: 'string' },
+    parser: (req: never, body: string | Buffer, done: (err: Error | null, body?: unknown) => void) => void,
+  ): unknown;
+  addHook(name: 'preHandler', hook: (req: never, reply: never) => Promise<unknown>): unknown;
+}
+
+/**
+ * The request inside a scope with fastifyWebhookVerifier: `webhook` holds the verified event.
+ * Pass Fastify's request type: `(req as VerifiedFastifyRequest<FastifyRequest>).webhook`.
+ */
+export type VerifiedFastifyRequest<R = FastifyLikeRequest> = R & { webhook: WebhookEvent; rawBody: string };
+
+/**
+ * A Fastify plugin function, as `app.register` takes it. Its scope is typed `object` so any Fastify
+ * version's instance fits without this package depending on fastify; it is used as FastifyLikeScope.
+ */
+export type WebhookPlugin = (scope: object, opts: object) => Promise<void>;
 
 /**
  * A Fastify plugin: in the scope it is registered in, JSON bodies keep their raw text, and every
@@ -144,10 +173,11 @@ export type VerifiedFastifyRequest = FastifyRequest & { webhook: WebhookEvent; r
  *     hooks.post('/hook', async (req) => { const event = (req as VerifiedFastifyRequest).webhook; ... });
  *   });
  */
-export function fastifyWebhookVerifier(secret: string | readonly string[]): FastifyPluginAsync {
-  const plugin: FastifyPluginAsync = async (scope) => {
+export function fastifyWebhookVerifier(secret: string | readonly string[]): WebhookPlugin {
+  const plugin: WebhookPlugin = async (instance) => {
+    const scope = instance as FastifyLikeScope;
     if (scope.hasContentTypeParser('application/json')) scope.removeContentTypeParser('application/json');
-    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    scope.addContentTypeParser('application/json', { parseAs: 'string' }, (req: FastifyLikeRequest, body, done) => {
       (req as VerifiedFastifyRequest).rawBody = body as string;
       try {
         done(null, JSON.parse(body as string));
@@ -156,7 +186,7 @@ export function fastifyWebhookVerifier(secret: string | readonly string[]): Fast
         done(null, undefined);
       }
     });
-    scope.addHook('preHandler', async (req: FastifyRequest, reply: FastifyReply) => {
+    scope.addHook('preHandler', async (req: FastifyLikeRequest, reply: FastifyLikeReply) => {
       const raw = (req as Partial<VerifiedFastifyRequest>).rawBody;
       if (typeof raw !== 'string') return reply.code(401).send({ error: { code: 'SIGNATURE_INVALID', message: 'webhook rejected: no JSON body' } });
       try {
@@ -165,6 +195,7 @@ export function fastifyWebhookVerifier(secret: string | readonly string[]): Fast
         if (err instanceof WebhookVerificationError) return reply.code(401).send({ error: { code: 'SIGNATURE_INVALID', message: err.message } });
         throw err;
       }
+      return undefined;
     });
   };
   // Like fastify-plugin: the parser and hook apply to the scope that registers this, not a child of it.

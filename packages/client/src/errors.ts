@@ -1,4 +1,5 @@
 /** What the SDK throws. Every class carries enough to act on without parsing a message. */
+import type { Task } from './types.js';
 
 /** The API answered with an error: `{ success: false, error: { code, message, details } }`. */
 export class HookwaveApiError extends Error {
@@ -46,4 +47,20 @@ export class HookwaveTimeoutError extends Error {
 export class WebhookVerificationError extends Error {
   override readonly name = 'WebhookVerificationError';
   readonly status = 401;
+}
+
+/**
+ * `run` waited for a task that ended failed or canceled. `task` is the ended task: each target's
+ * `error` says why, and targets that completed still have their outputs.
+ */
+export class HookwaveTaskFailedError extends Error {
+  override readonly name = 'HookwaveTaskFailedError';
+  /** The task's error code (e.g. ENGINE_FAILED, INPUT_UNREACHABLE), or CANCELED. */
+  readonly code: string;
+  constructor(readonly task: Task & { status: 'failed' | 'canceled' }) {
+    const code = task.status === 'canceled' ? 'CANCELED' : (task.error?.code ?? task.targets.find((t) => t.error)?.error?.code ?? 'FAILED');
+    const why = task.status === 'canceled' ? 'was canceled' : `failed: ${task.error?.message ?? task.targets.find((t) => t.error)?.error?.message ?? code}`;
+    super(`task ${task.id} ${why}`);
+    this.code = code;
+  }
 }
