@@ -1,4 +1,4 @@
-import { defaultServerConditions } from 'vite';
+import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
 
 /**
@@ -14,6 +14,8 @@ const storeAgnostic = [
   'receiver-slots',
   'url-guard',
   'sdk-types',
+  'client-types',
+  'client-kinds',
   'errors',
   'generate-engine',
   'extract-engine',
@@ -34,13 +36,11 @@ const storeAgnostic = [
   'store-contract',
 ].map((name) => `test/${name}.test.ts`);
 
-// Workspace packages (@hookwave/client) resolve to their TypeScript source, as in tsconfig.json:
-// tests never run against a stale build of them.
-const conditions = ['hookwave-source', ...defaultServerConditions];
-
 export default defineConfig({
-  resolve: { conditions },
-  ssr: { resolve: { conditions } },
+  // @hookwave/client from its TypeScript source, as tsconfig.json's hookwave-source condition has it:
+  // tests never run against a stale build. (An alias, not resolve.conditions: those would also
+  // change how every other package resolves.)
+  resolve: { alias: { '@hookwave/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)) } },
   test: {
     include: ['test/**/*.test.ts'],
     exclude: [...configDefaults.exclude, ...(process.env.HOOKWAVE_TEST_DATABASE === 'postgres' ? storeAgnostic : [])],

@@ -1,8 +1,8 @@
 /**
- * The typed client (`hookwave/client`) as an application uses it against a real server: create and
- * wait (by event stream, or by polling when the stream is unavailable), uploads, batches,
- * endpoints, the delivery log, typed errors, and verifying the webhooks it receives — with the
- * Express-style middleware and the Fastify plugin.
+ * The typed client (@hookwave/client) as an application uses it against a real server: create and
+ * wait (by event stream, or by polling when the stream is unavailable), or both in one `run`;
+ * uploads, batches, endpoints, the delivery log, typed errors, and verifying the webhooks it
+ * receives — with the Express-style middleware and the Fastify plugin.
  */
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,6 +14,7 @@ import {
   Hookwave,
   HookwaveApiError,
   HookwaveConnectionError,
+  HookwaveTaskFailedError,
   HookwaveTimeoutError,
   WebhookVerificationError,
   expressWebhookMiddleware,
@@ -24,6 +25,7 @@ import {
   type WebhookEvent,
 } from '@hookwave/client';
 import { createApiKey } from '../src/services/tenants.js';
+import { closedPort } from './helpers/closed-port.js';
 import { signatureHeaders } from '../src/net/webhook-signature.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
@@ -135,6 +137,71 @@ describe('tasks', () => {
     await expect(new Hookwave({ baseUrl: svc.url, apiKey: 'hw_nope' }).tasks.list()).rejects.toMatchObject({ status: 401, code: 'UNAUTHORIZED' });
     await expect(new Hookwave({ baseUrl: 'http://127.0.0.1:9', apiKey: svc.key }).tasks.list()).rejects.toBeInstanceOf(HookwaveConnectionError);
   }, 60_000);
+});
+
+describe('run: create and wait in one call', () => {
+  it('hands over the task id as soon as the task is stored, then resolves with the completed task', async () => {
+    const events: string[] = [];
+    let createdId: string | null = null;
+    const task = await hw.run(
+      { kind: 'extract', input: { url: files.url(long) }, targets: [{ format: 'mp3', bitrate: '96k' }] },
+      {
+        timeoutMs: 60_000,
+        onCreated: (id) => {
+          createdId = id;
+          events.push('created');
+        },
+        onProgress: (p) => events.push(p.status),
+      },
+    );
+    expect(task.status).toBe('completed');
+    expect(task.id).toBe(createdId);
+    expect(events[0]).toBe('created');
+    expect(events).toContain('completed');
+    expect(task.targets[0]!.outputs[0]).toMatchObject({ format: 'mp3' });
+  }, 90_000);
+
+  it('throws HookwaveTaskFailedError with the ended task when the task fails', async () => {
+    let createdId: string | null = null;
+    const err = await hw
+      .run({ kind: 'extract', input: { url: `http://127.0.0.1:${await closedPort()}/gone.wav` }, targets: [{ format: 'wav' }] }, { timeoutMs: 60_000, onCreated: (id) => (createdId = id) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HookwaveTaskFailedError);
+    const failed = err as HookwaveTaskFailedError;
+    expect(failed.task).toMatchObject({ id: createdId, status: 'failed' });
+    expect(failed.code).toBe(failed.task.targets[0]!.error?.code ?? failed.task.error?.code);
+    expect(failed.message).toContain(failed.task.id);
+  }, 90_000);
+
+  it('times out without losing the task, whose id it already handed over', async () => {
+    let createdId = '';
+    const err = await hw
+      .run({ kind: 'extract', input: { url: files.url(long) }, targets: [{ format: 'flac' }] }, { timeoutMs: 1, onCreated: (id) => (createdId = id) })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(HookwaveTimeoutError);
+    expect((err as HookwaveTimeoutError).taskId).toBe(createdId);
+    expect((await hw.tasks.wait(createdId, { timeoutMs: 60_000 })).status).toBe('completed');
+  }, 90_000);
+
+  it('finds its server and key in HOOKWAVE_URL and HOOKWAVE_API_KEY', async () => {
+    const saved = { url: process.env.HOOKWAVE_URL, key: process.env.HOOKWAVE_API_KEY };
+    try {
+      delete process.env.HOOKWAVE_URL;
+      delete process.env.HOOKWAVE_API_KEY;
+      expect(() => new Hookwave()).toThrow(/HOOKWAVE_URL/);
+      process.env.HOOKWAVE_URL = svc.url;
+      expect(() => new Hookwave()).toThrow(/HOOKWAVE_API_KEY/);
+      process.env.HOOKWAVE_API_KEY = svc.key;
+      const fromEnv = new Hookwave();
+      expect(fromEnv.baseUrl).toBe(svc.url);
+      expect((await fromEnv.account.get()).tenant_id).toBe((await hw.account.get()).tenant_id);
+    } finally {
+      for (const [name, value] of [['HOOKWAVE_URL', saved.url], ['HOOKWAVE_API_KEY', saved.key]] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
+  });
 });
 
 describe('uploads and batches', () => {

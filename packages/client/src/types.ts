@@ -126,10 +126,11 @@ export interface TaskInput {
 export type TargetSpec = Record<string, unknown>;
 
 /**
- * A task to create: one of the built-in kinds' requests (kinds.ts), or a configured model server's
- * kind. Write `TaskRequest<'stems'>` for a variable of one kind: a plain `string` kind cannot tell a
- * built-in one from a model server's, so this union checks built-in targets only where `create`,
- * `run` and `batches.create` see the literal kind.
+ * Any task request: a built-in kind's (kinds.ts) or a configured model server's. TypeScript has no
+ * "string but not 'extract'", so on this union a request of kind 'extract' also fits the open
+ * model-server shape: `create`, `run` and `batches.create` check built-in kinds strictly because
+ * they see the literal kind. For variables, write `TaskRequest<'stems'>` (one kind) or `TaskRequest`
+ * (the built-in kinds, narrowing on `kind`).
  */
 export type CreateTaskRequest = TaskRequest<string> | TaskRequest<'extract'> | TaskRequest<'stems'> | TaskRequest<'generate'>;
 
