@@ -4,7 +4,7 @@
  *
  * Serialisation keeps only the properties a schema names, so a field a handler adds without adding
  * it here never reaches the client: test/openapi.test.ts compares answers with the domain views.
- * `required` lists what is always present; src/sdk/types.ts is checked against both
+ * `required` lists what is always present; packages/client/src/types.ts is checked against both
  * (test/sdk-types.test.ts).
  */
 import { EVENT_TYPES } from '../domain/types.js';
