@@ -14,6 +14,7 @@ import {
   BUILT_IN_KINDS,
   Hookwave,
   SAMPLE_RATES,
+  STEM_METHODS,
   STEMS,
   type AudioFormat,
   type BuiltInKind,
@@ -27,6 +28,8 @@ import {
   type NoParams,
   type SampleRate,
   type Stem,
+  type StemMethod,
+  type StemsParams,
   type StemsTarget,
   type StemsTaskRequest,
 } from '@hookwave/client';
@@ -61,7 +64,7 @@ const client: Record<BuiltInKind, { needsInput: boolean; target: Record<string, 
   stems: {
     needsInput: needsInput<StemsTaskRequest>(true),
     target: described<StemsTarget>()({ stem: 'required string', format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number' }),
-    params: noParams<StemsTaskRequest['params']>(),
+    params: described<StemsParams>()({ method: 'optional string' }),
     channels: every<Channels<StemsTarget>>()([1, 2]),
   },
   generate: {
@@ -74,6 +77,7 @@ const client: Record<BuiltInKind, { needsInput: boolean; target: Record<string, 
 const formats = every<AudioFormat>()(AUDIO_FORMATS);
 const stems = every<Stem>()(STEMS);
 const sampleRates = every<SampleRate>()(SAMPLE_RATES);
+const stemMethods = every<StemMethod>()(STEM_METHODS);
 
 /** A schema's properties as the maps above write them. */
 function describeSchema(schema: JsonSchema): Record<string, string> {
@@ -113,7 +117,10 @@ describe('the client knows every built-in kind as the server publishes it', () =
       expect(sampleRates).toEqual(prop(served.target_schema, 'sample_rate').enum);
       const channels = prop(served.target_schema, 'channels');
       expect(ours.channels).toEqual(Array.from({ length: (channels.maximum as number) - (channels.minimum as number) + 1 }, (_, i) => (channels.minimum as number) + i));
-      if (kind === 'stems') expect(stems).toEqual(prop(served.target_schema, 'stem').enum);
+      if (kind === 'stems') {
+        expect(stems).toEqual(prop(served.target_schema, 'stem').enum);
+        expect(stemMethods).toEqual(prop(served.params_schema, 'method').enum);
+      }
     });
   }
 });
