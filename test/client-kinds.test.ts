@@ -25,6 +25,7 @@ import {
   type GenerateTaskRequest,
   type JsonSchema,
   type Kind,
+  type LoudnessTarget,
   type NoParams,
   type SampleRate,
   type Stem,
@@ -57,19 +58,19 @@ type Channels<T extends { channels?: number }> = NonNullable<T['channels']>;
 const client: Record<BuiltInKind, { needsInput: boolean; target: Record<string, string>; params: Record<string, string>; channels: readonly number[] }> = {
   extract: {
     needsInput: needsInput<ExtractTaskRequest>(true),
-    target: described<ExtractTarget>()({ format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number' }),
+    target: described<ExtractTarget>()({ format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number', loudness: 'optional object' }),
     params: noParams<ExtractTaskRequest['params']>(),
     channels: every<Channels<ExtractTarget>>()([1, 2, 3, 4, 5, 6, 7, 8]),
   },
   stems: {
     needsInput: needsInput<StemsTaskRequest>(true),
-    target: described<StemsTarget>()({ stem: 'required string', format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number' }),
+    target: described<StemsTarget>()({ stem: 'required string', format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number', loudness: 'optional object' }),
     params: described<StemsParams>()({ method: 'optional string' }),
     channels: every<Channels<StemsTarget>>()([1, 2]),
   },
   generate: {
     needsInput: needsInput<GenerateTaskRequest>(false),
-    target: described<GenerateTarget>()({ format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number' }),
+    target: described<GenerateTarget>()({ format: 'required string', name: 'optional string', bitrate: 'optional number|string', sample_rate: 'optional number', channels: 'optional number', loudness: 'optional object' }),
     params: described<GenerateParams>()({ prompt: 'optional string', duration: 'optional number', bpm: 'optional number', keyscale: 'optional string', timesignature: 'optional number', seed: 'optional number' }),
     channels: every<Channels<GenerateTarget>>()([1, 2]),
   },
@@ -78,6 +79,7 @@ const formats = every<AudioFormat>()(AUDIO_FORMATS);
 const stems = every<Stem>()(STEMS);
 const sampleRates = every<SampleRate>()(SAMPLE_RATES);
 const stemMethods = every<StemMethod>()(STEM_METHODS);
+const loudness = described<LoudnessTarget>()({ integrated: 'required number', true_peak: 'optional number' });
 
 /** A schema's properties as the maps above write them. */
 function describeSchema(schema: JsonSchema): Record<string, string> {
@@ -113,6 +115,7 @@ describe('the client knows every built-in kind as the server publishes it', () =
       expect(ours.needsInput).toBe(served.needs_input);
       expect(ours.target).toEqual(describeSchema(served.target_schema));
       expect(ours.params).toEqual(describeSchema(served.params_schema));
+      expect(loudness).toEqual(describeSchema(prop(served.target_schema, 'loudness')));
       expect(formats).toEqual(prop(served.target_schema, 'format').enum);
       expect(sampleRates).toEqual(prop(served.target_schema, 'sample_rate').enum);
       const channels = prop(served.target_schema, 'channels');

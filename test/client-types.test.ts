@@ -46,6 +46,8 @@ describe('requests per kind', () => {
       void hw.run({ kind: 'stems', input: { url }, targets: [{ stem: 'vocals', format: 'wav', channels: 6 }] });
       // @ts-expect-error stems separates by model or fast
       void hw.run({ kind: 'stems', input: { url }, targets: [{ stem: 'bass', format: 'flac' }], params: { method: 'demucs' } });
+      // @ts-expect-error loudness needs its integrated target
+      void hw.run({ kind: 'generate', targets: [{ format: 'wav', loudness: { true_peak: -1 } }] });
       // @ts-expect-error a typo in a target option
       void hw.run({ kind: 'extract', input: { url }, targets: [{ format: 'mp3', bitrat: '192k' }] });
       void hw.batches.create({
@@ -61,7 +63,7 @@ describe('requests per kind', () => {
 
   it('accepts every built-in kind as documented, and any other kind as a model server defines it', () => {
     const accepted = async () => {
-      await hw.run({ kind: 'extract', input: { url }, targets: [{ format: 'mp3', bitrate: '192k' }, { format: 'opus', bitrate: 96000, name: 'preview', channels: 2 }] });
+      await hw.run({ kind: 'extract', input: { url }, deadline: '2030-01-01T00:00:00Z', targets: [{ format: 'mp3', bitrate: '192k', loudness: { integrated: -14, true_peak: -1 } }, { format: 'opus', bitrate: 96000, name: 'preview', channels: 2 }] });
       await hw.run({ kind: 'stems', input: { upload_id: 'upl_1' }, targets: [{ stem: 'vocals', format: 'wav', sample_rate: 44100 }], params: { method: 'fast' } });
       await hw.run({ kind: 'generate', targets: [{ format: 'flac' }], params: { prompt: 'lofi, piano', duration: 10, bpm: 84, keyscale: 'A minor', timesignature: 4, seed: 7 } });
       await hw.run({ kind: 'whisper', input: { url }, targets: [{ language: 'de', format: 'srt' }], params: { beam: 5 } });

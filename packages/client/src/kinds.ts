@@ -8,7 +8,7 @@
  * test/client-kinds.test.ts holds every property, enum and presence here to the schemas
  * GET /v1/kinds publishes.
  */
-import type { EventType, TaskInput } from './types.js';
+import type { EventType, LoudnessTarget, TaskInput } from './types.js';
 
 export const BUILT_IN_KINDS = ['extract', 'stems', 'generate'] as const;
 export type BuiltInKind = (typeof BUILT_IN_KINDS)[number];
@@ -39,6 +39,8 @@ export interface AudioTarget {
   bitrate?: Bitrate;
   sample_rate?: SampleRate;
   channels?: 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8;
+  /** Normalise the output to this loudness (EBU R128); the output's `loudness` says what it measures. */
+  loudness?: LoudnessTarget;
 }
 
 /** kind "extract": the input's first audio stream, re-encoded. `name` defaults to the format. */
@@ -91,6 +93,8 @@ export interface TaskRequestBase {
   /** Echoed back on the task and in its webhooks. */
   metadata?: Record<string, unknown> | null;
   title?: string | null;
+  /** ISO 8601 time: canceled with DEADLINE_EXCEEDED if not ended by then. */
+  deadline?: string;
 }
 
 /** Params of a kind that takes none. */
