@@ -291,13 +291,15 @@ def render_song(split, i, out_root, length=None, data_version=None):
             bpm = float(rng.uniform(72, 160))
             n_bars = 40
             key, bars = make_chart(rng, n_bars)
-            mma = ['Tempo %d' % int(bpm), 'Groove %s' % groove] + chart_lines(bars)
+            # mma humanises timing and velocity with its own random generator, seeded from the clock unless
+            # told: RndSeed makes the song a function of (split, i) as documented (it was not before)
+            mma = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm), 'Groove %s' % groove] + chart_lines(bars)
             open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
             r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0 and 'Too many chords' in r.stdout + r.stderr:  # 2/4 grooves: one chord a bar
                 bars = [ch[:1] for ch in bars]
-                mma = mma[:2] + chart_lines(bars)
+                mma = mma[:3] + chart_lines(bars)
                 open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
                 r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
                                    capture_output=True, text=True, timeout=120)
@@ -335,9 +337,18 @@ def render_song(split, i, out_root, length=None, data_version=None):
         if heldout:
             reverb, chorus, gain = True, True, 0.5
         stems = {}
+        # render only up to the excerpt's end plus 2 s: fluidsynth would otherwise render the whole MIDI
+        # (40 bars of mma, a whole planetblupi song; up to ~20 min per stem) to keep 30-45 s of it. The kept
+        # samples are the same either way (the synth's state up to there does not depend on later events).
+        # A planetblupi window can start minutes into the song: the MIDI before (start - 4 s) is dropped too
+        # (notes only; see M.windowed), so no render is longer than the excerpt + 6 s.
+        end_tick = M.sec_to_tick(mid, start_sec + length + 2.0)
+        cut_tick = M.sec_to_tick(mid, start_sec - 4.0) if start_sec > 4.0 else 0
+        cut_sec = M.tick_to_sec(mid, cut_tick)
         for s in ['drums', 'bass', 'other']:
-            x = fluidsynth(parts[s], sf, os.path.join(tmp, s + '.mid'), os.path.join(tmp, s + '.wav'), gain, reverb, chorus)
-            a = int(start_sec * SR)
+            x = fluidsynth(M.windowed(parts[s], cut_tick, end_tick), sf, os.path.join(tmp, s + '.mid'),
+                           os.path.join(tmp, s + '.wav'), gain, reverb, chorus)
+            a = int((start_sec - cut_sec) * SR)
             x = x[:, a:a + int(length * SR)]
             x = np.pad(x, ((0, 0), (0, int(length * SR) - x.shape[1])))
             stems[s] = x

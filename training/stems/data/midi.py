@@ -122,3 +122,54 @@ def tick_to_sec(midi, tick, tm=None):
             return sec + (tick - t0) * us / 1e6 / midi.division
         sec += (t1 - t0) * us / 1e6 / midi.division
     return sec
+
+
+def sec_to_tick(midi, sec, tm=None):
+    """inverse of tick_to_sec (the first tick at or after `sec`)"""
+    tm = tm or tempo_map(midi)
+    t_sec = 0.0
+    for k, (t0, us) in enumerate(tm):
+        t1 = tm[k + 1][0] if k + 1 < len(tm) else None
+        seg = None if t1 is None else (t1 - t0) * us / 1e6 / midi.division
+        if seg is None or sec <= t_sec + seg:
+            return t0 + int(-(-(sec - t_sec) * 1e6 * midi.division // us))
+        t_sec += seg
+    return tm[-1][0]
+
+
+def windowed(midi, cut_tick, end_tick):
+    """truncated(), and the part before cut_tick dropped: its notes go, its other events (tempo, programs,
+    controllers, pitch bend...) move to tick 0 in their order, so the synth starts in the state it would be
+    in at cut_tick; everything after moves back by cut_tick. Notes that began before cut_tick and still
+    sound after it are lost, which a pre-roll before the excerpt covers."""
+    if cut_tick <= 0:
+        return truncated(midi, end_tick)
+    tracks = []
+    for tr in midi.tracks:
+        ev = []
+        for t, b in tr:
+            if t >= end_tick:
+                continue
+            if t < cut_tick:
+                if b[0] & 0xF0 in (0x80, 0x90) and b[0] < 0xF0:
+                    continue
+                ev.append((0, b))
+            else:
+                ev.append((t - cut_tick, b))
+        tracks.append(ev)
+    return truncated(Midi(midi.division, tracks), end_tick - cut_tick)
+
+
+def truncated(midi, end_tick):
+    """a copy without the events after end_tick, ending there with sustain off, all notes off and all sound
+    off on every channel. fluidsynth -F (2.3) keeps rendering after the last event until every voice has
+    died, so a note without its note-off on a looped sample (organ, strings, pads) renders for ever (until
+    the 600 s timeout: gigabytes of wav and a failed song); silencing every channel at end_tick makes the
+    render stop there."""
+    tracks = [[(t, b) for t, b in tr if t < end_tick] for tr in midi.tracks]
+    stop = []
+    for ch in range(16):
+        stop += [(end_tick, bytes([0xB0 | ch, 64, 0])), (end_tick, bytes([0xB0 | ch, 123, 0])),
+                 (end_tick, bytes([0xB0 | ch, 120, 0]))]
+    tracks[0] = tracks[0] + stop
+    return Midi(midi.division, tracks)
