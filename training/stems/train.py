@@ -257,6 +257,7 @@ def main():
     ap.add_argument('--ckpt-minutes', type=float, default=5.0)
     ap.add_argument('--max-steps', type=int, default=10 ** 9)
     ap.add_argument('--seed', type=int, default=1)
+    ap.add_argument('--rescan-every', type=int, default=50, help='steps between re-scans of the song folder (songs rendered meanwhile join in)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     os.makedirs(args.run, exist_ok=True)
@@ -284,6 +285,14 @@ def main():
         json.dump(vars(args), open(os.path.join(args.run, 'args.json'), 'w'), indent=1)
         log(args.run, 'new run from the weights of %s (step %s): %d training songs, %d validation songs' % (
             args.init, ck.get('step'), len(songs.songs), len(val_dirs)))
+        if val_dirs:  # the starting point's score: best.pt is then only replaced by something better than it
+            tv = time.time()
+            v = validate(model, val_dirs, max_sec=args.val_seconds)
+            best = float(np.nanmean(list(v.values())))
+            log(args.run, 'VAL (init) step 0 %s mean=%.2f (%.0fs)' % (' '.join('%s=%.2f' % kv for kv in v.items()),
+                                                                      best, time.time() - tv))
+            torch.save({'model': model.state_dict(), 'step': 0, 'best': best, 'args': vars(args),
+                        'hidden': args.hidden, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
     else:
         # input statistics (Open-Unmix style learnt affine, initialised from data)
         acc = []
@@ -329,7 +338,7 @@ def main():
         os.replace(path + '.tmp', path)
 
     while step < args.max_steps:
-        if step % 200 == 0:
+        if step % args.rescan_every == 0:
             songs.rescan()
         lr = lr_at(args, step)
         for g in opt.param_groups:
