@@ -56,8 +56,10 @@ def main():
         t_audio += mix.shape[1] / separate.SR
         for i, runner in enumerate(runners):
             c0 = time.process_time()
-            est_nw = separate.separate(mix, runner, use_wiener=False)
-            est = separate.separate(mix, runner, use_wiener=True) if args.wiener == 'both' else est_nw
+            if args.wiener == 'both':
+                est_nw, est = separate.separate_both(mix, runner)
+            else:
+                est = est_nw = separate.separate(mix, runner, use_wiener=False)
             t_cpu[i] += time.process_time() - c0
             song = {'song': os.path.basename(d)}
             for si, s in enumerate(STEMS):

@@ -125,6 +125,29 @@ def separate(mix, runner, use_wiener=True, chunk=CHUNK, context=CONTEXT):
     return istft_np(Y, N)
 
 
+def separate_both(mix, runner, chunk=CHUNK, context=CONTEXT):
+    """(masks only, masks + Wiener) from ONE model pass and one STFT: exactly separate(use_wiener=False) and
+    separate(use_wiener=True), for evaluation at about half the CPU."""
+    N = mix.shape[1]
+    X = stft_np(mix.astype(np.float64))
+    T = X.shape[-1]
+    mag = np.abs(X).astype(np.float32)
+    Y0 = np.empty((4,) + X.shape, np.complex128)
+    Y1 = np.empty((4,) + X.shape, np.complex128)
+    for t0 in range(0, T, chunk):
+        t1 = min(T, t0 + chunk)
+        a, b = max(0, t0 - context), min(T, t1 + context)
+        inp = np.zeros((1, 2, X.shape[1], (t1 - t0) + 2 * context), np.float32)
+        inp[0, :, :, context - (t0 - a):context + (t1 - t0) + (b - t1)] = mag[:, :, a:b]
+        m = runner(inp)[0][..., context:context + (t1 - t0)].astype(np.float64)
+        Xc = X[:, :, t0:t1]
+        Yc = m * Xc[None]
+        Y0[..., t0:t1] = Yc
+        Yw = wiener(Yc, Xc)
+        Y1[..., t0:t1] = Yw + m * (Xc[None] - Yw.sum(0, keepdims=True))
+    return istft_np(Y0, N), istft_np(Y1, N)
+
+
 def read_audio(path):
     raw = subprocess.run(['ffmpeg', '-loglevel', 'error', '-i', path, '-f', 'f32le', '-ac', '2', '-ar', str(SR), '-'],
                          check=True, capture_output=True).stdout
