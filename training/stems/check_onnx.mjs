@@ -1,6 +1,6 @@
 // Check an exported stems model in onnxruntime-node: outputs match torch, and speed on ONE intra-op thread.
-//   NODE_PATH=/path/to/node_modules node training/stems/check_onnx.mjs models/stems/hookwave-stems-v1.onnx \
-//     /work/data/stems/export/hookwave-stems-v1
+//   NODE_PATH=/path/to/node_modules node training/stems/check_onnx.mjs models/stems/hookwave-stems-v2.onnx \
+//     /work/data/stems/export/hookwave-stems-v2
 // (onnxruntime-node is the service's dependency; this script only needs it resolvable.)
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';

@@ -1,6 +1,6 @@
 """Export a checkpoint to ONNX, write its sha256 and the spec the TypeScript side follows.
 
-  /usr/bin/python3 training/stems/export.py --ckpt /work/data/stems/runs/v1/best.pt --name hookwave-stems-v1
+  /usr/bin/python3 training/stems/export.py --ckpt /work/data/stems/runs/v2/best.pt --name hookwave-stems-v2
 
 Writes models/stems/<name>.onnx, <name>.onnx.sha256 and models/stems/spec.json, plus a test vector
 (/work/data/stems/export/<name>.{in,out}.f32) that training/stems/check_onnx.mjs compares with
@@ -25,7 +25,7 @@ REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--ckpt', required=True)
-    ap.add_argument('--name', default='hookwave-stems-v1')
+    ap.add_argument('--name', default='hookwave-stems-v2')
     ap.add_argument('--out', default=os.path.join(REPO, 'models', 'stems'))
     ap.add_argument('--vectors', default='/work/data/stems/export')
     ap.add_argument('--metrics', default=None, help='JSON from evaluate.py to copy into spec.json')

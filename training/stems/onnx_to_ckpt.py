@@ -1,6 +1,8 @@
 """Recover a training checkpoint from an exported model (for warm starts when the .pt files are gone).
 
-  /usr/bin/python3 training/stems/onnx_to_ckpt.py models/stems/hookwave-stems-v1.onnx /work/data/stems/runs/v1_from_onnx.pt
+  /usr/bin/python3 training/stems/onnx_to_ckpt.py models/stems/hookwave-stems-v2.onnx /work/data/stems/runs/v2_from_onnx.pt
+
+(hookwave-stems-v1, recovered this way from git history, re-exports to the identical file: same sha256.)
 
 export.py keeps the BatchNormalization nodes (no fusing: the Linear layers sit before a reshape), so every
 parameter and running statistic is stored as is. Named initializers map by name; the Linear weights of

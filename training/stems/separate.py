@@ -1,6 +1,6 @@
 """Python reference separator: the ground truth that the TypeScript port must match.
 
-  /usr/bin/python3 training/stems/separate.py song.flac outdir/ [--model models/stems/hookwave-stems-v1.onnx | --ckpt best.pt]
+  /usr/bin/python3 training/stems/separate.py song.flac outdir/ [--model models/stems/hookwave-stems-v2.onnx | --ckpt best.pt]
 
 Pipeline (all of it is what models/stems/spec.json describes):
  1. decode to 44.1 kHz stereo float32 (mono input: both channels equal);
