@@ -22,6 +22,7 @@ import { benchStems } from './stems.js';
 import { benchLoudness } from './loudness.js';
 import { benchScaleOut } from './scale-out.js';
 import { benchStall } from './stall.js';
+import { benchOrdered } from './ordered.js';
 import { benchWebhooks } from './webhooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -211,6 +212,7 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
   ['delivery', benchDelivery],
   ['webhooks', () => benchWebhooks({ quick })],
+  ['ordered', () => benchOrdered({ quick })],
   ['stems', () => benchStems({ quick })],
   ['engines', () => benchEngines({ quick })],
   ['loudness', () => benchLoudness({ quick })],

@@ -91,6 +91,8 @@ export interface Config {
   /** ± fraction applied to each retry delay. */
   retryJitter: number;
   dispatcherConcurrency: number;
+  /** A receiver gets each task's events in the order they happened (docs/webhooks.md); false: every due delivery goes at once. */
+  orderedDelivery: boolean;
   /** Requests in flight to one endpoint (or one origin, for a task's own URL) at most, so one slow receiver cannot take every slot. */
   endpointConcurrency: number;
   /** Requests in flight at most to a receiver that has not answered fast lately (slow, hanging, or new); all such receivers together get at most half of dispatcherConcurrency. */
@@ -185,6 +187,7 @@ export function defaultConfig(): Config {
     retryScheduleMs: DEFAULT_RETRY_SCHEDULE_MS,
     retryJitter: 0.2,
     dispatcherConcurrency: 64,
+    orderedDelivery: true,
     endpointConcurrency: 32,
     slowEndpointConcurrency: 4,
     circuitBreakerThreshold: 5,
@@ -287,6 +290,7 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('retryScheduleMs', list(env, 'HOOKWAVE_RETRY_SCHEDULE_MS')?.map(Number));
   set('retryJitter', num(env, 'HOOKWAVE_RETRY_JITTER'));
   set('dispatcherConcurrency', num(env, 'HOOKWAVE_DISPATCHER_CONCURRENCY'));
+  set('orderedDelivery', bool(env, 'HOOKWAVE_ORDERED_DELIVERY'));
   set('endpointConcurrency', num(env, 'HOOKWAVE_ENDPOINT_CONCURRENCY'));
   set('slowEndpointConcurrency', num(env, 'HOOKWAVE_SLOW_ENDPOINT_CONCURRENCY'));
   set('circuitBreakerThreshold', num(env, 'HOOKWAVE_CIRCUIT_BREAKER_THRESHOLD'));

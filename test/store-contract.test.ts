@@ -384,17 +384,44 @@ const cases: Case[] = [
   {
     op: 'claimDueDeliveries', does: 'leases due deliveries with their secrets, holding those of an open circuit until it closes',
     run: async (s) => {
-      const claim = await s.claimDueDeliveries(T0, 10, T0 + MIN / 2);
+      const claim = await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, true);
       const held = await s.getDelivery('ten_a', 'dlv_3');
       return [claim.taken, claim.deliveries.map((d) => [d.id, d.secrets, d.probe, d.unavailable, d.final_attempt, d.payload === evt1.payload]), held!.next_attempt_at,
-        (await s.claimDueDeliveries(T0, 10, T0 + MIN / 2)).taken];
+        (await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, true)).taken];
     },
     check: (r) => expect(r).toMatchObject([3, [['dlv_1', ['whsec_a'], false, null, null, true], ['dlv_2', ['whsec_ep_1'], false, null, null, true]], T0 + MIN, 0]),
   },
   {
+    op: 'claimDueDeliveries', does: "ordered: holds a task's later delivery to the same receiver until the earlier one ends, and no other",
+    run: async (s) => {
+      // A later event of tsk_1 to its own URL (behind dlv_1), due now.
+      const later = event('evt_7', 'ten_a', 'tsk_1', 'task.completed', T0 + 40);
+      await s.insertEvent(later);
+      await s.insertDeliveries([delivery('dlv_7', later, { next_attempt_at: T0 - 1, created_at: T0 + 40 })]);
+      const first = await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, true);
+      const parkedUntil = (await s.getDelivery('ten_a', 'dlv_7'))!.next_attempt_at;
+      // dlv_1 is delivered: dlv_7 is due at once and goes on the next claim.
+      await s.recordAttempts([{ attempt: attempt('dlv_1', 1, 204), delivery: { id: 'dlv_1', status: 'delivered', attempt_count: 1, next_attempt_at: null, last_error: null, last_status_code: 204, updated_at: T0 + 50, delivered_at: T0 + 50 } }]);
+      const woken = (await s.getDelivery('ten_a', 'dlv_7'))!.next_attempt_at;
+      const second = await s.claimDueDeliveries(T0 + 60, 10, T0 + MIN, true);
+      return [first.deliveries.map((d) => d.id), first.taken, parkedUntil, woken, second.deliveries.map((d) => d.id)];
+    },
+    check: (r) => expect(r).toEqual([['dlv_1', 'dlv_2'], 4, T0 + 100, T0 + 50, ['dlv_7']]),
+  },
+  {
+    op: 'claimDueDeliveries', does: 'unordered: sends every due delivery at once',
+    run: async (s) => {
+      const later = event('evt_7', 'ten_a', 'tsk_1', 'task.completed', T0 + 40);
+      await s.insertEvent(later);
+      await s.insertDeliveries([delivery('dlv_7', later, { next_attempt_at: T0 - 1, created_at: T0 + 40 })]);
+      return (await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, false)).deliveries.map((d) => d.id);
+    },
+    check: (r) => expect(r).toEqual(['dlv_1', 'dlv_2', 'dlv_7']),
+  },
+  {
     op: 'claimDueDeliveries', does: 'lets one probe through when a circuit\'s cooldown has ended',
     run: async (s) => {
-      const claim = await s.claimDueDeliveries(T0 + MIN, 10, T0 + 2 * MIN);
+      const claim = await s.claimDueDeliveries(T0 + MIN, 10, T0 + 2 * MIN, true);
       return [claim.deliveries.map((d) => [d.id, d.probe]), (await s.getEndpointById('ep_2'))!.circuit_open_until];
     },
     check: (r) => expect(r).toMatchObject([[['dlv_1', false], ['dlv_2', false], ['dlv_3', true]], T0 + 2 * MIN]),
@@ -402,7 +429,7 @@ const cases: Case[] = [
   {
     op: 'releaseDeliveries', does: 'makes claimed deliveries due again',
     run: async (s) => {
-      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2);
+      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, true);
       await s.releaseDeliveries(['dlv_1', 'dlv_4'], T0 + 7);
       return [(await s.getDelivery('ten_a', 'dlv_1'))!.next_attempt_at, (await s.getDelivery('ten_a', 'dlv_4'))!.next_attempt_at];
     },
@@ -553,7 +580,7 @@ const cases: Case[] = [
   {
     op: 'resetEndpointHealth', does: 'closes failing circuits and makes the deliveries they held due now',
     run: async (s) => {
-      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2); // holds dlv_3 until ep_2's circuit closes
+      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, true); // holds dlv_3 until ep_2's circuit closes
       const released = await s.resetEndpointHealth(['ep_1', 'ep_2'], T0 + 20);
       return [released, await s.resetEndpointHealth([], T0), await s.getEndpointById('ep_1'), await s.getEndpointById('ep_2'), (await s.getDelivery('ten_a', 'dlv_3'))!.next_attempt_at, (await s.getDelivery('ten_a', 'dlv_5'))!.next_attempt_at];
     },

@@ -25,6 +25,8 @@ export class AttemptWriter {
     private readonly store: Store,
     private readonly health: EndpointHealth,
     private readonly logger: Logger,
+    /** Deliveries parked behind the ones just written are due now (ordered delivery): claim them. */
+    private readonly onWoken: () => void = () => {},
   ) {}
 
   /**
@@ -68,7 +70,7 @@ export class AttemptWriter {
 
   private async write(batch: AttemptOutcome[], succeeded: string[]): Promise<void> {
     try {
-      await this.store.recordAttempts(batch);
+      if ((await this.store.recordAttempts(batch)) > 0) this.onWoken();
     } catch (err) {
       // Unrecorded deliveries stay claimed until their lease runs out, then are sent again.
       this.logger.error({ err, count: batch.length }, 'recording delivery attempts failed');

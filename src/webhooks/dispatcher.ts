@@ -52,7 +52,7 @@ export class Dispatcher {
     const { dispatcherConcurrency: total, endpointConcurrency: fast, slowEndpointConcurrency: slow } = d.config;
     this.slots = new ReceiverSlots({ total, fast, slow });
     this.health = new EndpointHealth(d.store, d.config, d.logger);
-    this.writer = new AttemptWriter(d.store, this.health, d.logger);
+    this.writer = new AttemptWriter(d.store, this.health, d.logger, () => this.wake());
   }
 
   start(): void {
@@ -100,7 +100,7 @@ export class Dispatcher {
     // Past the request timeout, so a crash mid-request leaves the delivery due again.
     const leaseUntil = now + this.d.config.webhookTimeoutMs * 3 + 5000;
     try {
-      const { deliveries, taken } = await this.d.store.claimDueDeliveries(now, CLAIM_BATCH, leaseUntil);
+      const { deliveries, taken } = await this.d.store.claimDueDeliveries(now, CLAIM_BATCH, leaseUntil, this.d.config.orderedDelivery);
       this.mayHaveMore = taken === CLAIM_BATCH;
       for (const delivery of deliveries) {
         if (delivery.unavailable || delivery.secrets.length === 0) {

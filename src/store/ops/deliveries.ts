@@ -51,11 +51,18 @@ export interface DeliveryOps {
    * endpoint's cooldown has ended, one of its deliveries is returned as the probe and the circuit
    * stays shut for the others until `leaseUntil` (or the probe's success).
    */
-  claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim>;
+  /**
+   * Leases due deliveries until `leaseUntil`. With `ordered`, a delivery whose task has an earlier
+   * delivery still pending to the same receiver is not sent: it is parked until that one is due
+   * (recordAttempts makes it due at once when that one ends), so a receiver gets each task's
+   * events in the order they happened while other tasks and receivers go on in parallel.
+   */
+  claimDueDeliveries(now: number, limit: number, leaseUntil: number, ordered: boolean): Promise<DueClaim>;
   /** Makes claimed but unsent deliveries due at `dueAt` (a dispatcher shutting down, or deferring). */
   releaseDeliveries(ids: string[], dueAt: number): Promise<void>;
   /** Records attempts and their deliveries' new state, all in one transaction. */
-  recordAttempts(outcomes: AttemptOutcome[]): Promise<void>;
+  /** Returns how many later deliveries, parked behind the deliveries that ended here (ordered delivery), are due now. */
+  recordAttempts(outcomes: AttemptOutcome[]): Promise<number>;
   /** The time the earliest pending delivery is due, or null. */
   nextDeliveryDueAt(): Promise<number | null>;
   listDeliveriesForTask(tenantId: string, taskId: string): Promise<DeliveryRow[]>;

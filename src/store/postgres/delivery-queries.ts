@@ -5,17 +5,41 @@ import { json, PostgresQueries, Where } from './sql.js';
 import { probeCandidates } from '../../domain/circuit-breaker.js';
 import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
 
+/** A parked delivery looks again no sooner than this, and no later than PARK_MAX_MS. */
+const PARK_MIN_MS = 100;
+const PARK_MAX_MS = 500;
+
+// Due rows, oldest due first, each with when the earliest still-pending delivery of the same task
+// to the same receiver is due (NULL: none, it may go). Rows another claimer holds are skipped.
+const DUE_DELIVERIES = (ordered: boolean) => `
+  SELECT d.id, ${ordered ? `(SELECT min(e.next_attempt_at) FROM deliveries e
+                   WHERE e.task_id = d.task_id AND e.status = 'pending' AND e.id < d.id AND e.url = d.url
+                     AND e.endpoint_id IS NOT DISTINCT FROM d.endpoint_id)` : 'NULL::bigint'} AS blocker_due
+    FROM deliveries d
+   WHERE d.status = 'pending' AND d.next_attempt_at <= $1
+   ORDER BY d.next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED`;
+
+// Held back for an earlier event of the same task to the same receiver: parked until that one is
+// due again, so no claim walks over it meanwhile; recordAttempts wakes it when that one ends. An
+// earlier one due no later than this claim's own lease may be in flight: this claim read it as
+// pending in its snapshot, and if it ended just after, its wake-up found nothing parked yet, so
+// such a park lasts at most PARK_MAX_MS. One waiting for a later retry parks the row until then.
+const PARK_DELIVERIES = `
+  UPDATE deliveries AS d
+     SET next_attempt_at = CASE WHEN p.blocker_due > $4 THEN p.blocker_due + 1
+                                ELSE GREATEST($1::bigint + ${PARK_MIN_MS}, LEAST(p.blocker_due + 1, $1::bigint + ${PARK_MAX_MS})) END
+    FROM unnest($2::text[], $3::bigint[]) AS p(id, blocker_due)
+   WHERE d.id = p.id`;
+
 // As in SQLite: rows of an open circuit move to its open-until instead of being leased, so they
 // leave the front of deliveries_due. `= ANY(ARRAY(…))` finds the claimed rows by primary key; a join
 // with the CTE was planned as a hash join over a sequential scan of every delivery ever made. The
 // CTEs and the final join read one snapshot, so ep.circuit_open_until there is what the UPDATE saw.
-// Oldest first (ids are time-ordered), so a receiver gets one task's events in order.
 const CLAIM_DELIVERIES = `
   WITH claimed AS (
     UPDATE deliveries AS d
        SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = d.endpoint_id AND circuit_open_until > $1), $3)
-     WHERE d.id = ANY(ARRAY(SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= $1
-                             ORDER BY next_attempt_at LIMIT $2 FOR UPDATE SKIP LOCKED))
+     WHERE d.id = ANY($2)
     RETURNING d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt
   )
   SELECT c.*, e.payload, e.created_at AS event_created_at, t.webhook_secret,
@@ -25,6 +49,14 @@ const CLAIM_DELIVERIES = `
     JOIN tenants t ON t.id = c.tenant_id
     LEFT JOIN endpoints ep ON ep.id = c.endpoint_id
    ORDER BY c.id`;
+
+// When deliveries end (delivered or failed for good), the later ones of their task to the same
+// receiver, parked behind them, are due now.
+const WAKE_PARKED = `
+  UPDATE deliveries AS n SET next_attempt_at = $2
+    FROM deliveries AS d
+   WHERE d.id = ANY($1) AND n.task_id = d.task_id AND n.url = d.url AND n.endpoint_id IS NOT DISTINCT FROM d.endpoint_id
+     AND n.id > d.id AND n.status = 'pending' AND n.next_attempt_at > $2`;
 
 // A batch of attempts and their deliveries' new state in one statement: a typed array per column,
 // zipped back into rows by unnest (the planner sees how many, so it finds deliveries by primary key).
@@ -48,8 +80,14 @@ export class PostgresDeliveryQueries extends PostgresQueries implements Delivery
     await this.insert('deliveries', ds);
   }
 
-  async claimDueDeliveries(now: number, limit: number, leaseUntil: number): Promise<DueClaim> {
-    const rows = await this.all<ClaimRow>(CLAIM_DELIVERIES, [now, limit, leaseUntil]);
+  async claimDueDeliveries(now: number, limit: number, leaseUntil: number, ordered: boolean): Promise<DueClaim> {
+    const { rows, taken } = await this.atomic(async (q) => {
+      const due = await q.all<{ id: string; blocker_due: number | null }>(DUE_DELIVERIES(ordered), [now, limit]);
+      const parked = due.filter((d) => d.blocker_due !== null);
+      if (parked.length > 0) await q.exec(PARK_DELIVERIES, [now, parked.map((d) => d.id), parked.map((d) => d.blocker_due), leaseUntil]);
+      const free = due.filter((d) => d.blocker_due === null).map((d) => d.id);
+      return { rows: free.length === 0 ? [] : await q.all<ClaimRow>(CLAIM_DELIVERIES, [now, free, leaseUntil]), taken: due.length };
+    });
     const cooled = probeCandidates(rows, now);
     // Not atomic with the claim, and need not be: until a probe is taken, the cooled rows stay
     // leased, and a claimer that dies in between leaves them due again when the lease ends. The
@@ -62,15 +100,15 @@ export class PostgresDeliveryQueries extends PostgresQueries implements Delivery
             cooled,
             now,
           ]);
-    return { deliveries: dueDeliveries(rows, now, new Set(probes.map((p) => p.id))), taken: rows.length };
+    return { deliveries: dueDeliveries(rows, now, new Set(probes.map((p) => p.id))), taken };
   }
 
   async releaseDeliveries(ids: string[], dueAt: number): Promise<void> {
     await this.exec("UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2) AND status = 'pending'", [dueAt, ids]);
   }
 
-  async recordAttempts(outcomes: AttemptOutcome[]): Promise<void> {
-    if (outcomes.length === 0) return;
+  async recordAttempts(outcomes: AttemptOutcome[]): Promise<number> {
+    if (outcomes.length === 0) return 0;
     // SQLite applies the updates in order, so the last outcome of a delivery wins; one UPDATE … FROM
     // would pick any, so only the last is sent.
     const last = [...new Map(outcomes.map((o) => [o.delivery.id, o.delivery])).values()];
@@ -95,6 +133,8 @@ export class PostgresDeliveryQueries extends PostgresQueries implements Delivery
       last.map((d) => d.updated_at),
       last.map((d) => d.delivered_at),
     ]);
+    const ended = last.filter((d) => d.status !== 'pending');
+    return ended.length === 0 ? 0 : await this.count(WAKE_PARKED, [ended.map((d) => d.id), Math.max(...ended.map((d) => d.updated_at))]);
   }
 
   async nextDeliveryDueAt(): Promise<number | null> {

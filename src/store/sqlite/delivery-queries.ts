@@ -6,6 +6,32 @@ import { attemptFromRow, json, type Row, SqliteQueries } from './sql.js';
 import { probeCandidates } from '../../domain/circuit-breaker.js';
 import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
 
+/**
+ * When the earliest still-pending delivery of the same task to the same receiver (same URL and
+ * endpoint) is due, for a due delivery `d`; NULL when there is none, so `d` may go.
+ */
+const EARLIER_PENDING_DUE = `(SELECT min(e.next_attempt_at) FROM deliveries e
+   WHERE e.task_id = d.task_id AND e.status = 'pending' AND e.id < d.id AND e.url = d.url AND e.endpoint_id IS d.endpoint_id)`;
+
+/**
+ * Until when a held-back delivery is parked (the PostgreSQL store parks by the same rule): until
+ * its blocker is due when that is a retry beyond this claim's lease; else briefly, since the
+ * blocker may be in flight and its wake-up comes when it ends (on PostgreSQL a wake-up can miss a
+ * park that commits just after it, which the short park bounds).
+ */
+function parkUntil(blockerDue: number, now: number, leaseUntil: number): number {
+  return blockerDue > leaseUntil ? blockerDue + 1 : Math.max(now + PARK_MIN_MS, Math.min(blockerDue + 1, now + PARK_MAX_MS));
+}
+
+const PARK_MIN_MS = 100;
+const PARK_MAX_MS = 500;
+
+/** When deliveries end (delivered or failed for good), the later ones of their task to the same receiver, parked behind them, are due now. */
+const WAKE_PARKED = `UPDATE deliveries SET next_attempt_at = ?
+  WHERE status = 'pending' AND next_attempt_at > ?
+    AND id IN (SELECT n.id FROM deliveries n JOIN deliveries d ON d.id = ?
+                WHERE n.task_id = d.task_id AND n.url = d.url AND n.endpoint_id IS d.endpoint_id AND n.id > d.id)`;
+
 export class SqliteDeliveryQueries extends SqliteQueries implements Sync<DeliveryOps> {
   insertDeliveries(ds: DeliveryRow[]): void {
     const ins = this.s(
@@ -17,18 +43,26 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
     for (const d of ds) ins.run(d);
   }
 
-  claimDueDeliveries(now: number, limit: number, leaseUntil: number): DueClaim {
+  claimDueDeliveries(now: number, limit: number, leaseUntil: number, ordered: boolean): DueClaim {
     return this.atomic(() => {
+      const due = this.s(
+        `SELECT d.id, ${ordered ? EARLIER_PENDING_DUE : 'NULL'} AS blocker_due
+           FROM deliveries d WHERE d.status = 'pending' AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at LIMIT ?`,
+      ).all(now, limit) as Array<{ id: string; blocker_due: number | null }>;
+      if (due.length === 0) return { deliveries: [], taken: 0 };
+      // Held back for an earlier event of the same task to the same receiver: parked until that one
+      // is due again, so no claim walks over it meanwhile (recordAttempts wakes it when it ends).
+      const park = this.s('UPDATE deliveries SET next_attempt_at = ? WHERE id = ?');
+      for (const d of due) if (d.blocker_due !== null) park.run(parkUntil(d.blocker_due, now, leaseUntil), d.id);
       // Rows of an open circuit move to its open-until rather than being skipped, so they leave the
       // front of deliveries_due and no later claim walks over them.
       const claimed = this.s(
         `UPDATE deliveries
             SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = deliveries.endpoint_id AND circuit_open_until > @now), @leaseUntil)
-          WHERE id IN (SELECT id FROM deliveries WHERE status = 'pending' AND next_attempt_at <= @now
-                       ORDER BY next_attempt_at LIMIT @limit)
+          WHERE id IN (SELECT value FROM json_each(@ids))
           RETURNING id`,
-      ).all({ now, limit, leaseUntil }) as Array<{ id: string }>;
-      if (claimed.length === 0) return { deliveries: [], taken: 0 };
+      ).all({ now, leaseUntil, ids: JSON.stringify(due.filter((d) => d.blocker_due === null).map((d) => d.id)) }) as Array<{ id: string }>;
+      if (claimed.length === 0) return { deliveries: [], taken: due.length };
       const rows = this.s(
         `SELECT d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt, e.payload, e.created_at AS event_created_at,
                 t.webhook_secret, ep.secret AS endpoint_secret, ep.previous_secret, ep.previous_secret_until, ep.enabled AS endpoint_enabled,
@@ -42,7 +76,7 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
       ).all(JSON.stringify(claimed.map((c) => c.id))) as ClaimRow[];
       const cooled = probeCandidates(rows, now);
       const probes = cooled.length === 0 ? [] : this.takeProbes(cooled, now, leaseUntil);
-      return { deliveries: dueDeliveries(rows, now, new Set(probes)), taken: claimed.length };
+      return { deliveries: dueDeliveries(rows, now, new Set(probes)), taken: due.length };
     });
   }
 
@@ -58,7 +92,7 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
     this.s("UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'").run(dueAt, JSON.stringify(ids));
   }
 
-  recordAttempts(outcomes: AttemptOutcome[]): void {
+  recordAttempts(outcomes: AttemptOutcome[]): number {
     // Positional parameters: this runs for every delivery attempt.
     const insAttempt = this.s(
       `INSERT OR IGNORE INTO attempts (id, delivery_id, attempt_number, started_at, status_code, latency_ms, response_excerpt, error,
@@ -69,12 +103,16 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
       `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_error = ?, last_status_code = ?, updated_at = ?, delivered_at = ?
         WHERE id = ?`,
     );
+    const wake = this.s(WAKE_PARKED);
+    let woken = 0;
     this.atomic(() => {
       for (const { attempt: a, delivery: d } of outcomes) {
         if (a) insAttempt.run(a.id, a.delivery_id, a.attempt_number, a.started_at, a.status_code, a.latency_ms, a.response_excerpt, a.error, json(a.request_headers), json(a.response_headers));
         updDelivery.run(d.status, d.attempt_count, d.next_attempt_at, d.last_error, d.last_status_code, d.updated_at, d.delivered_at, d.id);
+        if (d.status !== 'pending') woken += wake.run(d.updated_at, d.updated_at, d.id).changes;
       }
     });
+    return woken;
   }
 
   nextDeliveryDueAt(): number | null {
