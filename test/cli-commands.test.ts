@@ -68,6 +68,9 @@ describe('hookwave tasks', () => {
     expect(waitedCanceled.status).toBe(3);
     expect(waitedCanceled.stdout).toMatch(/canceled/);
 
+    expect(await runCliAsync(['tasks', 'delete', doneId], env)).toMatchObject({ status: 0, stdout: `deleted ${doneId}\n` });
+    expect(JSON.parse((await runCliAsync(['tasks', 'get', doneId, '--json'], env)).stdout)).toMatchObject({ deleted_at: expect.any(String) });
+
     const missing = await runCliAsync(['tasks', 'get', 'task_01zzzzzzzzzzzzzzzzzzzzzzzz', '--json'], env);
     expect(missing.status).toBe(1);
     expect(JSON.parse(missing.stderr)).toMatchObject({ error: { code: 'NOT_FOUND', status: 404 } });

@@ -300,6 +300,14 @@ class Tasks {
     return this.c.call('POST', `/v1/tasks/${encodeURIComponent(id)}/cancel`, { signal: opts.signal });
   }
 
+  /**
+   * Deletes the task's output files and uploaded input now and redacts its input, metadata and
+   * webhook_url (a queued or running task is canceled first); the task keeps its id, status and cost.
+   */
+  delete(id: string, opts: RequestOptions = {}): Promise<{ success: true; id: string; deleted: true }> {
+    return this.c.call('DELETE', `/v1/tasks/${encodeURIComponent(id)}`, { signal: opts.signal });
+  }
+
   /** The task's events as they happen (and those already stored), ending after the final one. */
   stream(id: string, opts: Omit<StreamOptions, 'reconnect'> = {}): AsyncGenerator<StreamedEvent | { type: 'progress'; progress: TargetProgress }> {
     return streamEvents(this.c, `/v1/tasks/${encodeURIComponent(id)}/events`, { ...opts, reconnect: false });

@@ -32,7 +32,7 @@ function limitOption(raw: string): number {
 }
 
 export function registerTaskCommands(program: Command): void {
-  const tasks = program.command('tasks').description("the tenant's tasks: list, get, cancel, wait");
+  const tasks = program.command('tasks').description("the tenant's tasks: list, get, cancel, delete, wait");
 
   remote(tasks.command('list'))
     .description('list tasks, newest first')
@@ -64,6 +64,15 @@ export function registerTaskCommands(program: Command): void {
       const r = await clientFrom(flags).tasks.cancel(id);
       if (flags.json) printJson(r);
       else println(`${r.task_id} ${r.status}`);
+    });
+
+  remote(tasks.command('delete'))
+    .description("delete a task's files (outputs, uploaded input) now and redact its input, metadata and webhook URL; a running task is canceled first")
+    .argument('<id>', 'task id (task_…)')
+    .action(async (id: string, flags: RemoteFlags) => {
+      const r = await clientFrom(flags).tasks.delete(id);
+      if (flags.json) printJson(r);
+      else println(`deleted ${r.id}`);
     });
 
   remote(tasks.command('wait'))
