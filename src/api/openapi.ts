@@ -7,7 +7,7 @@
 import type { FastifyDynamicSwaggerOptions } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, HTTPMethods } from 'fastify';
-import { EVENT_TYPES, type EventType } from '../domain/types.js';
+import { EVENT_TYPES, TEST_EVENT_TYPE, type LoggedEventType } from '../domain/types.js';
 import { ERROR_CATALOGUE, ERROR_CODES, type ErrorCode } from '../errors.js';
 import { VERSION } from '../version.js';
 
@@ -18,13 +18,22 @@ export function errorCodeLine(code: ErrorCode, statusPrefix = ''): string {
   return `- \`${code}\` (${where}): ${e.description} ${e.action}`;
 }
 
-const EVENT_DOCS: Record<EventType, string> = {
+const EVENT_DOCS: Record<LoggedEventType, string> = {
   'task.completed': 'Every target of the task completed. `data` is the task with its outputs and signed download URLs.',
   'task.failed': 'The task ended and at least one target failed. `data.targets[].error` says why.',
   'task.canceled': 'The task was canceled.',
   'task.target.completed': 'One target completed (only sent to receivers that ask for it, or to endpoints with no filter).',
   'task.target.failed': 'One target failed.',
   'endpoint.disabled': "One of the tenant's endpoints was disabled after failing for days or answering 410; `data` is that endpoint. Sent to the tenant's other endpoints.",
+  'endpoint.test':
+    'Sent only when asked for with POST /v1/endpoints/{id}/test, to that endpoint alone whatever its filter (never to a task’s `webhook_url`); `data` is `endpoint_id` and `message`. Not a type a filter can name.',
+};
+/** Every type a receiver may get: the subscribable ones and the test event. */
+const SENT_TYPES: LoggedEventType[] = [...EVENT_TYPES, TEST_EVENT_TYPE];
+const testData = {
+  type: 'object',
+  required: ['endpoint_id', 'message'],
+  properties: { endpoint_id: { type: 'string', description: 'The endpoint the test was sent to' }, message: { type: 'string', description: 'The message given, or a default one' } },
 };
 
 const TAGS = [
@@ -53,17 +62,18 @@ const signatureHeaders = [
   },
 ];
 
-function eventSchemaName(type: EventType): string {
+function eventSchemaName(type: LoggedEventType): string {
   return `Event_${type.replace(/\./g, '_')}`;
 }
 
 function webhooks(): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const type of EVENT_TYPES) {
+  for (const type of SENT_TYPES) {
+    const to = type === TEST_EVENT_TYPE ? 'POSTed to the one endpoint it was asked for' : "POSTed to the task's `webhook_url` and to every enabled endpoint whose filter matches";
     out[type] = {
       post: {
         summary: type,
-        description: `${EVENT_DOCS[type]}\n\nPOSTed to the task's \`webhook_url\` and to every enabled endpoint whose filter matches, signed (Standard Webhooks). Retried with backoff until a 2xx answer; 410 disables a registered endpoint.`,
+        description: `${EVENT_DOCS[type]}\n\n${to}, signed (Standard Webhooks). Retried with backoff until a 2xx answer; 410 disables a registered endpoint.`,
         tags: ['webhooks'],
         parameters: signatureHeaders,
         requestBody: { required: true, content: { 'application/json': { schema: { $ref: `#/components/schemas/${eventSchemaName(type)}` } } } },
@@ -88,7 +98,7 @@ function extraSchemas(): Record<string, unknown> {
     },
     EventType: { type: 'string', title: 'EventType', enum: [...EVENT_TYPES] },
   };
-  for (const type of EVENT_TYPES) {
+  for (const type of SENT_TYPES) {
     schemas[eventSchemaName(type)] = {
       type: 'object',
       title: `${type} event`,
@@ -97,7 +107,7 @@ function extraSchemas(): Record<string, unknown> {
       properties: {
         type: { type: 'string', const: type },
         timestamp: { type: 'string', format: 'date-time' },
-        data: { $ref: type === 'endpoint.disabled' ? '#/components/schemas/Endpoint' : '#/components/schemas/Task' },
+        data: type === TEST_EVENT_TYPE ? testData : { $ref: type === 'endpoint.disabled' ? '#/components/schemas/Endpoint' : '#/components/schemas/Task' },
       },
     };
   }

@@ -7,7 +7,7 @@
  * `required` lists what is always present; packages/client/src/types.ts is checked against both
  * (test/sdk-types.test.ts).
  */
-import { EVENT_TYPES } from '../domain/types.js';
+import { EVENT_TYPES, TEST_EVENT_TYPE } from '../domain/types.js';
 
 const STATUSES = ['queued', 'processing', 'completed', 'failed', 'canceled'] as const;
 
@@ -224,7 +224,7 @@ export const deliverySchema = {
   properties: {
     id: { type: 'string', description: 'Delivery id (dlv_…)' },
     event_id: { type: 'string', description: 'The event id (msg_…), sent as webhook-id: the same on every attempt and redelivery' },
-    event_type: nullable('string', { enum: [...EVENT_TYPES, null], description: 'The event’s type; null if the event is no longer stored' }),
+    event_type: nullable('string', { enum: [...EVENT_TYPES, TEST_EVENT_TYPE, null], description: 'The event’s type; null if the event is no longer stored' }),
     task_id: nullable('string', { description: 'The task the event is about; null for endpoint events' }),
     endpoint_id: nullable('string', { description: 'The registered endpoint it goes to; null for the task’s own webhook_url' }),
     url: { type: 'string', description: 'Where it is POSTed' },
@@ -236,6 +236,9 @@ export const deliverySchema = {
     created_at: time('When the event was queued for this receiver'),
     delivered_at: nullableTime('When a 2xx answer came'),
     attempts: { type: 'array', items: { $ref: 'Attempt#' }, description: 'Every attempt, first to last; only in single-delivery answers and a task’s delivery list' },
+    request_body: nullable('string', {
+      description: 'The exact JSON bytes every attempt POSTs (and signs): the event’s payload, frozen when the event was stored; only in single-delivery answers',
+    }),
   },
 } as const;
 

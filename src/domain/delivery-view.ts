@@ -33,6 +33,8 @@ export interface DeliveryView {
   delivered_at: string | null;
   /** Only where the reply lists attempts (one delivery, a task's deliveries). */
   attempts?: AttemptView[];
+  /** Only in a single delivery's answer: the exact bytes every attempt sent (and signed); null if the event is no longer stored. */
+  request_body?: string | null;
 }
 
 /** `attempts` null: the view leaves them out (lists of deliveries). */

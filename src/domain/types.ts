@@ -9,6 +9,13 @@ export const TARGET_EVENT_TYPES = ['task.target.completed', 'task.target.failed'
 export const ENDPOINT_EVENT_TYPES = ['endpoint.disabled'] as const;
 export const EVENT_TYPES = [...TASK_EVENT_TYPES, ...TARGET_EVENT_TYPES, ...ENDPOINT_EVENT_TYPES] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+/**
+ * Sent only when the tenant asks for it (POST /v1/endpoints/{id}/test), to that one endpoint
+ * whatever its filter: not a type to subscribe to, so no filter or webhook_events may name it.
+ */
+export const TEST_EVENT_TYPE = 'endpoint.test';
+/** Every type an event in the log may have. */
+export type LoggedEventType = EventType | typeof TEST_EVENT_TYPE;
 
 export interface StoredError {
   code: string;

@@ -40,26 +40,48 @@ export class DeliveryService {
   async get(tenantId: string, id: string): Promise<DeliveryView> {
     const d = await this.store.getDelivery(tenantId, id);
     if (!d) throw deliveryNotFound(id);
-    return (await this.views(tenantId, [d], true))[0]!;
+    const [view, event] = await Promise.all([this.views(tenantId, [d], true), this.store.getEvent(tenantId, d.event_id)]);
+    // The payload is frozen when the event is stored; every attempt signs and sends exactly these bytes.
+    return { ...view[0]!, request_body: event?.payload ?? null };
   }
 
   /**
-   * Queues a delivery that has ended (delivered or failed) for one more attempt now, with the same
-   * webhook-id. Never a pending one (it may be in flight right now, and would be sent twice), nor
-   * one whose endpoint is disabled or deleted.
+   * "Resend" as Svix and Stripe users know it: one action whatever the delivery's state.
+   * - Ended (delivered or failed): one more attempt now, with the same webhook-id; its failure is
+   *   final (a manual try).
+   * - Pending and waiting for its next attempt (retry now): sent at once, keeping its attempt count,
+   *   so a failure goes on with the retry schedule; an open circuit of its endpoint ends now, so it
+   *   goes out as the probe.
+   * Never one a dispatcher holds right now (it would go out twice): DELIVERY_PENDING. Never one
+   * whose endpoint is disabled or deleted: ENDPOINT_UNAVAILABLE.
    */
-  async redeliver(tenantId: string, id: string): Promise<void> {
+  async redeliver(tenantId: string, id: string): Promise<'requeued' | 'retrying'> {
     const d = await this.store.getDelivery(tenantId, id);
     if (!d) throw deliveryNotFound(id);
-    const pending = () => new HookwaveError('DELIVERY_PENDING', `delivery ${d.id} is still pending; it can be sent again once it is delivered or failed`, { status: d.status });
-    if (d.status === 'pending') throw pending();
     if (d.endpoint_id !== null) {
       const ep = await this.store.getEndpoint(tenantId, d.endpoint_id);
       if (!ep || !ep.enabled) throw endpointUnavailable(d.endpoint_id, ep ? 'disabled' : 'deleted');
     }
-    // The status check above is advisory; this one is atomic (a concurrent redeliver loses here).
-    if (!(await this.store.requeueDelivery(tenantId, d.id, Date.now()))) throw pending();
+    const inFlight = () => new HookwaveError('DELIVERY_PENDING', `delivery ${d.id} is being sent right now; its outcome decides what comes next`, { status: 'pending' });
+    const now = Date.now();
+    // The status read above is advisory; each store call decides atomically (a concurrent claim or redeliver loses).
+    let result: 'requeued' | 'retrying';
+    if (d.status === 'pending') {
+      const r = await this.store.retryDeliveryNow(tenantId, d.id, now);
+      if (r === 'leased') throw inFlight();
+      if (r === null) throw deliveryNotFound(id);
+      result = 'retrying';
+      // It ended meanwhile: requeue it as an ended one.
+      if (r === 'not-pending') {
+        if (!(await this.store.requeueDelivery(tenantId, d.id, now))) throw inFlight();
+        result = 'requeued';
+      }
+    } else {
+      if (!(await this.store.requeueDelivery(tenantId, d.id, now))) throw inFlight();
+      result = 'requeued';
+    }
     this.store.notify('deliveries');
+    return result;
   }
 
   private async views(tenantId: string, rows: DeliveryRow[], withAttempts: boolean): Promise<DeliveryView[]> {

@@ -7,7 +7,8 @@ import { newId } from '../ids.js';
 import type { EndpointPatch, Store } from '../store/store.js';
 import type { UrlGuard } from '../net/url-guard.js';
 import { newWebhookSecret } from '../net/webhook-signature.js';
-import { EVENT_TYPES, type EndpointRow, type EventType } from '../domain/types.js';
+import { EVENT_TYPES, type DeliveryRow, type EndpointRow, type EventType } from '../domain/types.js';
+import { emitTestEvent } from './outbox.js';
 import { endpointNotFound, endpointUnavailable } from '../domain/endpoint-view.js';
 import { HEALTHY } from '../domain/circuit-breaker.js';
 
@@ -106,6 +107,13 @@ export class EndpointService {
       updated_at: now,
     });
     return this.get(tenantId, id);
+  }
+
+  /** Sends the endpoint a signed `endpoint.test` event (to it alone, whatever its filter); returns its delivery. */
+  async sendTest(tenantId: string, id: string, message: string): Promise<DeliveryRow> {
+    const ep = await this.get(tenantId, id);
+    if (!ep.enabled) throw endpointUnavailable(id, 'disabled');
+    return this.store.tx((tx) => emitTestEvent(tx, ep, message, Date.now()));
   }
 
   /** Replays every failed delivery to the endpoint since `since`, one attempt each; returns how many. */

@@ -4,7 +4,7 @@
  * point on. A feed says when to read again (wake-ups) and what is new at each read; the route
  * only frames and writes it.
  */
-import type { EventRow, TaskStatus } from '../domain/types.js';
+import { TEST_EVENT_TYPE, type EventRow, type TaskStatus } from '../domain/types.js';
 import { idAt } from '../ids.js';
 import type { Store } from '../store/store.js';
 import { notFound } from './tasks.js';
@@ -121,9 +121,11 @@ export class EventService {
         const events: EventRow[] = [];
         for (const e of page) {
           if (recent.has(e.id)) continue;
-          events.push(e);
           if (lateMs > 0) recent.set(e.id, now);
           if (e.id > after) after = e.id;
+          // A test event was asked for one endpoint; the feed (and `hookwave listen`) is for the tenant's real events.
+          if (e.type === TEST_EVENT_TYPE) continue;
+          events.push(e);
         }
         resume = page.length < PAGE ? null : { from: page[page.length - 1]!.id, now };
         return { events, progress: [], ended: false, more: resume !== null };

@@ -9,7 +9,7 @@ import { dueAtFor } from '../domain/circuit-breaker.js';
 import { newId } from '../ids.js';
 import type { Tx } from '../store/store.js';
 import { taskView, type TaskView } from '../domain/task-view.js';
-import { TASK_EVENT_TYPES, type DeliveryRow, type EndpointRow, type EventRow, type EventType, type TaskAggregate, type TaskRow } from '../domain/types.js';
+import { TASK_EVENT_TYPES, TEST_EVENT_TYPE, type DeliveryRow, type EndpointRow, type EventRow, type EventType, type TaskAggregate, type TaskRow } from '../domain/types.js';
 
 export interface EventBody<T = TaskView> {
   type: EventType;
@@ -51,30 +51,44 @@ async function emit(
     if (ep.id !== skipEndpoint && endpointWants(ep, type)) receivers.push({ url: ep.url, endpoint_id: ep.id, due });
   }
   if (receivers.length > 0) {
-    await tx.insertDeliveries(
-      receivers.map(
-        (r): DeliveryRow => ({
-          id: newId('dlv'),
-          event_id: event.id,
-          tenant_id: tenantId,
-          task_id: taskId,
-          endpoint_id: r.endpoint_id,
-          url: r.url,
-          status: 'pending',
-          attempt_count: 0,
-          next_attempt_at: r.due,
-          last_error: null,
-          last_status_code: null,
-          created_at: now,
-          updated_at: now,
-          delivered_at: null,
-        }),
-      ),
-    );
+    await tx.insertDeliveries(receivers.map((r) => newDelivery(event, r, now)));
     tx.notifyAfterCommit('deliveries');
   }
   if (taskId) tx.notifyAfterCommit('events', taskId);
   return event;
+}
+
+function newDelivery(event: EventRow, r: { url: string; endpoint_id: string | null; due: number }, now: number): DeliveryRow {
+  return {
+    id: newId('dlv'),
+    event_id: event.id,
+    tenant_id: event.tenant_id,
+    task_id: event.task_id,
+    endpoint_id: r.endpoint_id,
+    url: r.url,
+    status: 'pending',
+    attempt_count: 0,
+    next_attempt_at: r.due,
+    last_error: null,
+    last_status_code: null,
+    created_at: now,
+    updated_at: now,
+    delivered_at: null,
+  };
+}
+
+/**
+ * The tenant asked to see that an endpoint works: an `endpoint.test` event with one delivery, to
+ * that endpoint alone and whatever its filter (never to a task's URL or the other endpoints).
+ */
+export async function emitTestEvent(tx: Tx, endpoint: EndpointRow, message: string, now: number): Promise<DeliveryRow> {
+  const body = { type: TEST_EVENT_TYPE, timestamp: new Date(now).toISOString(), data: { endpoint_id: endpoint.id, message } };
+  const event: EventRow = { id: newId('msg'), tenant_id: endpoint.tenant_id, task_id: null, type: TEST_EVENT_TYPE, payload: JSON.stringify(body), created_at: now };
+  await tx.insertEvent(event);
+  const delivery = newDelivery(event, { url: endpoint.url, endpoint_id: endpoint.id, due: dueAtFor(endpoint.circuit_open_until, now) }, now);
+  await tx.insertDeliveries([delivery]);
+  tx.notifyAfterCommit('deliveries');
+  return delivery;
 }
 
 export function emitTaskEvent(tx: Tx, signer: UrlSigner, type: EventType, agg: TaskAggregate, now: number): Promise<EventRow> {

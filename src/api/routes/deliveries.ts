@@ -62,9 +62,9 @@ export function deliveryRoutes(app: FastifyInstance, deliveries: DeliveryService
     {
       schema: {
         tags: ['deliveries'],
-        summary: 'A delivery with all its attempts (request and response headers, status, latency, body excerpt)',
+        summary: 'A delivery with all its attempts (request and response headers, status, latency, body excerpt) and the request body it sends',
         params: idParams,
-        response: { 200: resourceReply('Delivery', 'The delivery, with `attempts`'), ...errorReplies },
+        response: { 200: resourceReply('Delivery', 'The delivery, with `attempts` and `request_body`'), ...errorReplies },
       },
     },
     async (req) => ({ success: true, ...(await deliveries.get(req.tenant.id, req.params.id)) }),
@@ -75,21 +75,27 @@ export function deliveryRoutes(app: FastifyInstance, deliveries: DeliveryService
     {
       schema: {
         tags: ['deliveries'],
-        summary: 'Send a delivery again now, with the same webhook-id',
+        summary: 'Send a delivery now (resend, or retry now), with the same webhook-id',
+        description:
+          'One action whatever the state, as Svix and Stripe resend. A delivery that has ended (delivered or failed) gets one more attempt now; ' +
+          'its failure is final. A pending delivery waiting for its next attempt is sent at once (retry now) and keeps its place in the retry ' +
+          'schedule: if it fails again, the next attempt is due as the schedule says after this one. If its endpoint’s circuit is open, the ' +
+          'cooldown ends now and this delivery is its probe. A delivery being sent right now cannot be (409 DELIVERY_PENDING).',
         params: idParams,
         response: {
-          202: plainReply('Queued to be sent again at once', {
+          202: plainReply('Queued to be sent at once', {
             id: { type: 'string', description: 'The delivery id' },
             status: { type: 'string', enum: ['pending'], description: 'pending until the new attempt has an outcome' },
+            final_attempt: { type: 'boolean', description: 'true: it had ended, and a failure of this attempt is final; false: retry now, a failure goes on with the retry schedule' },
           }),
-          409: { $ref: 'Error#', description: 'DELIVERY_PENDING, or ENDPOINT_UNAVAILABLE when its endpoint is disabled or deleted' },
+          409: { $ref: 'Error#', description: 'DELIVERY_PENDING while it is being sent, or ENDPOINT_UNAVAILABLE when its endpoint is disabled or deleted' },
           ...errorReplies,
         },
       },
     },
     async (req, reply) => {
-      await deliveries.redeliver(req.tenant.id, req.params.id);
-      return reply.status(202).send({ success: true, id: req.params.id, status: 'pending' });
+      const how = await deliveries.redeliver(req.tenant.id, req.params.id);
+      return reply.status(202).send({ success: true, id: req.params.id, status: 'pending', final_attempt: how === 'requeued' });
     },
   );
 }

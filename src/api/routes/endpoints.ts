@@ -73,6 +73,35 @@ export function endpointRoutes(app: FastifyInstance, endpoints: EndpointService)
     },
   );
 
+  app.post<{ Params: { id: string }; Body: { message?: string } | undefined }>(
+    '/v1/endpoints/:id/test',
+    {
+      schema: {
+        tags: ['endpoints'],
+        summary: 'Send the endpoint a signed test event',
+        description:
+          'An `endpoint.test` event (`data`: `endpoint_id` and `message`), signed with the endpoint’s secret and sent to this endpoint alone, whatever its ' +
+          'event filter; it is in the delivery log like any other (GET /v1/deliveries/{id} with the id answered here).',
+        params: idParams,
+        body: { type: ['object', 'null'], additionalProperties: false, properties: { message: { type: 'string', maxLength: 1000, description: 'Sent as data.message' } } },
+        response: {
+          202: plainReply('Queued to be sent at once', {
+            id: { type: 'string', description: 'The delivery id (dlv_…)' },
+            event_id: { type: 'string', description: 'The event id (msg_…), sent as webhook-id' },
+            endpoint_id: { type: 'string', description: 'The endpoint' },
+            status: { type: 'string', enum: ['pending'], description: 'pending until its attempt has an outcome' },
+          }),
+          409: { $ref: 'Error#', description: 'ENDPOINT_UNAVAILABLE: the endpoint is disabled' },
+          ...errorReplies,
+        },
+      },
+    },
+    async (req, reply) => {
+      const d = await endpoints.sendTest(req.tenant.id, req.params.id, req.body?.message ?? 'A test event sent from hookwave');
+      return reply.status(202).send({ success: true, id: d.id, event_id: d.event_id, endpoint_id: d.endpoint_id, status: 'pending' });
+    },
+  );
+
   app.post<{ Params: { id: string }; Querystring: { since?: string } }>(
     '/v1/endpoints/:id/recover',
     {

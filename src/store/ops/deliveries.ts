@@ -76,6 +76,13 @@ export interface DeliveryOps {
    * event, so its webhook-id); false if absent or still pending.
    */
   requeueDelivery(tenantId: string, id: string, now: number): Promise<boolean>;
+  /**
+   * Retry now: makes a pending delivery that no dispatcher holds (no lease, or one that ran out)
+   * due at `now`, keeping its attempt count, so a failure goes on with the retry schedule. If its
+   * endpoint's circuit is open, the cooldown ends now too, so this delivery can be the probe.
+   * 'leased': a dispatcher may be sending it right now; 'not-pending': it has ended; null: absent.
+   */
+  retryDeliveryNow(tenantId: string, id: string, now: number): Promise<'due' | 'leased' | 'not-pending' | null>;
   /** Whether the delivery log has any delivery of this endpoint id (it outlives a deleted endpoint). */
   hasEndpointDeliveries(tenantId: string, endpointId: string): Promise<boolean>;
   /** Requeues every failed delivery of an endpoint created at or after `since`, one more attempt each; returns how many. */
@@ -97,6 +104,7 @@ export const DELIVERY_OPS: OpNames<DeliveryOps> = {
   getDelivery: true,
   listAttempts: true,
   requeueDelivery: true,
+  retryDeliveryNow: true,
   hasEndpointDeliveries: true,
   requeueFailedDeliveries: true,
   deferEndpointDeliveries: true,

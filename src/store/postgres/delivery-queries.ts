@@ -38,7 +38,8 @@ const PARK_DELIVERIES = `
 const CLAIM_DELIVERIES = `
   WITH claimed AS (
     UPDATE deliveries AS d
-       SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = d.endpoint_id AND circuit_open_until > $1), $3)
+       SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = d.endpoint_id AND circuit_open_until > $1), $3),
+           leased_until = CASE WHEN EXISTS (SELECT 1 FROM endpoints WHERE id = d.endpoint_id AND circuit_open_until > $1) THEN NULL ELSE $3 END
      WHERE d.id = ANY($2)
     RETURNING d.id, d.event_id, d.tenant_id, d.endpoint_id, d.url, d.attempt_count, d.final_attempt
   )
@@ -70,7 +71,7 @@ const RECORD_ATTEMPTS = `
   )
   UPDATE deliveries AS d
      SET status = u.status, attempt_count = u.attempt_count, next_attempt_at = u.next_attempt_at, last_error = u.last_error,
-         last_status_code = u.last_status_code, updated_at = u.updated_at, delivered_at = u.delivered_at
+         last_status_code = u.last_status_code, updated_at = u.updated_at, delivered_at = u.delivered_at, leased_until = NULL
     FROM unnest($11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[])
          AS u(id, status, attempt_count, next_attempt_at, last_error, last_status_code, updated_at, delivered_at)
    WHERE d.id = u.id`;
@@ -104,7 +105,7 @@ export class PostgresDeliveryQueries extends PostgresQueries implements Delivery
   }
 
   async releaseDeliveries(ids: string[], dueAt: number): Promise<void> {
-    await this.exec("UPDATE deliveries SET next_attempt_at = $1 WHERE id = ANY($2) AND status = 'pending'", [dueAt, ids]);
+    await this.exec("UPDATE deliveries SET next_attempt_at = $1, leased_until = NULL WHERE id = ANY($2) AND status = 'pending'", [dueAt, ids]);
   }
 
   async recordAttempts(outcomes: AttemptOutcome[]): Promise<number> {
@@ -173,6 +174,22 @@ export class PostgresDeliveryQueries extends PostgresQueries implements Delivery
       [now, id, tenantId],
     );
     return changed > 0;
+  }
+
+  async retryDeliveryNow(tenantId: string, id: string, now: number): Promise<'due' | 'leased' | 'not-pending' | null> {
+    // One statement: the row lock orders it against a concurrent claim (FOR UPDATE SKIP LOCKED
+    // skips it while this runs; a claim that committed first left its lease for this to see).
+    const r = await this.one<{ status: string; leased: boolean; endpoint_id: string | null }>(
+      `WITH d AS (SELECT id, status, endpoint_id, leased_until FROM deliveries WHERE id = $1 AND tenant_id = $2 FOR UPDATE),
+            due AS (UPDATE deliveries SET next_attempt_at = $3, leased_until = NULL, updated_at = $3
+                     WHERE id = (SELECT id FROM d WHERE status = 'pending' AND (leased_until IS NULL OR leased_until <= $3)) RETURNING endpoint_id),
+            probe AS (UPDATE endpoints SET circuit_open_until = $3 WHERE id = (SELECT endpoint_id FROM due) AND circuit_open_until > $3)
+       SELECT status, leased_until IS NOT NULL AND leased_until > $3 AS leased, endpoint_id FROM d`,
+      [id, tenantId, now],
+    );
+    if (!r) return null;
+    if (r.status !== 'pending') return 'not-pending';
+    return r.leased ? 'leased' : 'due';
   }
 
   async hasEndpointDeliveries(tenantId: string, endpointId: string): Promise<boolean> {

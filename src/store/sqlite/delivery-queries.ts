@@ -58,7 +58,8 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
       // front of deliveries_due and no later claim walks over them.
       const claimed = this.s(
         `UPDATE deliveries
-            SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = deliveries.endpoint_id AND circuit_open_until > @now), @leaseUntil)
+            SET next_attempt_at = COALESCE((SELECT circuit_open_until FROM endpoints WHERE id = deliveries.endpoint_id AND circuit_open_until > @now), @leaseUntil),
+                leased_until = CASE WHEN EXISTS (SELECT 1 FROM endpoints WHERE id = deliveries.endpoint_id AND circuit_open_until > @now) THEN NULL ELSE @leaseUntil END
           WHERE id IN (SELECT value FROM json_each(@ids))
           RETURNING id`,
       ).all({ now, leaseUntil, ids: JSON.stringify(due.filter((d) => d.blocker_due === null).map((d) => d.id)) }) as Array<{ id: string }>;
@@ -89,7 +90,7 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
   }
 
   releaseDeliveries(ids: string[], dueAt: number): void {
-    this.s("UPDATE deliveries SET next_attempt_at = ? WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'").run(dueAt, JSON.stringify(ids));
+    this.s("UPDATE deliveries SET next_attempt_at = ?, leased_until = NULL WHERE id IN (SELECT value FROM json_each(?)) AND status = 'pending'").run(dueAt, JSON.stringify(ids));
   }
 
   recordAttempts(outcomes: AttemptOutcome[]): number {
@@ -100,7 +101,8 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     const updDelivery = this.s(
-      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_error = ?, last_status_code = ?, updated_at = ?, delivered_at = ?
+      `UPDATE deliveries SET status = ?, attempt_count = ?, next_attempt_at = ?, last_error = ?, last_status_code = ?, updated_at = ?, delivered_at = ?,
+                             leased_until = NULL
         WHERE id = ?`,
     );
     const wake = this.s(WAKE_PARKED);
@@ -159,6 +161,20 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
           WHERE id = ? AND tenant_id = ? AND status <> 'pending'`,
       ).run(now, now, id, tenantId).changes > 0
     );
+  }
+
+  retryDeliveryNow(tenantId: string, id: string, now: number): 'due' | 'leased' | 'not-pending' | null {
+    return this.atomic(() => {
+      const d = this.s('SELECT status, endpoint_id, leased_until FROM deliveries WHERE id = ? AND tenant_id = ?').get(id, tenantId) as
+        | { status: string; endpoint_id: string | null; leased_until: number | null }
+        | undefined;
+      if (!d) return null;
+      if (d.status !== 'pending') return 'not-pending';
+      if (d.leased_until !== null && d.leased_until > now) return 'leased';
+      this.s('UPDATE deliveries SET next_attempt_at = ?, leased_until = NULL, updated_at = ? WHERE id = ?').run(now, now, id);
+      if (d.endpoint_id !== null) this.s('UPDATE endpoints SET circuit_open_until = ? WHERE id = ? AND circuit_open_until > ?').run(now, d.endpoint_id, now);
+      return 'due';
+    });
   }
 
   hasEndpointDeliveries(tenantId: string, endpointId: string): boolean {
