@@ -152,7 +152,7 @@ describe('hookwave listen', () => {
     const created = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(path.basename(tone)) }, targets: [{ format: 'mp3' }] });
     const [got] = await local.waitFor(1);
     const event = verifyWebhook(got!.raw, got!.headers, svc.secret);
-    expect(event.type).toBe('task.completed');
+    if (event.type !== 'task.completed') throw new Error(`unexpected ${event.type}`);
     expect(event.data.id).toBe(created.body.task_id);
     await listen.waitForOutput(new RegExp(`task\\.completed\\s+${created.body.task_id}\\s+->\\s+200`));
 

@@ -125,6 +125,7 @@ const deliveryKeys = shape<Delivery>()({
   created_at: R,
   delivered_at: N,
   attempts: 'optional not null',
+  request_body: 'optional nullable',
 });
 const acceptedKeys = shape<Extract<BatchItemResult, { success: true }>>()({ index: R, success: R, task_id: R, status: R });
 const rejectedKeys = shape<Extract<BatchItemResult, { success: false }>>()({ index: R, success: R, error: R });

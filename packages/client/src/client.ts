@@ -36,7 +36,7 @@ import {
   type TargetStatus,
   type TaskStatus,
   type Upload,
-  type WebhookEvent,
+  type StreamedEventBody,
 } from './types.js';
 
 type FetchLike = typeof fetch;
@@ -435,7 +435,7 @@ async function* streamEvents(
           continue;
         }
         if (msg.id) lastEventId = msg.id;
-        const body = JSON.parse(msg.data) as WebhookEvent;
+        const body = JSON.parse(msg.data) as StreamedEventBody;
         yield { id: msg.id ?? '', type: (body.type ?? msg.event) as EventType, payload: msg.data, body };
       }
     } catch (err) {
@@ -593,6 +593,16 @@ class Endpoints {
     return strip(await this.c.call<EndpointWithSecret & { success: boolean }>('POST', `/v1/endpoints/${encodeURIComponent(id)}/rotate-secret`, { signal: opts.signal }));
   }
 
+  /** Sends the endpoint a signed `endpoint.test` event (to it alone, whatever its filter); answers its delivery's id. */
+  async test(id: string, options: { message?: string } = {}, opts: RequestOptions = {}): Promise<{ id: string; event_id: string; endpoint_id: string; status: 'pending' }> {
+    return strip(
+      await this.c.call<{ success: boolean; id: string; event_id: string; endpoint_id: string; status: 'pending' }>('POST', `/v1/endpoints/${encodeURIComponent(id)}/test`, {
+        body: options,
+        signal: opts.signal,
+      }),
+    );
+  }
+
   /** Replays every failed delivery to the endpoint since `since`. */
   async recover(id: string, since: Date | string, opts: RequestOptions = {}): Promise<{ requeued: number }> {
     const iso = typeof since === 'string' ? since : since.toISOString();
@@ -617,9 +627,20 @@ class Deliveries {
     return strip(await this.c.call<Delivery & { success: boolean }>('GET', `/v1/deliveries/${encodeURIComponent(id)}`, { signal: opts.signal }));
   }
 
-  /** Sends it again now, with the same webhook-id. */
-  async redeliver(id: string, opts: RequestOptions = {}): Promise<{ id: string; status: 'pending' }> {
-    return strip(await this.c.call<{ success: boolean; id: string; status: 'pending' }>('POST', `/v1/deliveries/${encodeURIComponent(id)}/redeliver`, { signal: opts.signal }));
+  /**
+   * Sends it now, with the same webhook-id. One that ended gets one more attempt (its failure is
+   * final: `final_attempt` true); a pending one waiting for its next attempt goes out at once and
+   * keeps its retry schedule (retry now). One being sent right now: DELIVERY_PENDING.
+   */
+  async redeliver(id: string, opts: RequestOptions = {}): Promise<{ id: string; status: 'pending'; final_attempt: boolean }> {
+    return strip(
+      await this.c.call<{ success: boolean; id: string; status: 'pending'; final_attempt: boolean }>('POST', `/v1/deliveries/${encodeURIComponent(id)}/redeliver`, { signal: opts.signal }),
+    );
+  }
+
+  /** "Retry now", as dashboards name it: the same as `redeliver`. */
+  retry(id: string, opts: RequestOptions = {}): Promise<{ id: string; status: 'pending'; final_attempt: boolean }> {
+    return this.redeliver(id, opts);
   }
 }
 

@@ -177,8 +177,20 @@ export interface EndpointDisabledEvent {
   data: Endpoint;
 }
 
+/**
+ * Sent only when asked for (`endpoints.test`), to that one endpoint whatever its filter; not a
+ * type a filter names, and not on the event streams.
+ */
+export interface EndpointTestEvent {
+  type: 'endpoint.test';
+  timestamp: string;
+  data: { endpoint_id: string; message: string };
+}
+
+/** What the event streams carry; `switch (event.type)` narrows it to one event and its `data`. */
+export type StreamedEventBody = { [T in TaskEventType]: TaskEvent<T> }[TaskEventType] | EndpointDisabledEvent;
 /** Every event a receiver may get; `switch (event.type)` narrows it to one event and its `data`. */
-export type WebhookEvent = { [T in TaskEventType]: TaskEvent<T> }[TaskEventType] | EndpointDisabledEvent;
+export type WebhookEvent = StreamedEventBody | EndpointTestEvent;
 
 /** Sent on a task's SSE stream while its targets run (not a webhook). */
 export interface ProgressUpdate {
@@ -231,7 +243,7 @@ export interface Delivery {
   id: string;
   /** The webhook-id receivers deduplicate on. */
   event_id: string;
-  event_type: EventType | null;
+  event_type: EventType | 'endpoint.test' | null;
   task_id: string | null;
   endpoint_id: string | null;
   url: string;
@@ -244,6 +256,8 @@ export interface Delivery {
   delivered_at: string | null;
   /** Present on single-delivery answers and on a task's delivery list. */
   attempts?: Attempt[];
+  /** Present on single-delivery answers: the exact JSON every attempt sent (and signed); null if the event is no longer stored. */
+  request_body?: string | null;
 }
 
 export interface ListDeliveriesQuery {
@@ -338,5 +352,5 @@ export interface StreamedEvent {
   type: EventType;
   /** The raw JSON text, byte for byte what a webhook would carry (what signatures cover). */
   payload: string;
-  body: WebhookEvent;
+  body: StreamedEventBody;
 }

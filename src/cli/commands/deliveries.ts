@@ -1,5 +1,5 @@
 /**
- * hookwave deliveries list|get|redeliver: the webhook delivery log, as Svix's and Stripe's
+ * hookwave deliveries list|get|redeliver (or retry): the webhook delivery log, as Svix's and Stripe's
  * dashboards show it, from a terminal. `get` shows every attempt with what the receiver answered.
  */
 import { InvalidArgumentError, type Command } from 'commander';
@@ -34,7 +34,7 @@ function limitOption(raw: string): number {
 }
 
 export function registerDeliveryCommands(program: Command): void {
-  const deliveries = program.command('deliveries').description('the webhook delivery log: list, get (with attempts), redeliver');
+  const deliveries = program.command('deliveries').description('the webhook delivery log: list, get (with attempts and the body sent), redeliver or retry now');
 
   remote(deliveries.command('list'))
     .description('list deliveries, newest first')
@@ -66,14 +66,16 @@ export function registerDeliveryCommands(program: Command): void {
       println(`${d.id}  ${d.event_type ?? '-'}  ${d.status}  to ${d.url}`);
       println(`webhook-id ${d.event_id}${d.task_id ? `  task ${d.task_id}` : ''}${d.status === 'pending' && d.next_attempt_at ? `  next attempt ${when(d.next_attempt_at)}` : ''}`);
       println(table(ATTEMPT_COLUMNS, d.attempts ?? [], '(no attempts yet)'));
+      if (d.request_body) println(`request body:\n${d.request_body}`);
     });
 
   remote(deliveries.command('redeliver'))
-    .description('send a delivered or failed delivery once more, now (same webhook-id, so receivers can deduplicate)')
+    .alias('retry')
+    .description('send it now, same webhook-id: an ended one gets one more attempt; a pending one waiting for its next attempt goes out at once and keeps its retry schedule')
     .argument('<id>', 'delivery id (dlv_…)')
     .action(async (id: string, flags: RemoteFlags) => {
       const r = await clientFrom(flags).deliveries.redeliver(id);
       if (flags.json) printJson(r);
-      else println(`${r.id} ${r.status}: it goes out now`);
+      else println(`${r.id} ${r.status}: it goes out now${r.final_attempt ? '' : ' (if it fails, the retry schedule goes on)'}`);
     });
 }

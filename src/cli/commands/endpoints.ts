@@ -90,6 +90,16 @@ export function registerEndpointCommands(program: Command): void {
       else println(`deleted ${id}`);
     });
 
+  remote(endpoints.command('test'))
+    .description('send the endpoint a signed endpoint.test event (to it alone, whatever its filter); see it with `hookwave deliveries get`')
+    .argument('<id>', 'endpoint id (ep_…)')
+    .option('--message <text>', 'sent as data.message')
+    .action(async (id: string, flags: RemoteFlags & { message?: string }) => {
+      const r = await clientFrom(flags).endpoints.test(id, { message: flags.message });
+      if (flags.json) printJson(r);
+      else println(`${r.id} ${r.status}: endpoint.test goes out to ${id} now (hookwave deliveries get ${r.id})`);
+    });
+
   remote(endpoints.command('rotate'))
     .description('rotate the signing secret; the old one stays valid for the overlap window (24 h by default)')
     .argument('<id>', 'endpoint id (ep_…)')
