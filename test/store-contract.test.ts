@@ -496,6 +496,26 @@ const cases: Case[] = [
     },
   },
   {
+    op: 'retryDeliveryNow', does: 'makes a waiting delivery due now with its attempts kept and its circuit\'s cooldown over; never a leased or ended one',
+    run: async (s) => {
+      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2); // leases dlv_1 and dlv_2; dlv_3 is held for ep_2's circuit, not leased
+      const answers = [
+        await s.retryDeliveryNow('ten_a', 'dlv_1', T0 + 10),
+        await s.retryDeliveryNow('ten_a', 'dlv_5', T0 + 10),
+        await s.retryDeliveryNow('ten_a', 'dlv_3', T0 + 10),
+        await s.retryDeliveryNow('ten_a', 'dlv_4', T0 + 10),
+        await s.retryDeliveryNow('ten_b', 'dlv_5', T0 + 10),
+        await s.retryDeliveryNow('ten_a', 'dlv_1', T0 + MIN), // its lease ran out: the dispatcher that held it is gone
+      ];
+      return [answers, await s.getDelivery('ten_a', 'dlv_5'), (await s.getEndpointById('ep_2'))!.circuit_open_until];
+    },
+    check: (r) => {
+      expect(r[0]).toEqual(['leased', 'due', 'due', 'not-pending', null, 'due']);
+      expect(r[1]).toMatchObject({ status: 'pending', attempt_count: 0, next_attempt_at: T0 + 10, final_attempt: null, updated_at: T0 + 10 });
+      expect(r[2]).toBe(T0 + 10);
+    },
+  },
+  {
     op: 'hasEndpointDeliveries', does: 'tells whether the log has deliveries of an endpoint, even a deleted one',
     run: async (s) => { const before = await s.hasEndpointDeliveries('ten_a', 'ep_1'); await s.deleteEndpoint('ten_a', 'ep_1'); return [before, await s.hasEndpointDeliveries('ten_a', 'ep_1'), await s.hasEndpointDeliveries('ten_b', 'ep_1'), await s.hasEndpointDeliveries('ten_b', 'ep_3')]; },
     check: (r) => expect(r).toMatchObject([true, true, false, false]),
