@@ -109,9 +109,38 @@ describe('hookwave deliveries', () => {
     expect(shown.stdout).toMatch(/#\s+AT\s+STATUS\s+MS\s+ANSWER OR ERROR/);
     expect(shown.stdout).toMatch(/\n1\s+\S+ \S+\s+200\s+\d+\s+thanks\n/);
 
+    expect(shown.stdout).toMatch(/\nrequest body:\n\{"type":"task\.completed",/);
+
     const again = await runCliAsync(['deliveries', 'redeliver', id], env);
     expect(again).toMatchObject({ status: 0, stdout: `${id} pending: it goes out now\n` });
     await receiver.waitFor(2);
+  }, 120_000);
+
+  it('sends an endpoint a test event, and retries a delivery waiting for its next attempt', async () => {
+    // Retries as far apart as in production, so the second attempt is the retry's doing.
+    const prod = await startService({ retryScheduleMs: [5 * 60_000, 30 * 60_000] });
+    const rx = await startReceiver();
+    const prodEnv = { HOOKWAVE_URL: prod.url, HOOKWAVE_API_KEY: prod.key };
+    try {
+      let fixed = false;
+      rx.respond(() => (fixed ? { status: 200 } : { status: 500 }));
+      const ep = await prod.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.failed'] });
+      const tested = await runCliAsync(['endpoints', 'test', ep.body.id, '--message', 'from the cli'], prodEnv);
+      expect(tested.status).toBe(0);
+      const id = new RegExp(`^(dlv_\\w+) pending: endpoint\\.test goes out to ${ep.body.id} now`).exec(tested.stdout)?.[1];
+      expect(id).toBeDefined();
+      const [got] = await rx.waitFor(1);
+      expect(JSON.parse(got!.raw)).toMatchObject({ type: 'endpoint.test', data: { endpoint_id: ep.body.id, message: 'from the cli' } });
+      await until('the failed attempt to be recorded', async () => ((await prod.api('GET', `/v1/deliveries/${id}`)).body.attempt_count === 1 ? true : null));
+
+      fixed = true;
+      const retried = await runCliAsync(['deliveries', 'retry', id!], prodEnv);
+      expect(retried).toMatchObject({ status: 0, stdout: `${id} pending: it goes out now (if it fails, the retry schedule goes on)\n` });
+      await rx.waitFor(2);
+    } finally {
+      await rx.close();
+      await prod.close();
+    }
   }, 120_000);
 });
 

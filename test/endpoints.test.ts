@@ -332,23 +332,7 @@ describe('delivery log and replay', () => {
 });
 
 describe('replay rules', () => {
-  it('refuses to requeue a delivery that is still pending', async () => {
-    const svc = await service({ retryScheduleMs: [60_000] });
-    const rx = await receiver();
-    rx.respond(() => ({ status: 500 }));
-    const id = await submit(svc, { webhook_url: rx.url, webhook_events: ['task.completed'] });
-    await rx.waitFor(1);
-    const [d] = (await until('the first attempt to be recorded', async () => {
-      const r = await svc.api('GET', `/v1/tasks/${id}/deliveries`);
-      return r.body.data?.[0]?.attempt_count === 1 ? r.body.data : null;
-    })) as any[];
-    const res = await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`);
-    expect(res.status).toBe(409);
-    expect(res.body.error).toMatchObject({ code: 'DELIVERY_PENDING', details: { status: 'pending' } });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(rx.received).toHaveLength(1);
-  });
-
+  // A pending delivery waiting for its next attempt is retried now: retry-now-and-test-events.test.ts.
   it('gives a redelivery one attempt, numbered after the earlier ones', async () => {
     const svc = await service({ retryScheduleMs: [100, 100, 100] });
     const rx = await receiver();

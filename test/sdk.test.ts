@@ -262,9 +262,16 @@ describe('endpoints and deliveries', () => {
     expect(one.attempts?.[0]?.status_code).toBe(200);
     expect((await hw.deliveries.list({ endpoint_id: ep.id })).data.map((d) => d.id)).toEqual([one.id]);
 
-    expect(await hw.deliveries.redeliver(one.id)).toEqual({ id: one.id, status: 'pending' });
+    expect(one.request_body).toBe(got!.raw);
+    expect(await hw.deliveries.redeliver(one.id)).toEqual({ id: one.id, status: 'pending', final_attempt: true });
     const [, again] = await rx.waitFor(2);
     expect(again!.headers['webhook-id']).toBe(got!.headers['webhook-id']);
+
+    const test = await hw.endpoints.test(ep.id, { message: 'from the sdk' });
+    const [, , tested] = await rx.waitFor(3);
+    const event = verifyWebhook(tested!.raw, tested!.headers, ep.secret);
+    expect(event.type === 'endpoint.test' && event.data).toEqual({ endpoint_id: ep.id, message: 'from the sdk' });
+    expect(tested!.headers['webhook-id']).toBe(test.event_id);
 
     const rotated = await hw.endpoints.rotateSecret(ep.id);
     expect(rotated.secret).not.toBe(ep.secret);
