@@ -38,7 +38,7 @@ export const ERROR_CATALOGUE = {
   UPLOAD_NOT_FOUND: entry(400, false, '`input.upload_id` is not an upload of this tenant that is still kept.', 'Upload the file again (uploads expire) and use the new `upload_id`.'),
   BATCH_TOO_LARGE: entry(400, false, 'A batch has more tasks than allowed.', 'Split it into batches of at most `details.limit` tasks.'),
   TASK_NOT_CANCELABLE: entry(409, false, 'The task has already ended.', 'Nothing to do: GET the task for how it ended.'),
-  DELIVERY_PENDING: entry(409, false, 'The delivery is still pending (attempts remain); it can be sent again once it is delivered or failed.', 'Wait for its next attempt (`next_attempt_at`), or redeliver once it has ended.'),
+  DELIVERY_PENDING: entry(409, false, 'The delivery is being sent right now; sending it again as well would deliver it twice.', 'Wait for this attempt’s outcome (GET the delivery), then redeliver if it is still needed.'),
   ENDPOINT_UNAVAILABLE: entry(409, false, 'The endpoint is disabled (enable it first) or deleted; nothing can be sent to it again. `details.reason` says which.', 'Enable the endpoint (PATCH `enabled: true`) and redeliver; a deleted endpoint is gone for good.'),
   SIGNATURE_INVALID: entry(403, false, 'A signed download URL was altered.', 'Use the download URL exactly as the task gave it.'),
   GONE: entry(410, false, 'The file was deleted: its task was deleted (DELETE /v1/tasks/{id}) or its output outlived HOOKWAVE_OUTPUT_RETENTION.', 'Nothing to fetch any more; run the task again if the output is still wanted, and download outputs within the retention period.'),

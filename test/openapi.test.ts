@@ -83,7 +83,7 @@ describe('the OpenAPI document', () => {
   });
 
   it('documents every webhook event with its body and signature headers', () => {
-    expect(Object.keys(spec.webhooks).sort()).toEqual([...EVENT_TYPES].sort());
+    expect(Object.keys(spec.webhooks).sort()).toEqual([...EVENT_TYPES, 'endpoint.test'].sort());
     for (const type of EVENT_TYPES) {
       const post = spec.webhooks[type]!.post;
       expect(post.summary).toBe(type);
@@ -94,6 +94,10 @@ describe('the OpenAPI document', () => {
       expect(body.required).toEqual(['type', 'timestamp', 'data']);
       expect(body.properties.data.$ref).toBe(type === 'endpoint.disabled' ? '#/components/schemas/Endpoint' : '#/components/schemas/Task');
     }
+    // The test event is sent only when asked for, and says so; its data is the endpoint and the message.
+    const test = spec.webhooks['endpoint.test']!.post as { description?: string };
+    expect(test.description).toMatch(/POSTed to the one endpoint it was asked for/);
+    expect(spec.components.schemas.Event_endpoint_test.properties.data.required).toEqual(['endpoint_id', 'message']);
   });
 
   it('documents the 2xx answer of every /v1 route, server-sent event streams aside', () => {
@@ -192,7 +196,8 @@ describe('answers serialised through the schemas', () => {
       const views = await Promise.all(rows.map(async (d) => deliveryView(d, await store.listAttempts([d.id]), (await store.getEvent(tenant.id, d.event_id))!.type)));
       expect(views.every((v) => v.attempts!.length === 1 && v.attempts![0]!.request_headers !== null)).toBe(true);
       expect((await svc.api('GET', `/v1/tasks/${task.body.task_id}/deliveries`)).body).toEqual({ success: true, data: views });
-      expect((await svc.api('GET', `/v1/deliveries/${rows[0]!.id}`)).body).toEqual({ success: true, ...views[0] });
+      const event = (await store.getEvent(tenant.id, rows[0]!.event_id))!;
+      expect((await svc.api('GET', `/v1/deliveries/${rows[0]!.id}`)).body).toEqual({ success: true, ...views[0], request_body: event.payload });
       const listed = await svc.api('GET', `/v1/deliveries?task_id=${task.body.task_id}`);
       expect(listed.body).toEqual({ success: true, data: views.map(({ attempts: _omitted, ...v }) => v).reverse(), next_cursor: null });
 

@@ -22,6 +22,7 @@ import {
   type DeliveryStatus,
   type Endpoint,
   type EndpointDisabledEvent,
+  type EndpointTestEvent,
   type Kind,
   type EndpointWithSecret,
   type Loudness,
@@ -139,6 +140,8 @@ const apiKeyKeys = shape<ApiKey>()({ id: R, prefix: R, created_at: R, revoked_at
 const kindKeys = shape<Kind>()({ kind: R, description: R, needs_input: R, built_in: R, target_schema: R, params_schema: R });
 const taskEventKeys = shape<TaskEvent>()({ type: R, timestamp: R, data: R });
 const endpointEventKeys = shape<EndpointDisabledEvent>()({ type: R, timestamp: R, data: R });
+const testEventKeys = shape<EndpointTestEvent>()({ type: R, timestamp: R, data: R });
+const testEventDataKeys = shape<EndpointTestEvent['data']>()({ endpoint_id: R, message: R });
 
 /** Components the SDK deliberately has no interface for, and why. */
 const NOT_IN_SDK: Record<string, string> = {
@@ -216,6 +219,8 @@ function pairs(): Array<[string, () => SchemaNode | undefined, Record<string, st
     ['Kind', () => component('Kind'), kindKeys],
     ...taskEventNames.map((n): [string, () => SchemaNode, Record<string, string>] => [`${n} (TaskEvent)`, () => component(n), taskEventKeys]),
     ['Event_endpoint_disabled (EndpointDisabledEvent)', () => component('Event_endpoint_disabled'), endpointEventKeys],
+    ['Event_endpoint_test (EndpointTestEvent)', () => component('Event_endpoint_test'), testEventKeys],
+    ['Event_endpoint_test.data', () => component('Event_endpoint_test').properties?.data, testEventDataKeys],
   ];
 }
 
@@ -239,6 +244,7 @@ const COVERED = [
   'EventType',
   ...taskEventNames,
   'Event_endpoint_disabled',
+  'Event_endpoint_test',
 ];
 
 describe('SDK types against the served OpenAPI document', () => {
@@ -255,7 +261,7 @@ describe('SDK types against the served OpenAPI document', () => {
     expect([...EVENT_TYPES]).toEqual([...SERVER_EVENT_TYPES]);
     expect(component('EventType').enum).toEqual([...EVENT_TYPES]);
     expect(component('Endpoint').properties!.events!.items!.enum).toEqual([...EVENT_TYPES]);
-    expect(component('Delivery').properties!.event_type!.enum).toEqual([...EVENT_TYPES, null]);
+    expect(component('Delivery').properties!.event_type!.enum).toEqual([...EVENT_TYPES, 'endpoint.test', null]);
 
     const taskStatuses = Object.keys({ queued: 1, processing: 1, completed: 1, failed: 1, canceled: 1 } satisfies Record<TaskStatus, 1>);
     for (const served of [
