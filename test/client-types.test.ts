@@ -133,6 +133,9 @@ describe('webhook events', () => {
         case 'endpoint.disabled':
           expectTypeOf(event.data).toEqualTypeOf<Endpoint>();
           break;
+        case 'endpoint.test':
+          expectTypeOf(event.data).toEqualTypeOf<{ endpoint_id: string; message: string }>();
+          break;
         default:
           expectTypeOf(event).toBeNever();
       }

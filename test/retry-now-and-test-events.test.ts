@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { verifyWebhook } from '../src/sdk/webhooks.js';
+import { verifyWebhook } from '@hookwave/client';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
