@@ -298,6 +298,8 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(await page.locator('article.attempt .badge').allTextContents()).toEqual(['HTTP 500', 'HTTP 500']);
     expect(await page.locator('pre.excerpt').first().textContent()).toBe('receiver is down for maintenance');
     expect(await page.locator('code.webhook-id').textContent()).toBe(rx.received[0]!.headers['webhook-id']);
+    // The body it sent, byte for byte what was signed (shown indented).
+    expect(JSON.parse((await page.locator('pre.request-body').textContent())!)).toEqual(JSON.parse(rx.received[0]!.raw));
     await shot('07-delivery-failed');
 
     await page.getByRole('button', { name: 'Redeliver' }).click();

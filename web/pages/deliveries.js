@@ -61,15 +61,18 @@ export async function redeliver(id, signal, onUpdate) {
  * @param {(d: any) => void} onUpdate
  */
 export function redeliverButton(d, signal, onUpdate) {
+  // A pending delivery waiting for its next attempt is retried now and keeps its schedule; an ended one gets one more attempt.
+  const retry = d.status === 'pending';
   const btn = h(
     'button.redeliver',
     {
       type: 'button',
-      disabled: d.status === 'pending',
-      title: 'Send the same event again now, with the same webhook-id',
+      title: retry
+        ? 'Send it now instead of at its next attempt; if it fails, the retry schedule goes on'
+        : 'Send the same event again now, with the same webhook-id',
       onclick: async () => {
         btn.disabled = true;
-        btn.textContent = 'Redelivering…';
+        btn.textContent = retry ? 'Retrying…' : 'Redelivering…';
         try {
           await redeliver(d.id, signal, onUpdate);
         } catch (err) {
@@ -77,9 +80,18 @@ export function redeliverButton(d, signal, onUpdate) {
         }
       },
     },
-    'Redeliver',
+    retry ? 'Retry now' : 'Redeliver',
   );
   return btn;
+}
+
+/** @param {string} raw */
+function prettyJson(raw) {
+  try {
+    return JSON.stringify(JSON.parse(raw), null, 2);
+  } catch {
+    return raw;
+  }
 }
 
 /** @param {any} d */
@@ -195,7 +207,8 @@ export async function deliveryPage({ main, signal, params }) {
   const head = h('div');
   const summary = h('div.card');
   const attempts = h('div');
-  replace(main, head, summary, h('h2', null, 'Attempts'), attempts);
+  const body = h('pre.excerpt.request-body');
+  replace(main, head, summary, h('h2', null, 'Attempts'), attempts, h('h2', null, 'Request body'), body);
 
   /** @param {any} d */
   function render(d) {
@@ -230,6 +243,8 @@ export async function deliveryPage({ main, signal, params }) {
       ),
     );
     replace(attempts, attemptsView(d));
+    // The exact bytes every attempt sends and signs.
+    body.textContent = d.request_body ? prettyJson(d.request_body) : '—';
   }
 
   let d = await api('GET', `/v1/deliveries/${id}`, { signal });
