@@ -498,7 +498,7 @@ const cases: Case[] = [
   {
     op: 'retryDeliveryNow', does: 'makes a waiting delivery due now with its attempts kept and its circuit\'s cooldown over; never a leased or ended one',
     run: async (s) => {
-      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2); // leases dlv_1 and dlv_2; dlv_3 is held for ep_2's circuit, not leased
+      await s.claimDueDeliveries(T0, 10, T0 + MIN / 2, true); // leases dlv_1 and dlv_2; dlv_3 is held for ep_2's circuit, not leased
       const answers = [
         await s.retryDeliveryNow('ten_a', 'dlv_1', T0 + 10),
         await s.retryDeliveryNow('ten_a', 'dlv_5', T0 + 10),
