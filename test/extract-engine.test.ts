@@ -2,23 +2,18 @@
  * The extract engine against real ffmpeg, without the HTTP service around it.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TargetSpec } from '../src/engines/engine.js';
 import { extractEngine } from '../src/engines/extract.js';
 import { describeOutput, ffmpegPath, probe } from '../src/media/ffmpeg.js';
 import { readOutputHeader } from '../src/media/output-header.js';
-import { isHookwaveError } from '../src/errors.js';
+import { childFfmpegs, engineContext, engineTempDir, failure, type EngineContextOptions } from './helpers/engine-context.js';
 import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
+import { until } from './helpers/until.js';
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = engineTempDir;
 
 let mediaDir: string;
 let tone: string; // 3 s, 44.1 kHz, stereo wav
@@ -27,53 +22,8 @@ beforeAll(async () => {
   mediaDir = tempDir('hookwave-media-');
   tone = await makeTone(mediaDir, { seconds: 3, sampleRate: 44100, channels: 2, format: 'wav' });
 });
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
 
-function context(input: string, target: TargetSpec, extra: Partial<EngineRunContext> = {}): EngineRunContext {
-  return {
-    taskId: 'task_test',
-    targetId: 'tgt_test',
-    input: { path: input },
-    inputUrl: null,
-    params: {},
-    target,
-    targetName: extractEngine.targetName(target, 0),
-    outDir: tempDir('hookwave-out-'),
-    signal: new AbortController().signal,
-    progress: () => {},
-    ...extra,
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the run to fail');
-    },
-    (e: unknown) => e,
-  );
-  if (!isHookwaveError(err)) throw err;
-  return { code: err.code, message: err.message };
-}
-
-/** Linux: pids of live ffmpeg/ffprobe children of this process. */
-function childFfmpegs(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === process.pid && state !== 'Z' && /^ff(mpeg|probe)/.test(comm)) pids.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
-  }
-  return pids;
-}
+const context = (input: string, target: TargetSpec, options: EngineContextOptions = {}) => engineContext(extractEngine, target, { input, outDirPrefix: 'hookwave-out-', ...options });
 
 const CODEC = { mp3: 'mp3', wav: 'pcm_s16le', flac: 'flac', ogg: 'vorbis', opus: 'opus', m4a: 'aac' } as const;
 const CONTAINER = { mp3: 'mp3', wav: 'wav', flac: 'flac', ogg: 'ogg', opus: 'ogg', m4a: 'mp4' } as const;
@@ -164,19 +114,14 @@ describe('extract: progress and cancelation', () => {
 
   it('kills ffmpeg promptly on abort and leaves no output behind', async () => {
     const input = await makeTone(tempDir('hookwave-media-'), { seconds: 600, format: 'flac' });
-    const controller = new AbortController();
-    const ctx = context(input, { format: 'mp3' }, { signal: controller.signal });
+    const ctx = context(input, { format: 'mp3' });
     const running = failure(extractEngine.run(ctx));
 
-    // Abort once the encode (not the probe) is under way.
-    const started = Date.now();
-    while (Date.now() - started < 100 || !readdirSync(ctx.outDir).some((f) => f.endsWith('.part'))) {
-      if (Date.now() - started > 10_000) throw new Error('ffmpeg never started');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    // Abort once the encode (not the probe) is under way: ffmpeg has written part of the output.
+    await until('ffmpeg writing the output', () => readdirSync(ctx.outDir).some((f) => f.endsWith('.part')) && ctx.reported.some((f) => f > 0), 10_000, 10);
     expect(childFfmpegs()).toHaveLength(1);
     const abortedAt = Date.now();
-    controller.abort();
+    ctx.abort();
 
     const err = await running;
     expect(err.code).toBe('CANCELED');
@@ -186,9 +131,8 @@ describe('extract: progress and cancelation', () => {
   });
 
   it('rejects at once when already aborted', async () => {
-    const controller = new AbortController();
-    controller.abort();
-    const ctx = context(tone, { format: 'mp3' }, { signal: controller.signal });
+    const ctx = context(tone, { format: 'mp3' });
+    ctx.abort();
     expect((await failure(extractEngine.run(ctx))).code).toBe('CANCELED');
     expect(childFfmpegs()).toEqual([]);
   });

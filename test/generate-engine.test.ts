@@ -1,68 +1,29 @@
 /**
  * The generate engine against real ffmpeg: reproducibility, tempo, key, length, seeds and cancelation.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
 import FFT from 'fft.js';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { validateSchema } from '../src/schema/validation.js';
 import { beatGroups, Composer } from '../src/engines/dsp/composer.js';
 import { Prng } from '../src/engines/dsp/prng.js';
 import { styleFromPrompt } from '../src/engines/dsp/style.js';
 import { makeKey } from '../src/engines/dsp/theory.js';
-import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import type { TargetSpec } from '../src/engines/engine.js';
 import { generateEngine } from '../src/engines/generate.js';
 import { isHookwaveError } from '../src/errors.js';
+import { childFfmpegs, engineContext, type EngineContextOptions } from './helpers/engine-context.js';
 import { decodeF32 } from './helpers/media.js';
+import { until } from './helpers/until.js';
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function context(params: Record<string, unknown>, target: TargetSpec, extra: Partial<EngineRunContext> = {}): EngineRunContext {
-  return {
-    taskId: 'task_generate_test',
-    targetId: 'tgt_generate_test',
-    input: { path: null },
-    inputUrl: null,
-    params,
-    target,
-    targetName: generateEngine.targetName(target, 0),
-    outDir: tempDir('hookwave-generate-out-'),
-    signal: new AbortController().signal,
-    progress: () => {},
-    ...extra,
-  };
+function context(params: Record<string, unknown>, target: TargetSpec, options: EngineContextOptions = {}) {
+  return engineContext(generateEngine, target, { taskId: 'task_generate_test', targetId: 'tgt_generate_test', params, outDirPrefix: 'hookwave-generate-out-', ...options });
 }
 
-async function generate(params: Record<string, unknown>, target: TargetSpec = { format: 'wav' }, extra: Partial<EngineRunContext> = {}) {
-  const ctx = context(params, target, extra);
+async function generate(params: Record<string, unknown>, target: TargetSpec = { format: 'wav' }, options: EngineContextOptions = {}) {
+  const ctx = context(params, target, options);
   const result = await generateEngine.run(ctx);
   return { ctx, result, output: result.outputs[0]!, bytes: readFileSync(result.outputs[0]!.path) };
-}
-
-/** Linux: pids of live ffmpeg/ffprobe children of this process. */
-function childFfmpegs(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === process.pid && state !== 'Z' && /^ff(mpeg|probe)/.test(comm)) pids.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
-  }
-  return pids;
 }
 
 /**
@@ -279,23 +240,17 @@ describe('generate: params and targets', () => {
 
 describe('generate: cancelation', () => {
   it('kills ffmpeg promptly on abort and leaves no output behind', async () => {
-    const controller = new AbortController();
-    let progressed = 0;
-    const ctx = context({ prompt: 'edm', duration: 600, seed: 1 }, { format: 'mp3' }, { signal: controller.signal, progress: (f) => (progressed = f) });
+    const ctx = context({ prompt: 'edm', duration: 600, seed: 1 }, { format: 'mp3' });
     const running = generateEngine.run(ctx).then(
       () => {
         throw new Error('expected the run to fail');
       },
       (e: unknown) => e,
     );
-    const started = Date.now();
-    while (progressed === 0) {
-      if (Date.now() - started > 10_000) throw new Error('generation never started');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until('generation to start', () => ctx.reported.some((f) => f > 0), 10_000, 10);
     expect(childFfmpegs()).toHaveLength(1);
     const abortedAt = Date.now();
-    controller.abort();
+    ctx.abort();
     const err = await running;
     expect(isHookwaveError(err) && err.code).toBe('CANCELED');
     expect(Date.now() - abortedAt).toBeLessThan(1000);

@@ -2,21 +2,15 @@
  * The stems engine's fast method (the DSP separator) against real ffmpeg, on mixes synthesised by the test so
  * the true sources are known. The learned model (the default method) is tested in stems-model.test.ts.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import { readdirSync } from 'node:fs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TargetSpec } from '../src/engines/engine.js';
 import { stemsEngine } from '../src/engines/stems.js';
-import { isHookwaveError } from '../src/errors.js';
+import { childFfmpegs, engineContext, engineTempDir, failure, type EngineContextOptions } from './helpers/engine-context.js';
 import { decodeF32, makeGarbage, makeStemMix, makeTone, readWav, sdr, type StemMix } from './helpers/media.js';
+import { until } from './helpers/until.js';
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
+const tempDir = engineTempDir;
 
 const SECONDS = 6;
 let mediaDir: string;
@@ -26,53 +20,8 @@ beforeAll(async () => {
   mediaDir = tempDir('hookwave-stems-media-');
   stereo = await makeStemMix(mediaDir, { seconds: SECONDS });
 });
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
-
-function context(input: string, target: TargetSpec, extra: Partial<EngineRunContext> = {}): EngineRunContext {
-  return {
-    taskId: 'task_test',
-    targetId: 'tgt_test',
-    input: { path: input },
-    inputUrl: null,
-    params: { method: 'fast' },
-    target,
-    targetName: stemsEngine.targetName(target, 0),
-    outDir: tempDir('hookwave-stems-out-'),
-    signal: new AbortController().signal,
-    progress: () => {},
-    ...extra,
-  };
-}
-
-async function failure(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const err = await promise.then(
-    () => {
-      throw new Error('expected the run to fail');
-    },
-    (e: unknown) => e,
-  );
-  if (!isHookwaveError(err)) throw err;
-  return { code: err.code, message: err.message };
-}
-
-/** Linux: pids of live ffmpeg/ffprobe children of this process. */
-function childFfmpegs(): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(ppid) === process.pid && state !== 'Z' && /^ff(mpeg|probe)/.test(comm)) pids.push(Number(entry));
-    } catch {
-      // the process exited while we looked
-    }
-  }
-  return pids;
-}
+const context = (input: string, target: TargetSpec, options: EngineContextOptions = {}) =>
+  engineContext(stemsEngine, target, { input, params: { method: 'fast' }, outDirPrefix: 'hookwave-stems-out-', ...options });
 
 /** Runs every stem of `mix` to wav and decodes them. */
 async function allStems(input: string): Promise<Record<string, { samples: Float32Array; info: unknown; channels: number | null; duration: number | null }>> {
@@ -254,22 +203,12 @@ describe('stems: cancelation', () => {
   it('kills both ffmpeg processes promptly on abort and leaves no output behind', async () => {
     // Long enough that separation is still running when we abort (≈ 2 s of work on an idle core).
     const input = await makeTone(tempDir('hookwave-stems-media-'), { seconds: 90 });
-    const controller = new AbortController();
-    const ctx = context(input, { stem: 'vocals', format: 'mp3' }, { signal: controller.signal });
-    let progressed = 0;
-    ctx.progress = (f) => {
-      progressed = f;
-    };
+    const ctx = context(input, { stem: 'vocals', format: 'mp3' });
     const running = failure(stemsEngine.run(ctx));
-
-    const started = Date.now();
-    while (progressed === 0) {
-      if (Date.now() - started > 10_000) throw new Error('separation never started');
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    await until('separation to start', () => ctx.reported.some((f) => f > 0), 10_000, 10);
     expect(childFfmpegs()).toHaveLength(2);
     const abortedAt = Date.now();
-    controller.abort();
+    ctx.abort();
 
     const err = await running;
     expect(err.code).toBe('CANCELED');
@@ -279,9 +218,8 @@ describe('stems: cancelation', () => {
   });
 
   it('rejects at once when already aborted', async () => {
-    const controller = new AbortController();
-    controller.abort();
-    const ctx = context(stereo.mix, { stem: 'drums', format: 'wav' }, { signal: controller.signal });
+    const ctx = context(stereo.mix, { stem: 'drums', format: 'wav' });
+    ctx.abort();
     expect((await failure(stemsEngine.run(ctx))).code).toBe('CANCELED');
     expect(childFfmpegs()).toEqual([]);
   });

@@ -4,45 +4,25 @@
  * the Python reference that defines it (training/stems/separate.py), across chunk boundaries, and with a
  * broken model file.
  */
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, readdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { EngineRunContext, TargetSpec } from '../src/engines/engine.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TargetSpec } from '../src/engines/engine.js';
 import { stemsEngine } from '../src/engines/stems.js';
 import { BUILTIN_MODEL_DIR, loadStemsModel } from '../src/engines/stems-model/model-file.js';
 import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
 import { stemsSession, type StemsSession } from '../src/engines/stems-model/session.js';
+import { engineContext, engineTempDir } from './helpers/engine-context.js';
 import { decodeF32, makeTone, readWav, sdr } from './helpers/media.js';
 import { startService } from './helpers/service.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/stems');
 const STEMS = ['drums', 'bass', 'other', 'vocals'] as const;
 
-const dirs: string[] = [];
-function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(dir);
-  return dir;
-}
-afterAll(() => {
-  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
-});
+const tempDir = engineTempDir;
 
-function context(input: string, target: TargetSpec, params: Record<string, unknown> = {}): EngineRunContext {
-  return {
-    taskId: 'task_test',
-    targetId: 'tgt_test',
-    input: { path: input },
-    inputUrl: null,
-    params,
-    target,
-    targetName: stemsEngine.targetName(target, 0),
-    outDir: tempDir('hookwave-stems-model-'),
-    signal: new AbortController().signal,
-    progress: () => {},
-  };
-}
+const context = (input: string, target: TargetSpec, params: Record<string, unknown> = {}) =>
+  engineContext(stemsEngine, target, { input, params, outDirPrefix: 'hookwave-stems-model-' });
 
 /** Runs the separator in-process on interleaved stereo, one output per entry of `outputs`. */
 async function separate(session: StemsSession, mix: Float32Array, outputs: number[][], options: { coreFrames?: number; wiener?: boolean; piece?: number } = {}): Promise<Float32Array[]> {
