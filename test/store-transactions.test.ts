@@ -11,6 +11,7 @@ import { openStore } from '../src/store/open-store.js';
 import type { Store } from '../src/store/store.js';
 import { freshDatabase, type TestDatabase } from './helpers/database.js';
 import { tempDir } from './helpers/service.js';
+import { until } from './helpers/until.js';
 
 let db: TestDatabase;
 let store: Store;
@@ -66,8 +67,13 @@ describe('store.tx', () => {
       expect(await store.getTenant(ok2.id)).toMatchObject({ name: 'tx-ok-2' });
       expect(await store.getTenant(bad.id)).toBeNull();
       expect(await store.getTenant(dup.id)).toBeNull();
-      await new Promise((r) => setTimeout(r, 100));
-      expect(woken.filter((w) => w !== undefined).sort()).toEqual(['ok1', 'ok2']);
+      // A wake-up committed after them all arrives after theirs (a channel delivers in commit order),
+      // so once it is here, any wake-up of a rolled-back transaction would be too.
+      await store.tx(async (tx) => {
+        tx.notifyAfterCommit('cancel', 'later');
+      });
+      await until('the later wake-up', () => woken.includes('later'));
+      expect(woken.filter((w) => w !== undefined && w !== 'later').sort()).toEqual(['ok1', 'ok2']);
     } finally {
       unsubscribe();
     }

@@ -7,7 +7,7 @@
  * not loopback reaches the socket layer, even if the policy code were broken.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import ipaddr from 'ipaddr.js';
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -16,6 +16,7 @@ import { compilePolicy, describeAddress, isAddressAllowed } from '../src/net/add
 import { readCapped } from '../src/net/read-capped.js';
 import { GuardRefusedError, UrlGuard, isGuardRefusal, type Resolver, type UrlGuardOptions } from '../src/net/url-guard.js';
 import { postCapped } from '../src/net/post.js';
+import { until } from './helpers/until.js';
 
 const strict = { allowLoopback: false, allowCidrs: [] };
 
@@ -255,7 +256,6 @@ describe('guard.lookup (net lookup contract, no sockets)', () => {
 describe('connect-time enforcement (dials loopback only)', () => {
   let server: http.Server;
   let port: number;
-  let connections = 0;
   const seenPaths: string[] = [];
   const dialed: string[] = [];
   let guard: UrlGuard | undefined;
@@ -277,8 +277,21 @@ describe('connect-time enforcement (dials loopback only)', () => {
       return addresses.map((address) => ({ address, family: address.includes(':') ? 6 : 4 }));
     };
 
-  /** Lets a connect that slipped through reach the server before we count. */
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  /** Client ports of the connections the server accepted, in order. */
+  const accepted: number[] = [];
+  /**
+   * The connections that reached the server, counted once a probe dialed now has arrived: a connect
+   * that slipped through earlier is accepted before it.
+   */
+  const reachedServer = async (): Promise<number> => {
+    const probe = net.connect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => probe.once('connect', resolve).once('error', reject));
+    const probePort = probe.localPort!;
+    await until('the probe connection to reach the server', () => accepted.includes(probePort), 5000, 5);
+    probe.destroy();
+    accepted.splice(accepted.indexOf(probePort), 1);
+    return accepted.length;
+  };
 
   beforeAll(async () => {
     server = http.createServer((req, res) => {
@@ -293,13 +306,15 @@ describe('connect-time enforcement (dials loopback only)', () => {
         res.end('ok');
       }
     });
-    server.on('connection', () => connections++);
+    server.on('connection', (socket) => {
+      accepted.push(socket.remotePort!);
+    });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     port = (server.address() as AddressInfo).port;
   });
   afterAll(async () => new Promise((resolve) => server.close(resolve)));
   beforeEach(() => {
-    connections = 0;
+    accepted.length = 0;
     seenPaths.length = 0;
     dialed.length = 0;
   });
@@ -317,8 +332,7 @@ describe('connect-time enforcement (dials loopback only)', () => {
     expect(isGuardRefusal(err), String(err)).toBe(true);
     expect(err).toBeInstanceOf(GuardRefusedError);
     expect((err as GuardRefusedError).address).toBe(address);
-    await settle();
-    expect(connections).toBe(0);
+    expect(await reachedServer()).toBe(0);
     expect(dialed).toEqual([]);
   };
 
