@@ -80,7 +80,13 @@ describe('registered endpoints', () => {
     expect(() => new Webhook(svc.secret).verify(atAll!.raw, atAll!.headers as Record<string, string>)).toThrow();
     new Webhook(svc.secret).verify(first!.raw, first!.headers as Record<string, string>);
 
-    await new Promise((r) => setTimeout(r, 300));
+    // The fan-out is decided when the event is written: once every delivery the task has is done,
+    // nothing more goes out, so the other receivers' silence is final.
+    const deliveries = await until('every delivery of the task to be delivered', async () => {
+      const r = await svc.api('GET', `/v1/tasks/${id}/deliveries`);
+      return r.body.data.length > 0 && r.body.data.every((d: { status: string }) => d.status === 'delivered') ? (r.body.data as Array<{ url: string }>) : null;
+    });
+    expect(deliveries.map((d) => d.url).sort()).toEqual([all.url, all.url, own.url, own.url].sort());
     expect(failuresOnly.received).toHaveLength(0);
     expect(off.received).toHaveLength(0);
 
@@ -131,7 +137,7 @@ describe('registered endpoints', () => {
     const rx = await receiver();
     const created = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
     const rotated = await svc.api('POST', `/v1/endpoints/${created.body.id}/rotate-secret`);
-    await new Promise((r) => setTimeout(r, 20));
+    await until('the old secret to expire', () => Date.now() > Date.parse(rotated.body.previous_secret_expires_at));
     await waitForTask(svc, await submit(svc));
     const [hook] = await rx.waitFor(1);
     expect((hook!.headers['webhook-signature'] as string).split(' ')).toHaveLength(1);
@@ -347,9 +353,14 @@ describe('replay rules', () => {
     const d = await failed(1); // 410 is final
     expect((await svc.api('POST', `/v1/deliveries/${d.id}/redeliver`)).status).toBe(202);
     const again = await failed(2);
-    // The schedule would allow three more tries after a second attempt; a manual resend gets one.
-    await new Promise((r) => setTimeout(r, 600));
-    expect(rx.received).toHaveLength(2);
+    // The schedule would allow three more tries after a second attempt; a manual resend gets one:
+    // the delivery is final (failed, nothing scheduled), and a later task's webhook reaching the same
+    // receiver shows the dispatcher has claimed since without sending the first one again.
+    expect(again.next_attempt_at).toBeNull();
+    rx.respond(() => ({ status: 200 }));
+    const later = await submit(svc, { webhook_url: rx.url, webhook_events: ['task.completed'] });
+    await until("the later task's webhook", () => rx.received.some((r) => r.body?.data?.id === later));
+    expect(rx.received.map((r) => r.body.data.id)).toEqual([id, id, later]);
     expect(again.attempts.map((a: { attempt_number: number; status_code: number }) => [a.attempt_number, a.status_code])).toEqual([
       [1, 410],
       [2, 500],
@@ -361,7 +372,7 @@ describe('replay rules', () => {
     const rx = await receiver();
     rx.respond(() => ({ status: 500 }));
     const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['task.completed'] });
-    await submit(svc);
+    const first = await submit(svc);
     await rx.waitFor(1);
     const tenant = (await svc.hw.store.getTenantByName('acme'))!;
     // The row goes while a retry is due (as when a delete races the dispatcher's claim).
@@ -379,8 +390,13 @@ describe('replay rules', () => {
     expect(recover.status).toBe(409);
     expect(recover.body.error).toMatchObject({ code: 'ENDPOINT_UNAVAILABLE', details: { reason: 'deleted' } });
     expect((await svc.api('POST', '/v1/endpoints/ep_00000000000000000000000000/recover?since=2020-01-01T00:00:00Z')).status).toBe(404);
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(rx.received).toHaveLength(1);
+    // Neither refusal queued anything: the delivery stays failed after its one attempt (its retry was
+    // claimed and dropped above), and a later task's own webhook to the same URL is all that arrives.
+    expect((await svc.api('GET', `/v1/deliveries/${d.id}`)).body).toMatchObject({ status: 'failed', attempt_count: 1 });
+    rx.respond(() => ({ status: 200 }));
+    const later = await submit(svc, { webhook_url: rx.url, webhook_events: ['task.completed'] });
+    await until("the later task's webhook", () => rx.received.some((r) => r.body?.data?.id === later));
+    expect(rx.received.map((r) => r.body.data.id)).toEqual([first, later]);
   });
 
   it('refuses to replay to a disabled endpoint', async () => {

@@ -117,9 +117,16 @@ describe('GET /metrics', () => {
     const canceled = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(short) }, targets: [{ format: 'mp3' }], webhook_url: rx.url });
     expect(waiting.status).toBe(202);
     expect((await svc.api('POST', `/v1/tasks/${canceled.body.task_id}/cancel`)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1100));
 
-    const m = await scrape(svc);
+    const m = await until(
+      'the task.canceled webhook to have waited a second',
+      async () => {
+        const m = await scrape(svc);
+        return value(m, 'hookwave_oldest_due_delivery_age_seconds') >= 1 && m;
+      },
+      20_000,
+      100,
+    );
     expect(value(m, 'hookwave_tasks', { status: 'queued', kind: 'extract' })).toBe(1);
     expect(value(m, 'hookwave_tasks', { status: 'canceled', kind: 'extract' })).toBe(1);
     expect(value(m, 'hookwave_targets', { status: 'queued' })).toBe(2);
@@ -211,8 +218,9 @@ describe('graceful shutdown', () => {
       return t.body.targets.some((x: { status: string; progress: number }) => x.status === 'processing' && x.progress > 0);
     });
     // A client following the task over SSE must not hold the shutdown up: its stream is ended.
-    const following = readSse(`${first.url}/v1/tasks/${id}/events`, { 'x-api-key': key }, { timeoutMs: 60_000 });
-    await new Promise((r) => setTimeout(r, 300));
+    let open = false;
+    const following = readSse(`${first.url}/v1/tasks/${id}/events`, { 'x-api-key': key }, { timeoutMs: 60_000, onOpen: () => (open = true) });
+    await until('the stream to open', () => open);
     const t0 = Date.now();
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);

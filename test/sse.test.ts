@@ -8,6 +8,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 import { readSse } from './helpers/sse.js';
+import { until } from './helpers/until.js';
 
 let svc: TestService;
 let files: FileServer;
@@ -73,8 +74,10 @@ describe('GET /v1/tasks/:id/events', () => {
 describe('GET /v1/events', () => {
   it("streams the tenant's new events as they happen", async () => {
     const t = await svc.newTenant('stream-co');
-    const listening = readSse(`${svc.url}/v1/events`, { 'x-api-key': t.key }, { until: (e) => e.event === 'task.completed' });
-    await new Promise((r) => setTimeout(r, 200));
+    let open = false;
+    const listening = readSse(`${svc.url}/v1/events`, { 'x-api-key': t.key }, { until: (e) => e.event === 'task.completed', onOpen: () => (open = true) });
+    // "From now on" starts when the server answers: a task created after that is in the stream.
+    await until('the stream to open', () => open);
     const created = await fetch(`${svc.url}/v1/tasks`, {
       method: 'POST',
       headers: { 'x-api-key': t.key, 'content-type': 'application/json' },

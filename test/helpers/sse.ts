@@ -5,11 +5,16 @@ export interface SseEvent {
   data: string;
 }
 
-export async function readSse(url: string, headers: Record<string, string>, opts: { until?: (e: SseEvent) => boolean; timeoutMs?: number } = {}): Promise<SseEvent[]> {
+/**
+ * Reads the stream at `url` until `opts.until` says stop, the server ends it, or `timeoutMs` passes.
+ * `opts.onOpen` runs once the server has answered 200: it is following the stream from then on.
+ */
+export async function readSse(url: string, headers: Record<string, string>, opts: { until?: (e: SseEvent) => boolean; timeoutMs?: number; onOpen?: () => void } = {}): Promise<SseEvent[]> {
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), opts.timeoutMs ?? 20_000);
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: controller.signal });
   if (res.status !== 200) throw new Error(`SSE answered ${res.status}: ${await res.text()}`);
+  opts.onOpen?.();
   const events: SseEvent[] = [];
   const decoder = new TextDecoder();
   let buf = '';
