@@ -10,6 +10,7 @@ import { makeTone } from './helpers/media.js';
 import { runCli, spawnService } from './helpers/process.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { callApi, tempDir } from './helpers/service.js';
+import { until } from './helpers/until.js';
 import { freshDatabase, type TestDatabase } from './helpers/database.js';
 
 let files: FileServer;
@@ -69,8 +70,7 @@ describe('kill -9 and restart', () => {
       ids.push(res.body.task_id);
     }
     // Die in the middle: some tasks done and delivered, some running, some queued.
-    const deadline = Date.now() + 30_000;
-    while (receiver.received.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await until('two webhooks from the first process', () => receiver.received.length >= 2, 30_000, 20);
     first.child.kill('SIGKILL');
     await first.exited;
     const before = receiver.received.length;
@@ -79,11 +79,15 @@ describe('kill -9 and restart', () => {
     const second = await spawnService([], env);
     try {
       const done = new Map<string, string>();
-      const until = Date.now() + 90_000;
-      while (done.size < ids.length && Date.now() < until) {
-        for (const r of receiver.received) if (r.body?.type === 'task.completed') done.set(r.body.data.id, r.headers['webhook-id'] as string);
-        await new Promise((r) => setTimeout(r, 100));
-      }
+      await until(
+        'a task.completed webhook for every task',
+        () => {
+          for (const r of receiver.received) if (r.body?.type === 'task.completed') done.set(r.body.data.id, r.headers['webhook-id'] as string);
+          return done.size >= ids.length;
+        },
+        90_000,
+        100,
+      );
       expect([...done.keys()].sort()).toEqual([...ids].sort());
 
       // Every task completed; duplicates, if any, repeat the same webhook-id with the same body.

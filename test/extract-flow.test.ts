@@ -9,6 +9,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { until } from './helpers/until.js';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -41,13 +42,7 @@ function eventsFor(taskId: string) {
 }
 
 async function waitForEvent(taskId: string, type: string) {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const hit = eventsFor(taskId).find((r) => r.body.type === type);
-    if (hit) return hit;
-    if (Date.now() > deadline) throw new Error(`no ${type} webhook for ${taskId}; got ${eventsFor(taskId).map((r) => r.body.type)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  return until(`a ${type} webhook for ${taskId}`, () => eventsFor(taskId).find((r) => r.body.type === type), 30_000, 25);
 }
 
 describe('an extract task end to end', () => {
@@ -153,9 +148,19 @@ describe('an extract task end to end', () => {
       const ok = await fetch(valid.url);
       expect(ok.status).toBe(200);
       await ok.arrayBuffer();
-      const wait = Date.parse(valid.url_expires_at) - Date.now() + 1100;
-      await new Promise((r) => setTimeout(r, Math.max(0, wait)));
-      const expired = await fetch(valid.url);
+      const expired = await until(
+        'the URL to expire',
+        async () => {
+          const res = await fetch(valid.url);
+          if (res.status !== 200) return res;
+          await res.arrayBuffer();
+          return null;
+        },
+        15_000,
+        200,
+      );
+      // It served until its stated expiry (whole seconds: up to a second early).
+      expect(Date.now()).toBeGreaterThanOrEqual(Date.parse(valid.url_expires_at) - 1000);
       expect(expired.status).toBe(403);
       expect(((await expired.json()) as any).error.code).toBe('URL_EXPIRED');
 
@@ -234,23 +239,23 @@ describe('canceling a running task', () => {
       const created = await big.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(longTone) }, targets: [{ format: 'opus' }], webhook_url: rx.url });
       const id = created.body.task_id;
       // Wait until ffmpeg is running (progress moves), then cancel.
-      const deadline = Date.now() + 20_000;
-      for (;;) {
-        const t = (await big.api('GET', `/v1/tasks/${id}`)).body;
-        if (t.targets[0].progress > 0) break;
-        if (t.status !== 'processing' && t.status !== 'queued') throw new Error(`task ended ${t.status} before cancel`);
-        if (Date.now() > deadline) throw new Error('engine never reported progress');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await until(
+        'the engine to report progress',
+        async () => {
+          const t = (await big.api('GET', `/v1/tasks/${id}`)).body;
+          if (t.status !== 'processing' && t.status !== 'queued') throw new Error(`task ended ${t.status} before cancel`);
+          return t.targets[0].progress > 0;
+        },
+        20_000,
+        50,
+      );
       const res = await big.api('POST', `/v1/tasks/${id}/cancel`);
       expect(res.body.status).toBe('canceled');
       const [hook] = await rx.waitFor(1);
       expect(hook!.body.type).toBe('task.canceled');
       expect(hook!.body.data.status).toBe('canceled');
       // The worker lets go of it: nothing is running and no output appears later.
-      const until = Date.now() + 5000;
-      while (big.hw.worker!.activeTargets > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
-      expect(big.hw.worker!.activeTargets).toBe(0);
+      await until('the worker to let go', () => big.hw.worker!.activeTargets === 0, 5000, 50);
       const task = (await big.api('GET', `/v1/tasks/${id}`)).body;
       expect(task.status).toBe('canceled');
       expect(task.targets[0].status).toBe('canceled');

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseDisposition } from 'content-disposition';
 import { makeTone } from './helpers/media.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';
+import { until } from './helpers/until.js';
 
 let svc: TestService;
 let tone: Buffer;
@@ -83,15 +84,12 @@ describe('signed download URLs', () => {
   beforeAll(async () => {
     const { upload_id } = await upload('song.wav');
     const task = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { upload_id }, targets: [{ format: 'flac' }] });
-    for (;;) {
+    const done = await until('the task to complete', async () => {
       const t = (await svc.api('GET', `/v1/tasks/${task.body.task_id}`)).body;
-      if (t.status === 'completed') {
-        url = new URL(t.targets[0].outputs[0].url);
-        break;
-      }
-      expect(['queued', 'processing']).toContain(t.status);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+      if (t.status !== 'completed') expect(['queued', 'processing']).toContain(t.status);
+      return t.status === 'completed' && t;
+    });
+    url = new URL(done.targets[0].outputs[0].url);
   });
 
   it('serve the file at the URL as given', async () => {

@@ -22,7 +22,8 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { runCli, spawnService, type ServiceProcess } from './helpers/process.js';
 import { startS3Server, type S3TestServer } from './helpers/s3-server.js';
-import { callApi, startService, tempDir, type TestService } from './helpers/service.js';
+import { callApi, startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { until } from './helpers/until.js';
 
 const BUCKET = 'hookwave-files';
 const PREFIX = 'prod/';
@@ -71,15 +72,7 @@ async function download(url: string, headers: Record<string, string> = {}): Prom
   return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
-async function waitDone(svc: TestService, id: string): Promise<any> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const t = (await svc.api('GET', `/v1/tasks/${id}`)).body;
-    if (['completed', 'failed', 'canceled'].includes(t.status)) return t;
-    if (Date.now() > deadline) throw new Error(`task ${id} still ${t.status}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitDone = (svc: TestService, id: string): Promise<any> => waitForTask(svc, id);
 
 /** The bucket key hookwave promises: <prefix><tenant>/<task>/<target>/<output id>.<format>. */
 function outputKeyPattern(tenantId: string, taskId: string, targetId: string, format: string): RegExp {
@@ -390,14 +383,17 @@ describe('an API process and a worker process that share only the database and t
   it('serves, from the API, the output the worker stored', async () => {
     const created = await callApi(api.url, key, 'POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'flac' }] });
     expect(created.status).toBe(202);
-    const deadline = Date.now() + 30_000;
-    let task: any;
-    for (;;) {
-      task = (await callApi(api.url, key, 'GET', `/v1/tasks/${created.body.task_id}`)).body;
-      if (task.status === 'completed' || task.status === 'failed') break;
-      if (Date.now() > deadline) throw new Error(`task still ${task.status}\napi:\n${api.logs.join('\n')}\nworker:\n${worker.logs.join('\n')}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    const task = await until(
+      'the task to end',
+      async () => {
+        const t = (await callApi(api.url, key, 'GET', `/v1/tasks/${created.body.task_id}`)).body;
+        return (t.status === 'completed' || t.status === 'failed') && t;
+      },
+      30_000,
+      50,
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\napi:\n${api.logs.join('\n')}\nworker:\n${worker.logs.join('\n')}`);
+    });
     expect(task.status, JSON.stringify(task.targets[0].error)).toBe('completed');
     const out = task.targets[0].outputs[0];
     const stored = s3.keys(BUCKET).filter((k) => k.startsWith('split/') && k.includes(task.id));

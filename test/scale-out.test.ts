@@ -19,6 +19,7 @@ import { makeTone } from './helpers/media.js';
 import { runCli, spawnService, type ServiceProcess } from './helpers/process.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { callApi, tempDir } from './helpers/service.js';
+import { until } from './helpers/until.js';
 
 const TASKS = 300;
 const LEASE_MS = 2000;
@@ -41,8 +42,6 @@ function parseLogs(p: ServiceProcess): LogLine[] {
   }
   return out;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
   let db: TestDatabase;
@@ -105,16 +104,19 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
   async function claimDelay(api: ServiceProcess): Promise<number> {
     const res = await callApi(api.url, key, 'POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'wav' }] });
     expect(res.status).toBe(202);
-    const deadline = Date.now() + 20_000;
-    for (;;) {
-      const [row] = await db.query<{ waited: number | null; status: string }>(
-        'SELECT (started_at - created_at)::float8 AS waited, status FROM targets WHERE task_id = $1',
-        [res.body.task_id],
-      );
-      if (row && row.waited !== null && row.status !== 'processing') return row.waited;
-      if (Date.now() > deadline) throw new Error(`task ${res.body.task_id} did not run within 20 s`);
-      await sleep(20);
-    }
+    const row = await until(
+      `task ${res.body.task_id} to run`,
+      async () => {
+        const [row] = await db.query<{ waited: number | null; status: string }>(
+          'SELECT (started_at - created_at)::float8 AS waited, status FROM targets WHERE task_id = $1',
+          [res.body.task_id],
+        );
+        return row && row.waited !== null && row.status !== 'processing' && row;
+      },
+      20_000,
+      20,
+    );
+    return row.waited!;
   }
 
   it('wakes a worker in another process through NOTIFY, not the poll', async () => {
@@ -128,12 +130,15 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
     const before = await listeners();
     expect(before).toHaveLength(apis.length + workers.length);
     await db.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [before.map((r) => r.pid)]);
-    const deadline = Date.now() + 10_000;
-    let after = await listeners();
-    while ((after.length < before.length || after.some((r) => before.some((b) => b.pid === r.pid))) && Date.now() < deadline) {
-      await sleep(50);
-      after = await listeners();
-    }
+    const after = await until(
+      'every process to LISTEN again on a new connection',
+      async () => {
+        const after = await listeners();
+        return after.length >= before.length && !after.some((r) => before.some((b) => b.pid === r.pid)) && after;
+      },
+      10_000,
+      50,
+    );
     expect(after).toHaveLength(before.length);
     for (let i = 0; i < 3; i++) expect(await claimDelay(apis[i % 2]!)).toBeLessThan(1000);
   }, 60_000);
@@ -203,36 +208,35 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
     const submitting = Promise.all(Array.from({ length: 8 }, (_, i) => submit(apis[i % 2]!)));
 
     // Kill, with SIGKILL, a worker that holds leases while about a third of the work is done.
-    let victim: ServiceProcess | null = null;
     let heldAtKill: string[] = [];
-    const killDeadline = Date.now() + 60_000;
-    while (!victim && Date.now() < killDeadline) {
-      const done = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM targets WHERE status = 'completed'"))[0]!.n;
-      if (done >= TASKS / 3) {
+    const victim = await until(
+      'a worker holding leases once a third of the tasks are done',
+      async () => {
+        const done = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM targets WHERE status = 'completed'"))[0]!.n;
+        if (done < TASKS / 3) return null;
         const held = await db.query<{ lease_owner: string; ids: string[] }>(
           "SELECT lease_owner, array_agg(id) AS ids FROM targets WHERE status = 'processing' GROUP BY lease_owner",
         );
         for (const h of held) {
           const p = workers.find((w) => h.lease_owner.includes(`_${w.child.pid}_`));
           if (p) {
-            victim = p;
             heldAtKill = h.ids;
             p.child.kill('SIGKILL');
-            break;
+            return p;
           }
         }
-      }
-      if (!victim) await sleep(25);
-    }
-    expect(victim, 'no worker held a lease once a third of the tasks were done').not.toBeNull();
-    await victim!.exited;
+        return null;
+      },
+      60_000,
+      25,
+    );
+    await victim.exited;
     await submitting;
     expect(ids).toHaveLength(TASKS);
 
     // Every task.completed webhook arrives.
     const completions = () => receiver.received.slice(receivedBefore).filter((r) => r.body?.type === 'task.completed');
-    const deadline = Date.now() + 180_000;
-    while (new Set(completions().map((r) => r.body.data.id)).size < TASKS && Date.now() < deadline) await sleep(100);
+    await until('a task.completed webhook for every task', () => new Set(completions().map((r) => r.body.data.id)).size >= TASKS, 180_000, 100);
     const byTask = new Map<string, Set<string>>();
     for (const r of completions()) {
       const set = byTask.get(r.body.data.id) ?? new Set<string>();

@@ -31,6 +31,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';
+import { until } from './helpers/until.js';
 
 let svc: TestService;
 let hw: Hookwave;
@@ -251,11 +252,10 @@ describe('endpoints and deliveries', () => {
     const [got] = await rx.waitFor(1);
     expect(verifyWebhook(got!.raw, got!.headers, ep.secret).type).toBe('task.completed');
 
-    let deliveries = await hw.deliveries.listForTask(task_id);
-    for (let i = 0; i < 50 && deliveries[0]?.status !== 'delivered'; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      deliveries = await hw.deliveries.listForTask(task_id);
-    }
+    const deliveries = await until('the delivery to be recorded as delivered', async () => {
+      const list = await hw.deliveries.listForTask(task_id);
+      return list[0]?.status === 'delivered' && list;
+    });
     expect(deliveries).toHaveLength(1);
     const one = await hw.deliveries.get(deliveries[0]!.id);
     expect(one).toMatchObject({ status: 'delivered', event_type: 'task.completed', endpoint_id: ep.id });
@@ -360,7 +360,7 @@ describe('receiving webhooks', () => {
 
     const { task_id } = await hw.tasks.create({ kind: 'extract', input: { url: files.url(short) }, targets: [{ format: 'mp3' }], webhook_url: viaMiddleware.url });
     await hw.tasks.wait(task_id);
-    for (let i = 0; i < 100 && (viaMiddleware.accepted.length < 1 || viaFastify.accepted.length < 1); i++) await new Promise((r) => setTimeout(r, 50));
+    await until('both receivers to accept a webhook', () => viaMiddleware.accepted.length >= 1 && viaFastify.accepted.length >= 1);
     expect(viaMiddleware.accepted.map((e) => e.type)).toEqual(['task.completed']);
     const event = viaMiddleware.accepted[0]!;
     if (event.type === 'endpoint.disabled' || event.type === 'endpoint.test') throw new Error('unexpected event');

@@ -10,6 +10,7 @@ import { startFileServer, type FileServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver } from './helpers/receiver.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';
+import { until } from './helpers/until.js';
 import path from 'node:path';
 import { closedPort } from './helpers/closed-port.js';
 
@@ -28,15 +29,15 @@ afterAll(async () => {
   await files.close();
 });
 
-async function deliveriesOf(id: string, until: (d: any) => boolean) {
-  const deadline = Date.now() + 20_000;
-  for (;;) {
+async function deliveriesOf(id: string, reached: (d: any) => boolean) {
+  let last: unknown;
+  return until('the delivery to reach the state', async () => {
     const res = await svc.api('GET', `/v1/tasks/${id}/deliveries`);
-    const d = res.body.data?.[0];
-    if (d && until(d)) return d;
-    if (Date.now() > deadline) throw new Error(`delivery never reached the state: ${JSON.stringify(d)}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+    const d = (last = res.body.data?.[0]);
+    return d && reached(d) && d;
+  }).catch((e: Error) => {
+    throw new Error(`${e.message}; last: ${JSON.stringify(last)}`);
+  });
 }
 
 describe('retries', () => {
