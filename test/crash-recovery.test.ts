@@ -80,7 +80,7 @@ describe('kill -9 and restart', () => {
     try {
       const done = new Map<string, string>();
       await until(
-        'a task.completed webhook for every task',
+        () => `a task.completed webhook for every task (${done.size} of ${ids.length})`,
         () => {
           for (const r of receiver.received) if (r.body?.type === 'task.completed') done.set(r.body.data.id, r.headers['webhook-id'] as string);
           return done.size >= ids.length;

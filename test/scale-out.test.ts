@@ -236,7 +236,7 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
 
     // Every task.completed webhook arrives.
     const completions = () => receiver.received.slice(receivedBefore).filter((r) => r.body?.type === 'task.completed');
-    await until('a task.completed webhook for every task', () => new Set(completions().map((r) => r.body.data.id)).size >= TASKS, 180_000, 100);
+    await until(() => `a task.completed webhook for every task (${new Set(completions().map((r) => r.body.data.id)).size} of ${TASKS})`, () => new Set(completions().map((r) => r.body.data.id)).size >= TASKS, 180_000, 100);
     const byTask = new Map<string, Set<string>>();
     for (const r of completions()) {
       const set = byTask.get(r.body.data.id) ?? new Set<string>();
