@@ -6,6 +6,8 @@
  * and an exception nobody caught, or running out of memory, ends only this thread (the pool fails
  * its target and starts a fresh one).
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { builtinEngines } from '../engines/registry.js';
 import { useStemsModel } from '../engines/stems-model/model-file.js';
@@ -13,6 +15,24 @@ import { isHookwaveError } from '../errors.js';
 import { useTools } from '../media/ffmpeg.js';
 import type { ThreadReply, ThreadRequest, ThreadSetup } from './engine-thread-protocol.js';
 
+/**
+ * Engine threads (and the ffmpeg processes they start, which inherit it) run at a lower CPU
+ * priority than the process's main thread, so on a machine whose cores the engines fill the API,
+ * SSE, the dispatcher and lease heartbeats still get a core when they need one. Linux applies
+ * setpriority to one thread given its thread id; elsewhere (or without /proc) this is skipped.
+ */
+export const ENGINE_NICE = 10;
+
+function lowerThreadPriority(): void {
+  try {
+    const tid = Number(fs.readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) os.setPriority(tid, Math.max(os.getPriority(tid), ENGINE_NICE));
+  } catch {
+    // Not Linux, or not allowed: the threads run at the process's priority.
+  }
+}
+
+lowerThreadPriority();
 const setup = workerData as ThreadSetup;
 useTools(setup.tools);
 useStemsModel(setup.stemsModel ?? null);
