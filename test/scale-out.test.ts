@@ -21,7 +21,9 @@ import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { callApi, tempDir } from './helpers/service.js';
 import { until } from './helpers/until.js';
 
-const TASKS = 300;
+// Enough that a third of them is well under way when a worker is killed; each target is an
+// extract with its loudness measured (three ffmpeg runs), a few per second on two cores.
+const TASKS = 150;
 const LEASE_MS = 2000;
 
 interface LogLine {
@@ -209,10 +211,12 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
 
     // Kill, with SIGKILL, a worker that holds leases while about a third of the work is done.
     let heldAtKill: string[] = [];
+    let seen = '';
     const victim = await until(
-      'a worker holding leases once a third of the tasks are done',
+      () => `a worker holding leases once a third of the tasks are done (targets by status and worker: ${seen})`,
       async () => {
         const done = (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM targets WHERE status = 'completed'"))[0]!.n;
+        seen = JSON.stringify(await db.query("SELECT status, count(*)::int AS n FROM targets GROUP BY status"));
         if (done < TASKS / 3) return null;
         const held = await db.query<{ lease_owner: string; ids: string[] }>(
           "SELECT lease_owner, array_agg(id) AS ids FROM targets WHERE status = 'processing' GROUP BY lease_owner",
@@ -227,7 +231,7 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
         }
         return null;
       },
-      60_000,
+      120_000,
       25,
     );
     await victim.exited;
