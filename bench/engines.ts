@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Engine, EngineResult } from '../src/engines/engine.js';
+import type { Engine, EngineResult, EngineRunContext } from '../src/engines/engine.js';
 import { extractEngine } from '../src/engines/extract.js';
 import { ffmpegPath } from '../src/media/ffmpeg.js';
 import { generateEngine } from '../src/engines/generate.js';
@@ -23,7 +23,7 @@ import { medianBy, table } from './table.js';
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
 const run = promisify(execFile);
-const ENGINES: Record<string, Engine> = { stems: stemsEngine, generate: generateEngine, extract: extractEngine };
+export const ENGINES: Record<string, Engine> = { stems: stemsEngine, generate: generateEngine, extract: extractEngine };
 
 export interface ChildJob {
   kind: string;
@@ -43,7 +43,8 @@ export interface ChildReport {
   result: EngineResult;
 }
 
-function context(job: ChildJob) {
+/** The context a worker would give the engine of `job`, for a bench run outside any worker. */
+export function engineContext(job: ChildJob): EngineRunContext {
   const engine = ENGINES[job.kind]!;
   return {
     taskId: 'task_bench',
@@ -77,7 +78,7 @@ function peakRss(): number {
 /** Child side: run one engine job, report time and memory as one JSON line. */
 async function childMain(job: ChildJob): Promise<void> {
   // 'stems-all': the model's four stems from one pass (bench/stems.ts), not an engine of its own.
-  const runJob = job.kind === 'stems-all' ? (await import('./stems-all.js')).separateAllStems : (j: ChildJob) => ENGINES[j.kind]!.run(context(j));
+  const runJob = job.kind === 'stems-all' ? (await import('./stems-all.js')).separateAllStems : (j: ChildJob) => ENGINES[j.kind]!.run(engineContext(j));
   // Model files load once per engine thread; the first run in this child pays for it, so warm it first.
   if (job.kind !== 'extract' && job.kind !== 'generate' && job.params.method !== 'fast') await (await import('../src/engines/stems-model/session.js')).stemsSession();
   globalThis.gc?.();
@@ -168,7 +169,7 @@ async function benchExtract(dir: string, track: string, rounds: number): Promise
     await run(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...plainArgs, path.join(dir, 'plain.mp3')]);
     base.push(performance.now() - t0);
     const t1 = performance.now();
-    await extractEngine.run(context({ kind: 'extract', input: track, params: {}, target: { format: 'mp3' }, outDir: mkdtempSync(path.join(dir, 'extract-')) }));
+    await extractEngine.run(engineContext({ kind: 'extract', input: track, params: {}, target: { format: 'mp3' }, outDir: mkdtempSync(path.join(dir, 'extract-')) }));
     ours.push(performance.now() - t1);
   }
   const b = medianBy(base, (v) => v);

@@ -16,17 +16,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import type { Engine } from '../src/engines/engine.js';
-import { extractEngine } from '../src/engines/extract.js';
-import { generateEngine } from '../src/engines/generate.js';
-import { stemsEngine } from '../src/engines/stems.js';
 import { measureLoudness } from '../src/media/ffmpeg.js';
+import { ENGINES, engineContext } from './engines.js';
 import { medianBy, table } from './table.js';
 
 const here = fileURLToPath(import.meta.url);
 const root = path.resolve(path.dirname(here), '..');
 const run = promisify(execFile);
-const ENGINES: Record<string, Engine> = { stems: stemsEngine, generate: generateEngine, extract: extractEngine };
 
 interface Job {
   kind: string | 'measure';
@@ -61,19 +57,7 @@ async function childMain(job: Job): Promise<void> {
     output = job.input!;
     loudness = await measureLoudness(job.input!);
   } else {
-    const engine = ENGINES[job.kind]!;
-    const result = await engine.run({
-      taskId: 'task_bench',
-      targetId: 'tgt_bench',
-      input: { path: job.input },
-      inputUrl: null,
-      params: job.params,
-      target: job.target,
-      targetName: engine.targetName(job.target, 0),
-      outDir: job.outDir,
-      signal: new AbortController().signal,
-      progress: () => {},
-    });
+    const result = await ENGINES[job.kind]!.run(engineContext(job));
     output = result.outputs[0]!.path;
     loudness = result.outputs[0]!.loudness;
   }
