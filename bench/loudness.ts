@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { measureLoudness } from '../src/media/ffmpeg.js';
+import { analyseAudio } from '../src/media/ffmpeg.js';
 import { ENGINES, engineContext } from './engines.js';
 import { medianBy, table } from './table.js';
 
@@ -55,7 +55,7 @@ async function childMain(job: Job): Promise<void> {
   let loudness: unknown;
   if (job.kind === 'measure') {
     output = job.input!;
-    loudness = await measureLoudness(job.input!);
+    ({ loudness } = await analyseAudio(job.input!));
   } else {
     const result = await ENGINES[job.kind]!.run(engineContext(job));
     output = result.outputs[0]!.path;

@@ -78,16 +78,18 @@ describe('hookwave submit', () => {
     const result = JSON.parse(r.stdout) as { task_id: string; status: string; task: { input: { upload_id?: string } }; files: Array<{ name: string; path: string; size: number }> };
     expect(result.status).toBe('completed');
     expect(result.task.input.upload_id).toMatch(/^upl_/);
-    expect(result.files.map((f) => path.basename(f.path)).sort()).toEqual(['master.wav', 'mp3.mp3']);
+    // Named after the input, as the user would name them: tone….mp3 and tone…-master.wav.
+    const input = path.basename(tone, '.wav');
+    expect(result.files.map((f) => path.basename(f.path)).sort()).toEqual([`${input}-master.wav`, `${input}.mp3`]);
     for (const f of result.files) expect(fs.statSync(f.path).size).toBe(f.size);
-    expect(wavSampleRate(path.join(out, 'master.wav'))).toBe(48000);
+    expect(wavSampleRate(path.join(out, `${input}-master.wav`))).toBe(48000);
     expect(fs.readdirSync(out).some((n) => n.endsWith('.part'))).toBe(false);
 
     // The same with people's output: a summary on stdout, progress notes on stderr.
     const human = await runCliAsync(['submit', 'extract', tone, '-t', 'flac', '--out', path.join(out, 'again')], env);
     expect(human.status).toBe(0);
     expect(human.stdout).toMatch(/^task_\w+ completed in [\d.]+ s/);
-    expect(human.stdout).toContain(path.join(out, 'again', 'flac.flac'));
+    expect(human.stdout).toContain(path.join(out, 'again', `${input}.flac`));
     expect(human.stderr).toMatch(/uploaded .* as upl_/);
     expect(human.stderr).toMatch(/flac\s+completed/);
   });
@@ -98,16 +100,16 @@ describe('hookwave submit', () => {
     expect(human.status).toBe(0);
     const id = /^(task_\w+) completed/.exec(human.stdout)![1]!;
     const dir = path.join(cwd, id);
-    expect(fs.readdirSync(dir)).toEqual(['mp3.mp3']);
+    expect(fs.readdirSync(dir)).toEqual([`${path.basename(tone, '.wav')}.mp3`]);
     expect(human.stdout).toContain(`outputs in ${dir}${path.sep}\n`);
-    expect(human.stdout).toContain(path.join(dir, 'mp3.mp3'));
+    expect(human.stdout).toContain(path.join(dir, `${path.basename(tone, '.wav')}.mp3`));
     expect(human.stderr).toContain(`downloading 1 output into ${dir}${path.sep}`);
 
     const json = await runCliIn(cwd, ['submit', 'extract', tone, '-t', 'wav', '--wait', '--json'], env);
     expect(json.status).toBe(0);
     const result = JSON.parse(json.stdout) as { task_id: string; out_dir: string; files: Array<{ path: string }> };
     expect(result.out_dir).toBe(path.join(cwd, result.task_id));
-    expect(result.files.map((f) => f.path)).toEqual([path.join(cwd, result.task_id, 'wav.wav')]);
+    expect(result.files.map((f) => f.path)).toEqual([path.join(cwd, result.task_id, path.basename(tone))]);
 
     const kept = await runCliIn(cwd, ['submit', 'extract', tone, '-t', 'ogg', '--wait', '--no-download', '--json'], env);
     expect(kept.status).toBe(0);

@@ -238,7 +238,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     ]);
   });
 
-  it('plays an output and draws its waveform from the decoded audio', async () => {
+  it('plays an output and draws its waveform from the peaks the API gives, without decoding the file', async () => {
     const out = page.locator('.output[data-output="mp3.mp3"]');
     await out.waitFor();
     const playback = await out.locator('audio').evaluate(async (node) => {
@@ -256,6 +256,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     for (const name of ['mp3.mp3', 'wav.wav']) {
       const canvas = page.locator(`.output[data-output="${name}"] canvas.waveform[data-drawn="true"]`);
       await canvas.waitFor();
+      expect(await canvas.getAttribute('data-source')).toBe('api');
       expect(Number(await canvas.getAttribute('data-duration'))).toBeCloseTo(3, 0);
       // A steady tone fills most columns from well above to well below the centre line.
       const inked = await canvas.evaluate((node) => {

@@ -131,7 +131,7 @@ describe.each([
       expect(whole.status).toBe(200);
       expect(whole.bytes.equals(stored)).toBe(true);
       expect(whole.headers.get('content-type')).toBe(out.format === 'mp3' ? 'audio/mpeg' : 'audio/flac');
-      expect(whole.headers.get('content-disposition')).toBe(`attachment; filename=${out.name}.${out.format}`);
+      expect(whole.headers.get('content-disposition')).toBe(`attachment; filename=${out.file_name}`);
 
       const part = await download(out.url, { range: 'bytes=100-1123' });
       expect(part.status).toBe(206);

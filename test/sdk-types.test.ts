@@ -82,7 +82,7 @@ const targetKeys = shape<Target>()({
   started_at: N,
   finished_at: N,
 });
-const outputKeys = shape<Output>()({ name: R, format: R, size: R, duration: N, bitrate: N, sample_rate: N, channels: N, loudness: N, url: R, url_expires_at: R, expires_at: N });
+const outputKeys = shape<Output>()({ name: R, file_name: R, format: R, size: R, duration: N, bitrate: N, sample_rate: N, channels: N, loudness: N, peaks: N, url: R, url_expires_at: R, expires_at: N });
 const loudnessKeys = shape<Loudness>()({ integrated_lufs: R, true_peak_dbtp: N, range_lu: R, normalization: 'optional not null' });
 const storedErrorKeys = shape<StoredError>()({ code: R, message: R, details: 'optional nullable' });
 const taskCreatedKeys = shape<CreateTaskResponse>()({ success: R, task_id: R, status: R });

@@ -1,6 +1,7 @@
-// Waveform pictures drawn in the browser: the output is fetched once, decoded with the Web Audio API
-// and reduced to a min/max pair per pixel column. The server stays free of image work, and the
-// picture follows the player (played part in colour, click to seek).
+// Waveform pictures: from the peaks the API gives with each output (256 slices, no download), or,
+// for outputs made before the server measured them, from the file itself, fetched once, decoded with
+// the Web Audio API and reduced to a min/max pair per pixel column. The picture follows the player
+// (played part in colour, click to seek).
 
 // Decoding holds the whole file as float PCM in memory (~10 MB per stereo minute); past this the
 // page would grow by hundreds of megabytes for a picture.
@@ -54,6 +55,25 @@ function peaks(audio, columns) {
 }
 
 /**
+ * The API's peaks (loudest |sample| per slice) spread over the canvas columns, mirrored around the
+ * middle line, fitted to the loudest like the decoded picture.
+ * @param {number[]} slices
+ * @param {number} columns
+ */
+function peaksFromApi(slices, columns) {
+  const mins = new Float32Array(columns);
+  const maxs = new Float32Array(columns);
+  const loudest = Math.max(0, ...slices);
+  const gain = loudest > 1e-4 ? 0.95 / loudest : 1;
+  for (let x = 0; x < columns; x++) {
+    const v = (slices[Math.min(slices.length - 1, Math.floor((x * slices.length) / columns))] ?? 0) * gain;
+    mins[x] = -v;
+    maxs[x] = v;
+  }
+  return { mins, maxs };
+}
+
+/**
  * @param {HTMLCanvasElement} canvas
  * @param {{ mins: Float32Array, maxs: Float32Array }} p
  * @param {number} played 0..1
@@ -77,25 +97,35 @@ function paint(canvas, p, played) {
 }
 
 /**
- * Draws the waveform of `url` on `canvas` and ties it to `audio`. Sets `data-drawn` when done.
+ * Draws the waveform of an output on `canvas` and ties it to `audio`. Sets `data-drawn` when done,
+ * and `data-source` to `api` (its peaks) or `decoded` (its file, for outputs without peaks).
  * @param {HTMLCanvasElement} canvas
- * @param {string} url
+ * @param {{ url: string, peaks: number[] | null, duration: number | null }} output
  * @param {HTMLAudioElement} audio
  * @param {AbortSignal} signal
  */
-export async function drawWaveform(canvas, url, audio, signal) {
+export async function drawWaveform(canvas, output, audio, signal) {
   const ratio = window.devicePixelRatio || 1;
   canvas.width = Math.max(1, Math.round(canvas.clientWidth * ratio));
   canvas.height = Math.max(1, Math.round(canvas.clientHeight * ratio));
-  const res = await fetch(url, { signal });
-  if (!res.ok) throw new Error(`download answered ${res.status}`);
-  const audioData = await decode(await res.arrayBuffer());
-  if (signal.aborted) return;
-  const p = peaks(audioData, canvas.width);
+  let p;
+  let duration = output.duration ?? 0;
+  if (output.peaks && output.peaks.length > 0) {
+    p = peaksFromApi(output.peaks, canvas.width);
+    canvas.dataset.source = 'api';
+  } else {
+    const res = await fetch(output.url, { signal });
+    if (!res.ok) throw new Error(`download answered ${res.status}`);
+    const audioData = await decode(await res.arrayBuffer());
+    if (signal.aborted) return;
+    p = peaks(audioData, canvas.width);
+    duration = audioData.duration;
+    canvas.dataset.source = 'decoded';
+  }
   const redraw = () => paint(canvas, p, audio.duration ? audio.currentTime / audio.duration : 0);
   redraw();
   canvas.dataset.drawn = 'true';
-  canvas.dataset.duration = audioData.duration.toFixed(3);
+  canvas.dataset.duration = duration.toFixed(3);
   for (const ev of ['timeupdate', 'seeked', 'ended']) audio.addEventListener(ev, redraw, { signal });
   canvas.addEventListener(
     'click',
@@ -103,7 +133,7 @@ export async function drawWaveform(canvas, url, audio, signal) {
       const box = canvas.getBoundingClientRect();
       const at = (ev.clientX - box.left) / box.width;
       if (Number.isFinite(audio.duration)) audio.currentTime = at * audio.duration;
-      else audio.currentTime = at * audioData.duration;
+      else audio.currentTime = at * duration;
     },
     { signal },
   );

@@ -49,9 +49,14 @@ export const outputSchema = {
   $id: 'Output',
   type: 'object',
   description: 'One file a target produced',
-  required: ['name', 'format', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'url', 'url_expires_at', 'expires_at'],
+  required: ['name', 'file_name', 'format', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'peaks', 'url', 'url_expires_at', 'expires_at'],
   properties: {
-    name: { type: 'string', description: 'Output name; the file is named `{name}.{format}`' },
+    name: { type: 'string', description: 'Output name: the target name, or the name a model server gave it' },
+    file_name: {
+      type: 'string',
+      description:
+        'The name its download gets, after the task\'s input: `song.mp3` for an extract of song.wav to mp3, `song-vocals.wav` for its vocals (`{input}-{name}.{format}`; just `{input}.{format}` when the name is the format). Without an input: the title, else the task id',
+    },
     format: { type: 'string', description: 'File format, e.g. mp3' },
     size: { type: 'integer', description: 'Size in bytes' },
     duration: nullable('number', { description: 'Length in seconds' }),
@@ -72,6 +77,12 @@ export const outputSchema = {
             "Only when the target asked for a `loudness`: `linear` (one gain, dynamics untouched), `dynamic` (loudnorm's dynamic mode: one gain would have put true peaks over the ceiling) or `none` (silent audio, nothing to normalise)",
         },
       },
+    }),
+    peaks: nullable('array', {
+      items: { type: 'number', minimum: 0, maximum: 1 },
+      maxItems: 256,
+      description:
+        'Waveform peaks, to draw a waveform without downloading the audio: the loudest sample (absolute, any channel, 0..1 of full scale) of each of 256 equal slices of the file, in order (fewer for a file under ~1.5 s). null for outputs made before they were measured',
     }),
     url: { type: 'string', description: 'Signed download URL; GET the task again for a fresh one' },
     url_expires_at: time('When `url` stops working'),

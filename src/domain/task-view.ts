@@ -11,6 +11,8 @@ export interface OutputUrlSigner {
 
 export interface OutputView {
   name: string;
+  /** The name its download gets, after the task's input: "song-vocals.wav". */
+  file_name: string;
   format: string;
   size: number;
   duration: number | null;
@@ -18,6 +20,8 @@ export interface OutputView {
   sample_rate: number | null;
   channels: number | null;
   loudness: OutputLoudness | null;
+  /** Waveform peaks: the loudest sample of each of 256 equal slices of the file, 0..1; null if not measured. */
+  peaks: number[] | null;
   url: string;
   url_expires_at: string;
   /** When the file is deleted (retention, or its task deleted); null: kept until the task is deleted. */
@@ -70,8 +74,9 @@ export interface TaskView {
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
-export function fileNameOf(o: Pick<OutputRow, 'name' | 'format'>): string {
-  return `${o.name}.${o.format}`;
+/** The name its download gets: decided when it was stored; outputs stored before that keep `<name>.<format>`. */
+export function fileNameOf(o: Pick<OutputRow, 'name' | 'format' | 'file_name'>): string {
+  return o.file_name ?? `${o.name}.${o.format}`;
 }
 
 function outputView(o: OutputRow, signer: OutputUrlSigner, now: number): OutputView {
@@ -79,6 +84,7 @@ function outputView(o: OutputRow, signer: OutputUrlSigner, now: number): OutputV
   const signed = signer.sign(o.id, fileNameOf(o), now, o.path);
   return {
     name: o.name,
+    file_name: fileNameOf(o),
     format: o.format,
     size: o.size,
     duration: o.duration,
@@ -86,6 +92,7 @@ function outputView(o: OutputRow, signer: OutputUrlSigner, now: number): OutputV
     sample_rate: o.sample_rate,
     channels: o.channels,
     loudness: o.loudness ?? null,
+    peaks: o.peaks ?? null,
     expires_at: iso(o.expires_at ?? null),
     url: signed.url,
     url_expires_at: signed.expiresAt.toISOString(),

@@ -105,6 +105,10 @@ export interface OutputRow {
   channels: number | null;
   /** EBU R128 loudness as measured when it was made (null for outputs stored before it was measured). */
   loudness: OutputLoudness | null;
+  /** The name a download gets, after the task's input ("song-vocals.wav"); null for outputs stored before names were decided. */
+  file_name?: string | null;
+  /** Waveform peaks (media/peaks.ts); null for outputs stored before they were measured. */
+  peaks?: number[] | null;
   created_at: number;
   /** Its file is deleted once this has passed (retention, or its task deleted); null: kept. */
   expires_at: number | null;

@@ -30,7 +30,7 @@ import type { UrlGuard } from '../net/url-guard.js';
 import type { Engine, EngineRunContext, EngineResult, ProducedOutput } from './engine.js';
 import { DEFAULT_OUTPUT_LIMITS, outputTooBig, type OutputLimits } from './output-limits.js';
 import { EXTRACT_FORMATS, type ExtractFormat } from './extract.js';
-import { measureLoudness, probe } from '../media/ffmpeg.js';
+import { analyseAudio, probe } from '../media/ffmpeg.js';
 
 const PASSED_THROUGH: ErrorCode[] = ['NO_AUDIO_STREAM', 'UNSUPPORTED_MEDIA', 'INPUT_TOO_LARGE', 'DOWNLOAD_FAILED', 'INVALID_TARGET'];
 
@@ -208,6 +208,7 @@ async function describeFetched(o: PlannedOutput, signal: AbortSignal): Promise<P
     throw engineFailed(`${o.at} of the model server claims format "${o.format}" but the file is ${probed.formatName} (${probed.audio!.codec})`);
   }
   const audio = probed.audio!;
+  const { loudness, peaks } = await analyseAudio(o.file, signal);
   return {
     name: o.name,
     format: o.format,
@@ -217,7 +218,8 @@ async function describeFetched(o: PlannedOutput, signal: AbortSignal): Promise<P
     bitrate: audio.bitrate ?? probed.bitrate,
     sample_rate: audio.sampleRate,
     channels: audio.channels,
-    loudness: await measureLoudness(o.file, signal),
+    loudness,
+    peaks,
   };
 }
 

@@ -6,10 +6,9 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { describeOutput, probe, runFfmpeg, untrustedInput } from '../media/ffmpeg.js';
+import { describeOutput, probe, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
 import { encodeNormalised, loudnessSchema, loudnessTargetOf } from './loudness-target.js';
-import type { Loudness } from '../media/loudness.js';
 
 export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
 export type ExtractFormat = (typeof EXTRACT_FORMATS)[number];
@@ -302,12 +301,12 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const cut = duration === null ? ['-t', String(limits.outputSeconds + 1)] : [];
   const input = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...cut];
   const loudnessTarget = loudnessTargetOf(ctx.target);
-  let loudness: Loudness | undefined;
+  let analysis: AudioAnalysis | undefined;
 
   try {
     if (loudnessTarget) {
       // Two passes over the input itself (decoding twice costs less than a lossless copy on disk).
-      ({ loudness } = await encodeNormalised({
+      ({ analysis } = await encodeNormalised({
         target: loudnessTarget, input, plan: (loudnorm) => encoderArgs(ctx.target, source, { loudnorm }),
         tempPath, limits, signal: ctx.signal, seconds: duration, progress: (f) => ctx.progress(f),
       }));
@@ -324,7 +323,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
     await rm(tempPath, { force: true });
   }
   ctx.progress(1);
-  const output = await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, loudness });
+  const output = await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis });
   if (output.duration !== null && output.duration > limits.outputSeconds) {
     await rm(finalPath, { force: true });
     throw outputTooLong(output.duration, limits);

@@ -17,10 +17,9 @@ import { styleFromPrompt } from './dsp/style.js';
 import { makeKey, parseKeyscale, type Key } from './dsp/theory.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput } from '../media/ffmpeg.js';
+import { describeOutput, type AudioAnalysis } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap } from './output-limits.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
-import type { Loudness } from '../media/loudness.js';
 import { minEncodedBytes } from './extract.js';
 
 export const MAX_SEED = 4294967295;
@@ -126,11 +125,11 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
       ctx.progress(Math.min(0.99, (renderShare * renderer.renderedFrames) / renderer.totalFrames));
     }
   };
-  let loudness: Loudness | undefined;
+  let analysis: AudioAnalysis | undefined;
   try {
     if (loudnessTarget) {
       await runPcmPipeline({ decoderArgs: null, encoderArgs: pcmIntermediateArgs(rawPath, limits), signal: ctx.signal }, render);
-      ({ loudness } = await encodeNormalised({
+      ({ analysis } = await encodeNormalised({
         target: loudnessTarget, input: pcmIntermediateInput(rawPath), plan: (loudnorm) => encoderArgs(ctx.target, source, { setLayout: true, loudnorm }),
         outputArgs: deterministic, tempPath, limits, signal: ctx.signal, seconds: settings.duration,
         progress: (f) => ctx.progress(renderShare + (1 - renderShare) * f),
@@ -145,7 +144,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   }
   ctx.progress(1);
   return {
-    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, loudness })],
+    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })],
     duration: settings.duration,
     info: {
       seed: settings.seed,

@@ -8,7 +8,7 @@
  * a few times at most; a file that still misses is never delivered as if it had reached it.
  */
 import { HookwaveError } from '../errors.js';
-import { measureLoudness, runFfmpeg } from '../media/ffmpeg.js';
+import { analyseAudio, runFfmpeg, type AudioAnalysis } from '../media/ffmpeg.js';
 import {
   DEFAULT_TRUE_PEAK,
   LOUDNESS_LIMITS,
@@ -93,9 +93,9 @@ export interface NormaliseJob {
 
 /**
  * Writes the normalised output to `tempPath` (the caller renames it, or removes it on a throw) and
- * answers its loudness as ebur128 measured the file written.
+ * answers the analysis of the file written (its loudness as ebur128 measured it, and its peaks).
  */
-export async function encodeNormalised(job: NormaliseJob): Promise<{ loudness: Loudness }> {
+export async function encodeNormalised(job: NormaliseJob): Promise<{ analysis: AudioAnalysis }> {
   const { target, signal, limits, tempPath } = job;
   const along = (from: number, to: number) =>
     job.seconds ? (s: number) => job.progress(Math.min(to, from + ((to - from) * s) / job.seconds!)) : undefined;
@@ -116,7 +116,8 @@ export async function encodeNormalised(job: NormaliseJob): Promise<{ loudness: L
   if (!measurable(measured)) {
     // Silence has no loudness to move: encoded as it is, and said so.
     await encode(first);
-    return { loudness: { ...(await measureLoudness(tempPath, signal)), normalization: 'none' } };
+    const analysis = await analyseAudio(tempPath, signal);
+    return { analysis: { ...analysis, loudness: { ...analysis.loudness, normalization: 'none' } } };
   }
 
   const aim: LoudnormAim = { ...target };
@@ -125,8 +126,9 @@ export async function encodeNormalised(job: NormaliseJob): Promise<{ loudness: L
   while (passes < MAX_ENCODES) {
     passes++;
     const applied = parseLoudnormJson(await encode(job.plan(loudnormApplyFilter(aim, measured))));
-    const got: Loudness = { ...(await measureLoudness(tempPath, signal)), normalization: applied.normalization_type };
-    if (reached(got, target)) return { loudness: got };
+    const analysis = await analyseAudio(tempPath, signal);
+    const got: Loudness = { ...analysis.loudness, normalization: applied.normalization_type };
+    if (reached(got, target)) return { analysis: { ...analysis, loudness: got } };
     // A correction that did not bring it closer will not: loudnorm's limiter takes back what a
     // louder aim adds (a loud target for audio with high peaks), so stop rather than burn passes.
     if (closest && miss(got, target) > miss(closest, target) - MIN_PROGRESS) break;

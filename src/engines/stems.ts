@@ -28,11 +28,10 @@ import { ModelSeparator } from './stems-model/model-separator.js';
 import { stemsSession } from './stems-model/session.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput, probe, untrustedInput } from '../media/ffmpeg.js';
+import { describeOutput, probe, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
 import { minEncodedBytes } from './extract.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
-import type { Loudness } from '../media/loudness.js';
 
 const output = extractTargetSchema.properties;
 
@@ -157,11 +156,11 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
     await drain(true);
   };
 
-  let loudness: Loudness | undefined;
+  let analysis: AudioAnalysis | undefined;
   try {
     if (loudnessTarget) {
       await runPcmPipeline({ decoderArgs, encoderArgs: pcmIntermediateArgs(rawPath, limits), signal: ctx.signal }, separate);
-      ({ loudness } = await encodeNormalised({
+      ({ analysis } = await encodeNormalised({
         target: loudnessTarget, input: pcmIntermediateInput(rawPath), plan: (loudnorm) => encoderArgs(ctx.target, source, { ...encodeOptions, loudnorm }),
         tempPath, limits, signal: ctx.signal, seconds: duration,
         progress: (f) => ctx.progress(separateShare + (1 - separateShare) * f),
@@ -175,7 +174,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   }
   ctx.progress(1);
   return {
-    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, loudness })],
+    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })],
     duration,
     info: modelName ? { method, model: modelName } : { method, stereo_cues: !mono },
   };

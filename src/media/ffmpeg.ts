@@ -11,6 +11,7 @@ import { HookwaveError } from '../errors.js';
 import type { ProducedOutput } from './produced-output.js';
 import { readOutputHeader, type HeaderFacts } from './output-header.js';
 import { parseEbur128Summary, type Loudness } from './loudness.js';
+import { PeakMeter } from './peaks.js';
 
 export type ToolSource = 'configured' | 'system' | 'bundled';
 
@@ -246,6 +247,8 @@ export interface RunFfmpegOptions {
    * loudnorm) print what they found there, at info level, when they close.
    */
   report?: boolean;
+  /** Receives what ffmpeg writes to `pipe:3` (decoded PCM an output option sends there). */
+  onPcm?: (chunk: Buffer) => void;
 }
 
 export const STDERR_TAIL_CHARS = 8192;
@@ -273,11 +276,15 @@ export function ffmpegFailure(role: string, code: number | null, sig: NodeJS.Sig
 }
 
 export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promise<string> {
-  const { signal, onProgress, report = false } = options;
+  const { signal, onProgress, report = false, onPcm } = options;
   if (signal?.aborted) return Promise.reject(canceled());
   const fullArgs = ['-nostdin', '-hide_banner', '-loglevel', report ? 'info' : 'error', '-progress', 'pipe:1', '-nostats', ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(ffmpegPath(), fullArgs, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // stdout carries -progress, so PCM, when asked for, goes through a fourth pipe.
+    const child = spawn(ffmpegPath(), fullArgs, { stdio: ['ignore', 'pipe', 'pipe', onPcm ? 'pipe' : 'ignore'] });
+    const stdout = child.stdout!;
+    const stderr = child.stderr!;
+    if (onPcm) (child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => onPcm(chunk));
     let stderrTail = '';
     let pending = '';
     let lastSeconds = -1;
@@ -286,8 +293,8 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
     const onAbort = () => child.kill('SIGKILL');
     signal?.addEventListener('abort', onAbort, { once: true });
 
-    child.stdout.setEncoding('utf8');
-    child.stdout.on('data', (chunk: string) => {
+    stdout.setEncoding('utf8');
+    stdout.on('data', (chunk: string) => {
       const lines = (pending + chunk).split('\n');
       pending = lines.pop() ?? '';
       for (const line of lines) {
@@ -301,8 +308,8 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
         }
       }
     });
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
+    stderr.setEncoding('utf8');
+    stderr.on('data', (chunk: string) => {
       stderrTail = (stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
     });
     child.on('error', (err) => {
@@ -322,24 +329,35 @@ export function runFfmpeg(args: string[], options: RunFfmpegOptions = {}): Promi
 /**
  * Describe a finished output file for the API: size from disk, the rest from the file's own header
  * where it states it exactly (wav, flac: the same numbers ffprobe gives, without a process), else
- * from ffprobe; its loudness from ebur128 (one decode pass), unless the caller measured the very
- * same file already (normalising does, to check it reached its target).
+ * from ffprobe; its loudness and peaks from one decode pass (analyseAudio), unless the caller
+ * analysed the very same file already (normalising does, to check it reached its target).
  */
-export async function describeOutput(path: string, name: string, format: string, options: { signal?: AbortSignal; loudness?: Loudness } = {}): Promise<ProducedOutput> {
+export async function describeOutput(path: string, name: string, format: string, options: { signal?: AbortSignal; analysis?: AudioAnalysis } = {}): Promise<ProducedOutput> {
   const { size } = await stat(path);
   const facts = (await readOutputHeader(path, format, size)) ?? (await probedFacts(path));
-  const loudness = options.loudness ?? (await measureLoudness(path, options.signal));
-  return { name, format, path, size, duration: facts.duration, bitrate: facts.bitrate, sample_rate: facts.sampleRate, channels: facts.channels, loudness };
+  const { loudness, peaks } = options.analysis ?? (await analyseAudio(path, options.signal));
+  return { name, format, path, size, duration: facts.duration, bitrate: facts.bitrate, sample_rate: facts.sampleRate, channels: facts.channels, loudness, peaks };
+}
+
+/** What one decode of a finished file tells: its loudness, and its waveform peaks. */
+export interface AudioAnalysis {
+  loudness: Loudness;
+  peaks: number[];
 }
 
 /**
  * A file's loudness as ffmpeg's ebur128 filter measures it (integrated, loudness range, true peak
- * at 4x oversampling): one decode pass. The file is opened like any untrusted input, since model
- * servers' outputs are measured too.
+ * at 4x oversampling) and its waveform peaks (media/peaks.ts, from the same decoded samples, as
+ * 16-bit stereo on a side pipe): one decode pass. The file is opened like any untrusted input,
+ * since model servers' outputs are measured too.
  */
-export async function measureLoudness(path: string, signal?: AbortSignal): Promise<Loudness> {
-  const log = await runFfmpeg([...untrustedInput(path), '-map', '0:a:0', '-af', 'ebur128=peak=true:framelog=verbose', '-f', 'null', '-'], { signal, report: true });
-  return parseEbur128Summary(log);
+export async function analyseAudio(path: string, signal?: AbortSignal): Promise<AudioAnalysis> {
+  const meter = new PeakMeter(2);
+  const log = await runFfmpeg(
+    [...untrustedInput(path), '-map', '0:a:0', '-af', 'ebur128=peak=true:framelog=verbose', '-ac', '2', '-c:a', 'pcm_s16le', '-f', 's16le', 'pipe:3'],
+    { signal, report: true, onPcm: (chunk) => meter.write(chunk) },
+  );
+  return { loudness: parseEbur128Summary(log), peaks: meter.finish() };
 }
 
 async function probedFacts(path: string): Promise<Record<keyof HeaderFacts, number | null>> {

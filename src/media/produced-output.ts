@@ -15,4 +15,6 @@ export interface ProducedOutput {
   channels: number | null;
   /** EBU R128 loudness of the file as ffmpeg's ebur128 measures it; null when it could not be measured. */
   loudness: Loudness | null;
+  /** Waveform peaks (media/peaks.ts); null when they could not be measured. */
+  peaks: number[] | null;
 }

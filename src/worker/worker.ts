@@ -14,6 +14,7 @@ import type { BlobStore } from '../blobs/blob-store.js';
 import type { UrlSigner } from '../blobs/signed-url.js';
 import type { Config } from '../config.js';
 import { finishTarget, type TargetOutcome } from '../services/target-results.js';
+import { outputBaseName, outputFileName } from '../domain/output-file-name.js';
 import type { ClaimedTarget, OutputRow, StoredError } from '../domain/types.js';
 import type { EngineRegistry } from '../engines/registry.js';
 import { HookwaveError, isHookwaveError } from '../errors.js';
@@ -183,6 +184,7 @@ export class Worker {
         : await engine.run({ ...ctx, signal: controller.signal, progress });
       const now = Date.now();
       const outputs: OutputRow[] = [];
+      const base = await this.outputBase(task);
       for (const o of result.outputs) {
         const id = newId('out');
         const key = `${task.tenant_id}/${task.id}/${target.id}/${id}.${o.format}`;
@@ -201,6 +203,8 @@ export class Worker {
           sample_rate: o.sample_rate,
           channels: o.channels,
           loudness: o.loudness,
+          file_name: outputFileName(base, o),
+          peaks: o.peaks,
           created_at: now,
           expires_at: this.d.config.outputRetentionMs > 0 ? now + this.d.config.outputRetentionMs : null,
           removed_at: null,
@@ -236,6 +240,12 @@ export class Worker {
       if (usedInput) await this.inputs.release(task.id).catch(() => undefined);
       await fsp.rm(outDir, { recursive: true, force: true }).catch(() => undefined);
     }
+  }
+
+  /** What the task's output files are named after (domain/output-file-name.ts). */
+  private async outputBase(task: ClaimedTarget['task']): Promise<string> {
+    const upload = task.input.upload_id ? await this.d.store.getUpload(task.tenant_id, task.input.upload_id) : null;
+    return outputBaseName({ uploadFileName: upload?.file_name, inputUrl: task.input.url, title: task.title, taskId: task.id });
   }
 
   private async inputUrl(task: ClaimedTarget['task']): Promise<string | null> {

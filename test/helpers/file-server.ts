@@ -19,7 +19,8 @@ export async function startFileServer(dir: string): Promise<FileServer> {
     if (u.pathname === '/hang') return; // never answers
     if (u.pathname.startsWith('/redirect/')) return void res.writeHead(302, { location: `/${u.pathname.slice(10)}` }).end();
     if (u.pathname === '/redirect-to') return void res.writeHead(302, { location: u.searchParams.get('u') ?? '/' }).end();
-    const file = path.join(dir, path.basename(u.pathname));
+    // Decoded, as any web server does: "My%20Song.wav" is the file "My Song.wav".
+    const file = path.join(dir, path.basename(decodeURIComponent(u.pathname)));
     if (!fs.existsSync(file)) return void res.writeHead(404).end('not found');
     res.writeHead(200, { 'content-length': fs.statSync(file).size });
     fs.createReadStream(file).pipe(res);

@@ -122,7 +122,8 @@ export async function taskPage({ main, signal, params }) {
   function outputView(t, o) {
     const src = sameOrigin(o.url);
     const audio = /** @type {HTMLAudioElement} */ (h('audio', { controls: true, preload: 'metadata', src }));
-    const canvas = /** @type {HTMLCanvasElement} */ (h('canvas.waveform', { 'aria-label': `Waveform of ${o.name}.${o.format}`, role: 'img' }));
+    const fileName = o.file_name ?? `${o.name}.${o.format}`;
+    const canvas = /** @type {HTMLCanvasElement} */ (h('canvas.waveform', { 'aria-label': `Waveform of ${fileName}`, role: 'img' }));
     const note = h('p.muted.small.wave-note');
     // Signed URLs expire (an hour by default): a page left open gets fresh ones instead of a broken player.
     let renewed = false;
@@ -143,21 +144,21 @@ export async function taskPage({ main, signal, params }) {
       h(
         'div.output-head',
         null,
-        h('strong', null, `${o.name}.${o.format}`),
+        h('strong', null, fileName),
         h('span.muted', null, [bytes(o.size), seconds(o.duration), o.sample_rate ? `${o.sample_rate} Hz` : null, o.channels ? `${o.channels} ch` : null, o.bitrate ? `${Math.round(o.bitrate / 1000)} kbit/s` : null].filter(Boolean).join(' · ')),
-        h('a.button.small', { href: src, download: `${o.name}.${o.format}` }, 'Download'),
+        h('a.button.small', { href: src, download: fileName }, 'Download'),
       ),
       canvas,
       note,
       audio,
     );
     queueMicrotask(() => {
-      if (o.size > MAX_WAVEFORM_BYTES) {
+      if (!o.peaks && o.size > MAX_WAVEFORM_BYTES) {
         note.textContent = `No waveform preview for files over ${bytes(MAX_WAVEFORM_BYTES)}.`;
         canvas.hidden = true;
         return;
       }
-      drawWaveform(canvas, src, audio, signal).catch((err) => {
+      drawWaveform(canvas, { url: src, peaks: o.peaks ?? null, duration: o.duration }, audio, signal).catch((err) => {
         if (signal.aborted) return;
         canvas.hidden = true;
         note.textContent = `No waveform preview: this browser could not decode ${o.format} (${err.message ?? err}).`;

@@ -55,6 +55,8 @@ export interface LoudnessTarget {
 
 export interface Output {
   name: string;
+  /** The name its download gets, after the task's input: "song.mp3", "song-vocals.wav". */
+  file_name: string;
   format: string;
   /** Bytes. */
   size: number;
@@ -66,6 +68,11 @@ export interface Output {
   channels: number | null;
   /** EBU R128 loudness as ffmpeg's ebur128 measured the file; null for outputs made before it was measured. */
   loudness: Loudness | null;
+  /**
+   * Waveform peaks: the loudest sample (0..1 of full scale) of each of 256 equal slices of the file,
+   * to draw a waveform without downloading the audio; null for outputs made before they were measured.
+   */
+  peaks: number[] | null;
   /** Signed download URL; fetch the task again for a fresh one once it expires. */
   url: string;
   url_expires_at: string;

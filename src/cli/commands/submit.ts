@@ -217,8 +217,9 @@ async function downloadOutputs(task: Task, dir: string, json: boolean, signal: A
   const files: DownloadedFile[] = [];
   try {
     for (const { target, o } of outputs) {
-      let fileName = safeFileName(`${o.name}.${o.format}`);
-      if (used.has(fileName)) fileName = safeFileName(`${target}-${o.name}.${o.format}`);
+      // The server names files after the input (song-vocals.wav); older servers send no file_name.
+      let fileName = safeFileName(o.file_name ?? `${o.name}.${o.format}`);
+      if (used.has(fileName)) fileName = safeFileName(`${target}-${fileName}`);
       used.add(fileName);
       const dest = path.join(dir, fileName);
       const bar = bars?.create(o.size, 0, { name: fileName, size: formatBytes(o.size) });

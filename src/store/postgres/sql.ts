@@ -34,7 +34,7 @@ const COLUMNS = {
     'id', 'task_id', 'tenant_id', 'position', 'name', 'spec', 'status', 'progress', 'attempts', 'lease_owner', 'lease_expires_at',
     'cost', 'duration', 'info', 'error', 'created_at', 'started_at', 'finished_at',
   ],
-  outputs: ['id', 'target_id', 'task_id', 'tenant_id', 'name', 'format', 'path', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'created_at', 'expires_at', 'removed_at'],
+  outputs: ['id', 'target_id', 'task_id', 'tenant_id', 'name', 'format', 'path', 'size', 'duration', 'bitrate', 'sample_rate', 'channels', 'loudness', 'file_name', 'peaks', 'created_at', 'expires_at', 'removed_at'],
   events: ['id', 'tenant_id', 'task_id', 'type', 'payload', 'created_at'],
   deliveries: [
     'id', 'event_id', 'tenant_id', 'task_id', 'endpoint_id', 'url', 'status', 'attempt_count', 'next_attempt_at', 'last_error',

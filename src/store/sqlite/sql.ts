@@ -35,7 +35,7 @@ export function targetFromRow(r: Row): TargetRow {
 }
 
 export function outputFromRow(r: Row): OutputRow {
-  return { ...(r as unknown as OutputRow), loudness: parse(r.loudness) };
+  return { ...(r as unknown as OutputRow), loudness: parse(r.loudness), peaks: parse(r.peaks) };
 }
 
 /** `SET a = @a, b = @b` for the keys present in a patch; JSON columns are serialised. */

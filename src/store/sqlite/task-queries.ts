@@ -85,10 +85,10 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
 
   insertOutputs(outputs: OutputRow[]): void {
     const ins = this.s(
-      `INSERT INTO outputs (id, target_id, task_id, tenant_id, name, format, path, size, duration, bitrate, sample_rate, channels, loudness, created_at, expires_at, removed_at)
-       VALUES (@id, @target_id, @task_id, @tenant_id, @name, @format, @path, @size, @duration, @bitrate, @sample_rate, @channels, @loudness, @created_at, @expires_at, @removed_at)`,
+      `INSERT INTO outputs (id, target_id, task_id, tenant_id, name, format, path, size, duration, bitrate, sample_rate, channels, loudness, file_name, peaks, created_at, expires_at, removed_at)
+       VALUES (@id, @target_id, @task_id, @tenant_id, @name, @format, @path, @size, @duration, @bitrate, @sample_rate, @channels, @loudness, @file_name, @peaks, @created_at, @expires_at, @removed_at)`,
     );
-    for (const o of outputs) ins.run({ ...o, loudness: o.loudness ? JSON.stringify(o.loudness) : null });
+    for (const o of outputs) ins.run({ ...o, loudness: o.loudness ? JSON.stringify(o.loudness) : null, file_name: o.file_name ?? null, peaks: o.peaks ? JSON.stringify(o.peaks) : null });
   }
 
   getOutput(id: string): OutputRow | null {
