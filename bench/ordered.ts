@@ -32,7 +32,7 @@ async function measure(hw: Hookwave, tenantId: string, url: string, tasks: numbe
       const task: TaskRow = {
         id: newId('task'), tenant_id: tenantId, kind: 'generate', status: 'completed', title: null, input: {}, params: {}, metadata: null, webhook_url: url,
         webhook_events: null, idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null, created_at: now, updated_at: now,
-        completed_at: now, deadline_at: null, deleted_at: null,
+        completed_at: now, deadline_at: null, deleted_at: null, pruned_at: null,
       };
       const target: TargetRow = {
         id: newId('tgt'), task_id: task.id, position: 0, name: 'mp3', spec: { format: 'mp3' }, status: 'completed', progress: 1, attempts: 1, lease_owner: null,

@@ -117,6 +117,14 @@ export interface Config {
   outputRetentionMs: number;
   /** How often processes look for outputs to delete (retention, deleted tasks); a delete also starts a pass at once. */
   outputSweepMs: number;
+  /** Events are deleted this long after they were stored, once no delivery needs them (ms; 0: kept). */
+  eventRetentionMs: number;
+  /** Deliveries and their attempts are deleted this long after they ended, delivered or failed (ms; 0: kept); pending ones never. */
+  deliveryRetentionMs: number;
+  /** An ended task is reduced to a tombstone this long after it ended, once its files are gone (ms; 0: kept whole). */
+  taskRetentionMs: number;
+  /** How often processes prune rows past their retention (services/row-pruner.ts). */
+  rowPruneMs: number;
   /** Model servers reached over HTTP, each served as its own task kind (see docs/external-engines.md). */
   externalEngines: ExternalEngineConfig[];
   /** Cost per second of audio, per kind (default rate applies to kinds not listed). */
@@ -145,6 +153,7 @@ export interface Config {
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
 const POSTGRES_POLL_INTERVAL_MS = 2 * SECOND;
 
 export const DEFAULT_RETRY_SCHEDULE_MS = [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR];
@@ -200,6 +209,14 @@ export function defaultConfig(): Config {
     uploadTtlMs: 24 * HOUR,
     outputRetentionMs: 7 * 24 * HOUR,
     outputSweepMs: 60 * SECOND,
+    // Stripe keeps events 30 days; a month of delivery log answers "did my webhook arrive?" for
+    // any invoice cycle, and the retry schedule (about a day) ends long before.
+    eventRetentionMs: 30 * DAY,
+    deliveryRetentionMs: 30 * DAY,
+    // As HOOKWAVE_OUTPUT_RETENTION: a task's rows are reduced the day its files go, and a task
+    // without files (failed, canceled) keeps its whole record just as long.
+    taskRetentionMs: 7 * DAY,
+    rowPruneMs: 5 * MINUTE,
     externalEngines: [],
     costPerSecond: { default: 0.001 },
     storage: 'local',
@@ -302,6 +319,9 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   set('metricsPort', num(env, 'HOOKWAVE_METRICS_PORT'));
   set('uploadTtlMs', num(env, 'HOOKWAVE_UPLOAD_TTL_MS'));
   set('outputRetentionMs', duration(env, 'HOOKWAVE_OUTPUT_RETENTION'));
+  set('eventRetentionMs', duration(env, 'HOOKWAVE_EVENT_RETENTION'));
+  set('deliveryRetentionMs', duration(env, 'HOOKWAVE_DELIVERY_RETENTION'));
+  set('taskRetentionMs', duration(env, 'HOOKWAVE_TASK_RETENTION'));
   set('externalEngines', env.HOOKWAVE_EXTERNAL_ENGINES ? parseJson<ExternalEngineConfig[]>('HOOKWAVE_EXTERNAL_ENGINES', env.HOOKWAVE_EXTERNAL_ENGINES) : undefined);
   set('costPerSecond', env.HOOKWAVE_COST_PER_SECOND ? parseJson<Record<string, number>>('HOOKWAVE_COST_PER_SECOND', env.HOOKWAVE_COST_PER_SECOND) : undefined);
   set('storage', (env.HOOKWAVE_STORAGE || undefined) as StorageKind | undefined);
@@ -318,13 +338,13 @@ export function configFromEnv(env: Env = process.env): Partial<Config> {
   return out;
 }
 
-/** A duration setting: "7d", "12h", "90m", "3600s", or a bare number of seconds; "0" or "forever" is 0. */
+/** A duration setting: "7d", "12h", "90m", "3600s", or a bare number of seconds; "0", "off" or "forever" is 0. */
 function duration(env: Env, name: string): number | undefined {
   const raw = env[name]?.trim().toLowerCase();
   if (!raw) return undefined;
-  if (raw === 'forever' || raw === '0') return 0;
+  if (raw === 'forever' || raw === 'off' || raw === '0') return 0;
   const m = /^(\d+(?:\.\d+)?)(d|h|m|s)?$/.exec(raw);
-  if (!m) throw new Error(`${name} must be a duration like 7d, 12h, 90m or 3600 (seconds), or "forever"; got "${env[name]}"`);
+  if (!m) throw new Error(`${name} must be a duration like 7d, 12h, 90m or 3600 (seconds), or "forever"/"off"; got "${env[name]}"`);
   return Number(m[1]) * { d: 86_400_000, h: 3_600_000, m: 60_000, s: 1000 }[(m[2] ?? 's') as 'd' | 'h' | 'm' | 's'];
 }
 
@@ -353,7 +373,28 @@ function validateConfig(cfg: Config): void {
     if (!Number.isInteger(v) || v < 0) throw new Error(`${name} must be a whole number (0: no cap), got ${v}`);
   }
   if (cfg.retryScheduleMs.some((n) => !Number.isFinite(n) || n < 0)) throw new Error('retry schedule must be non-negative numbers of ms');
+  validateRowRetention(cfg);
   validateStorage(cfg);
+}
+
+/**
+ * Row retention deletes what users may still look for, so a value that is surely a slip is refused
+ * at startup: a bare number is seconds, and "HOOKWAVE_DELIVERY_RETENTION=30" meaning 30 days would
+ * empty the delivery log every half minute.
+ */
+const ROW_RETENTION_MIN_MS = HOUR;
+
+function validateRowRetention(cfg: Config): void {
+  for (const [name, v] of [
+    ['HOOKWAVE_EVENT_RETENTION', cfg.eventRetentionMs],
+    ['HOOKWAVE_DELIVERY_RETENTION', cfg.deliveryRetentionMs],
+    ['HOOKWAVE_TASK_RETENTION', cfg.taskRetentionMs],
+  ] as const) {
+    if (!Number.isFinite(v) || v < 0 || (v > 0 && v < ROW_RETENTION_MIN_MS)) {
+      throw new Error(`${name} must be at least 1h (e.g. 30d, 12h), or "off" to keep these rows; got ${v / 1000} seconds (a bare number is seconds)`);
+    }
+  }
+  if (!(cfg.rowPruneMs >= 1)) throw new Error(`the row pruning interval must be a positive number of ms, got ${cfg.rowPruneMs}`);
 }
 
 const MIB = 1024 * 1024;

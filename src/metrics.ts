@@ -14,6 +14,8 @@ export type TargetOutcome = 'completed' | 'failed' | 'canceled' | 'released' | '
 /** success: 2xx; http_error: another status; gone: 410 (not retried); timeout; network_error; blocked: refused by the URL guard. */
 export type AttemptOutcome = 'success' | 'http_error' | 'gone' | 'timeout' | 'network_error' | 'blocked';
 export type DeliveryOutcome = 'delivered' | 'failed';
+/** What row retention removes (a task is reduced to a tombstone, not removed). */
+export type PrunedKind = 'events' | 'deliveries' | 'attempts' | 'tasks';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -22,6 +24,7 @@ export class Metrics {
   private readonly attemptDuration: Histogram<'outcome'>;
   private readonly deliveries: Counter<'outcome'>;
   private readonly deliveryLatency: Histogram;
+  private readonly pruned: Counter<'kind'>;
   private readonly gauges: { tasks: Gauge<'status' | 'kind'>; targets: Gauge<'status'>; due: Gauge; oldest: Gauge };
   private refreshing: Promise<void> | null = null;
 
@@ -61,6 +64,13 @@ export class Metrics {
       name: 'hookwave_delivery_latency_seconds',
       help: 'From the event being stored to its webhook being accepted by the receiver, retries included',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 4 * 3600, 12 * 3600, 24 * 3600],
+      registers,
+    });
+
+    this.pruned = new Counter({
+      name: 'hookwave_pruned_rows_total',
+      help: 'Rows row retention removed in this process, by kind: events, deliveries, attempts, and tasks reduced to tombstones',
+      labelNames: ['kind'],
       registers,
     });
 
@@ -106,6 +116,10 @@ export class Metrics {
   deliveryAttempt(outcome: AttemptOutcome, seconds: number): void {
     this.attempts.labels(outcome).inc();
     this.attemptDuration.labels(outcome).observe(seconds);
+  }
+
+  rowsPruned(kind: PrunedKind, count: number): void {
+    if (count > 0) this.pruned.labels(kind).inc(count);
   }
 
   /** `latencySeconds`: from the event being stored to its delivery, for delivered ones. */

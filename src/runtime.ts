@@ -31,6 +31,7 @@ import { VERSION } from './version.js';
 import { EngineThreads } from './worker/engine-threads.js';
 import { Worker } from './worker/worker.js';
 import { OutputSweeper } from './services/retention.js';
+import { RowPruner } from './services/row-pruner.js';
 
 export interface Hookwave {
   config: Config;
@@ -46,6 +47,8 @@ export interface Hookwave {
   api: FastifyInstance | null;
   worker: Worker | null;
   dispatcher: Dispatcher | null;
+  /** Row retention; its passes run periodically in API and worker processes (`pass(now)` runs one at once). */
+  rowPruner: RowPruner;
   metrics: Metrics;
   /** Base URL the API listens on (null for worker/dispatcher-only processes). */
   url: string | null;
@@ -113,6 +116,12 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
   const events = new EventService(store);
 
   const metrics = new Metrics(store, logger, { version: VERSION, role: config.role });
+  const rowPruner = new RowPruner({
+    store,
+    logger,
+    counter: metrics,
+    retention: { eventMs: config.eventRetentionMs, deliveryMs: config.deliveryRetentionMs, taskMs: config.taskRetentionMs },
+  });
 
   let api: FastifyInstance | null = null;
   let url: string | null = null;
@@ -149,6 +158,12 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
       }, DEADLINE_SWEEP_MS).unref()
     : null;
   const outputSweeps = config.role !== 'dispatcher' ? setInterval(() => void outputSweeper.kick().catch((err: unknown) => logger.error({ err }, 'output sweep failed')), config.outputSweepMs).unref() : null;
+  // Rows past their retention are pruned where files are swept (API and worker processes); a pass
+  // stopped halfway by a failure or a shutdown is finished by the next one, here or elsewhere.
+  const rowPrunes =
+    config.role !== 'dispatcher' && rowPruner.enabled
+      ? setInterval(() => void rowPruner.kick().catch((err: unknown) => logger.error({ err }, 'row retention pass failed')), config.rowPruneMs).unref()
+      : null;
   const metricsServer = !api && config.metricsPort !== null ? await serveMetrics(metrics, config.host, config.metricsPort) : null;
   // A worker or dispatcher without an HTTP server has only unref'd timers (and, on SQLite, no
   // socket at all): this keeps the process running until close().
@@ -170,6 +185,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
     api,
     worker,
     dispatcher,
+    rowPruner,
     metrics,
     url,
     close() {
@@ -177,10 +193,11 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
         if (sweeper) clearInterval(sweeper);
         if (deadlines) clearInterval(deadlines);
         if (outputSweeps) clearInterval(outputSweeps);
+        if (rowPrunes) clearInterval(rowPrunes);
         if (keepAlive) clearInterval(keepAlive);
         await metricsServer?.close();
         // Together: handing running targets back must not wait for the last download to finish.
-        await Promise.all([api ? closeApi(api) : undefined, worker?.stop(), dispatcher?.stop()]);
+        await Promise.all([api ? closeApi(api) : undefined, worker?.stop(), dispatcher?.stop(), rowPruner.stop()]);
         await guard.close();
         await blobs.close?.();
         await store.close();

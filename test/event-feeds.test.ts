@@ -83,7 +83,7 @@ describe("a task's feed", () => {
     const now = Date.now();
     const task: TaskRow = {
       id: newId('task'), tenant_id: t.id, kind: 'extract', status: 'processing', title: null, input: {}, params: {}, metadata: null, webhook_url: null,
-      webhook_events: null, idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null, created_at: now, updated_at: now, completed_at: null, deadline_at: null, deleted_at: null,
+      webhook_events: null, idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null, created_at: now, updated_at: now, completed_at: null, deadline_at: null, deleted_at: null, pruned_at: null,
     };
     const target: TargetRow = {
       id: newId('tgt'), task_id: task.id, position: 0, name: 'mp3', spec: {}, status: 'processing', progress: 0.25, attempts: 1, lease_owner: 'w',

@@ -162,7 +162,7 @@ describe.skipIf(!usePostgres)('scale-out on one PostgreSQL database', () => {
         const task: TaskRow = {
           id: newId('task'), tenant_id: tenant.id, kind: 'extract', status: 'queued', title: null, input: {}, params: {}, metadata: null,
           webhook_url: 'http://127.0.0.1:1/hook', webhook_events: null, idempotency_key: null, request_hash: null, batch_id: null, cost: null,
-          error: null, created_at: now, updated_at: now, completed_at: null, deadline_at: null, deleted_at: null,
+          error: null, created_at: now, updated_at: now, completed_at: null, deadline_at: null, deleted_at: null, pruned_at: null,
         };
         const targets: TargetRow[] = [0, 1, 2].map((position) => ({
           id: newId('tgt'), task_id: task.id, position, name: `t${position}`, spec: { format: 'wav' }, status: 'queued', progress: 0, attempts: 0,

@@ -66,6 +66,7 @@ const taskKeys = shape<Task>()({
   completed_at: N,
   deadline: N,
   deleted_at: N,
+  pruned_at: N,
   queue_position: N,
 });
 const targetKeys = shape<Target>()({

@@ -11,6 +11,7 @@ import type { ApiKey, BatchRow, DeliveryRow, EndpointRow, EventRow, OutputRow, T
 import { OP_NAMES, type Ops } from '../src/store/ops/ops.js';
 import { openStore } from '../src/store/open-store.js';
 import type { AttemptOutcome, Store } from '../src/store/store.js';
+import { idAt } from '../src/ids.js';
 import { freshDatabase, type TestDatabase } from './helpers/database.js';
 import { tempDir } from './helpers/service.js';
 
@@ -27,7 +28,7 @@ function task(id: string, tenant: string, over: Partial<TaskRow> = {}): TaskRow 
     id, tenant_id: tenant, kind: 'extract', status: 'queued', title: `task ${id}`, input: { url: 'https://in.example/a.wav' },
     params: { format: 'wav', nested: { deep: [1, 2] } }, metadata: { order: 7 }, webhook_url: 'https://hooks.example/own',
     webhook_events: ['task.completed'], idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null,
-    created_at: T0, updated_at: T0, completed_at: null, deadline_at: null, deleted_at: null, ...over,
+    created_at: T0, updated_at: T0, completed_at: null, deadline_at: null, deleted_at: null, pruned_at: null, ...over,
   };
 }
 
@@ -125,6 +126,51 @@ async function seed(s: Store): Promise<void> {
   await s.recordAttempts([1, 2, 3].map((n) => ({ attempt: attempt('dlv_4', n, 500), delivery: { ...dlv4, next_attempt_at: null } })));
   for (const u of [upl1, upl2, upl3]) await s.insertUpload(u);
 }
+
+/**
+ * Row retention's world, beside the seeded one: rows with real (time-ordered) ids, made around
+ * DAY 0 and judged against a cutoff at DAY 40 (the pruner walks ids made before its cutoff).
+ */
+const DAY = 86_400_000;
+const CUTOFF = T0 + 40 * DAY;
+/** An id of `prefix` made at `ms`, told apart by `n`. */
+const madeAt = (prefix: string, ms: number, n: number) => idAt(prefix, ms).slice(0, -2) + String(n).padStart(2, '0');
+const old = {
+  event: madeAt('msg', T0, 1), eventNoDelivery: madeAt('msg', T0, 2), eventDelivered: madeAt('msg', T0, 3), eventNew: madeAt('msg', T0 + 41 * DAY, 4),
+  delivered: madeAt('dlv', T0, 1), failed: madeAt('dlv', T0, 2), pending: madeAt('dlv', T0, 3), redelivered: madeAt('dlv', T0, 4), deliveredNew: madeAt('dlv', T0 + 41 * DAY, 5),
+  filesGone: madeAt('task', T0, 1), filesKept: madeAt('task', T0, 2), failedNoFiles: madeAt('task', T0, 3), endedLate: madeAt('task', T0, 4), running: madeAt('task', T0, 5),
+};
+
+async function seedRetention(s: Store): Promise<void> {
+  for (const [id, at] of [[old.event, T0], [old.eventNoDelivery, T0], [old.eventDelivered, T0], [old.eventNew, T0 + 41 * DAY]] as const) {
+    await s.insertEvent(event(id, 'ten_a', null, 'task.completed', at));
+  }
+  const ended = { next_attempt_at: null, created_at: T0 };
+  await s.insertDeliveries([
+    delivery(old.delivered, { ...evt1, id: old.event }, { ...ended, status: 'delivered', updated_at: T0 + 1, delivered_at: T0 + 1 }),
+    delivery(old.failed, { ...evt1, id: old.event }, { ...ended, status: 'failed', attempt_count: 2, updated_at: T0 + 2 }),
+    // Pending for 40 days (an endpoint's circuit kept it waiting): never pruned, and it keeps its event.
+    delivery(old.pending, { ...evt1, id: old.event }, { created_at: T0 }),
+    // Ended long ago, then redelivered by hand after the cutoff: it ended only then.
+    delivery(old.redelivered, { ...evt1, id: old.eventDelivered }, { ...ended, status: 'delivered', updated_at: CUTOFF + 1 }),
+    delivery(old.deliveredNew, { ...evt1, id: old.eventNew }, { ...ended, status: 'delivered', created_at: T0 + 41 * DAY, updated_at: T0 + 41 * DAY }),
+  ]);
+  await s.recordAttempts([1, 2].map((n) => ({ attempt: attempt(old.failed, n, 500), delivery: { id: old.failed, status: 'failed' as const, attempt_count: 2, next_attempt_at: null, last_error: 'HTTP 500', last_status_code: 500, updated_at: T0 + 2, delivered_at: null } })));
+  const endedTask = (id: string, over: Partial<TaskRow>) => task(id, 'ten_a', { status: 'completed', cost: 0.25, created_at: T0, updated_at: T0 + 5, completed_at: T0 + 5, ...over });
+  const doneTarget = (taskId: string) => target(madeAt('tgt', T0, Number(taskId.slice(-2))), taskId, 0, { status: 'completed', finished_at: T0 + 5 });
+  await s.insertTask(endedTask(old.filesGone, { idempotency_key: 'idem-old', request_hash: 'rh-old' }), [doneTarget(old.filesGone)]);
+  await s.insertTask(endedTask(old.filesKept, {}), [doneTarget(old.filesKept)]);
+  await s.insertTask(endedTask(old.failedNoFiles, { status: 'failed', error: { code: 'ENGINE_FAILED', message: 'no audio stream' } }), [doneTarget(old.failedNoFiles)]);
+  await s.insertTask(endedTask(old.endedLate, { completed_at: CUTOFF + 1 }), [doneTarget(old.endedLate)]);
+  await s.insertTask(task(old.running, 'ten_a', { status: 'processing', created_at: T0 }), [target(madeAt('tgt', T0, 5), old.running, 0)]);
+  const out = (n: number, taskId: string, removedAt: number | null): OutputRow => ({
+    ...output2, id: madeAt('out', T0, n), task_id: taskId, target_id: madeAt('tgt', T0, Number(taskId.slice(-2))), path: `outputs/${n}.wav`, expires_at: T0 + 7 * DAY, removed_at: removedAt,
+  });
+  await s.insertOutputs([out(1, old.filesGone, T0 + 7 * DAY), out(2, old.filesKept, null), out(3, old.endedLate, T0 + 7 * DAY)]);
+}
+
+/** Which of these deliveries are still stored. */
+const storedDeliveries = async (s: Store, list: string[]) => (await Promise.all(list.map((id) => s.getDelivery('ten_a', id)))).filter((d) => d !== null).map((d) => d!.id);
 
 interface Case {
   op: keyof Ops;
@@ -320,6 +366,28 @@ const cases: Case[] = [
       return [(await s.getOutput('out_2'))!.removed_at, await s.listOutputsToRemove(T0 + 8 * 86_400_000, 10)];
     },
     check: (r) => expect(r).toEqual([T0 + 300, []]),
+  },
+  {
+    op: 'pruneTasks', does: 'reduces tasks ended before the cutoff whose files are all gone to tombstones, once',
+    run: async (s) => {
+      await seedRetention(s);
+      const first = await s.pruneTasks(CUTOFF, CUTOFF + 9, null, 2);
+      const second = await s.pruneTasks(CUTOFF, CUTOFF + 9, first.next, 2);
+      const again = await s.pruneTasks(CUTOFF, CUTOFF + 10, null, 10);
+      const tasks = await Promise.all([old.filesGone, old.filesKept, old.failedNoFiles, old.endedLate, old.running].map(async (id) => (await s.getTaskById(id))!));
+      const aggs = await s.loadAggregates(tasks);
+      return [first, second, again, tasks.map((t) => t.pruned_at), tasks[0], aggs.map((a) => [a.targets.length, a.outputs.length]), await s.getOutput(madeAt('out', T0, 1)),
+        (await s.findTaskByIdempotencyKey('ten_a', 'idem-old'))?.id, (await s.getTaskById(old.failedNoFiles))!.error];
+    },
+    check: (r) => {
+      expect(r.slice(0, 3)).toEqual([{ tasks: 1, next: old.filesKept }, { tasks: 1, next: old.endedLate }, { tasks: 0, next: null }]);
+      expect(r[3]).toEqual([CUTOFF + 9, null, CUTOFF + 9, null, null]);
+      expect(r[4]).toMatchObject({
+        id: old.filesGone, tenant_id: 'ten_a', kind: 'extract', status: 'completed', cost: 0.25, created_at: T0, completed_at: T0 + 5, deleted_at: null,
+        title: null, input: {}, params: {}, metadata: null, webhook_url: null, idempotency_key: 'idem-old',
+      });
+      expect(r.slice(5)).toEqual([[[0, 0], [1, 1], [0, 0], [1, 1], [1, 0]], null, old.filesGone, { code: 'ENGINE_FAILED', message: 'no audio stream' }]);
+    },
   },
   {
     op: 'renewLeases', does: 'extends only the leases its owner still holds',
@@ -542,6 +610,27 @@ const cases: Case[] = [
     },
   },
 
+  {
+    op: 'pruneDeliveries', does: 'deletes deliveries ended before the cutoff with their attempts, a batch at a time in id order; never a pending one',
+    run: async (s) => {
+      await seedRetention(s);
+      const all = [old.delivered, old.failed, old.pending, old.redelivered, old.deliveredNew, 'dlv_4'];
+      const first = await s.pruneDeliveries(CUTOFF, null, 2);
+      const second = await s.pruneDeliveries(CUTOFF, first.next, 2);
+      const third = await s.pruneDeliveries(CUTOFF, second.next, 2);
+      const again = await s.pruneDeliveries(CUTOFF, null, 10);
+      return [first, second, third, again, await storedDeliveries(s, all), (await s.listAttempts([old.failed, 'dlv_4'])).map((a) => a.delivery_id)];
+    },
+    check: (r) => expect(r).toEqual([
+      { deliveries: 2, attempts: 2, next: old.failed },
+      { deliveries: 0, attempts: 0, next: old.redelivered },
+      { deliveries: 0, attempts: 0, next: null },
+      { deliveries: 0, attempts: 0, next: null },
+      [old.pending, old.redelivered, old.deliveredNew, 'dlv_4'],
+      ['dlv_4', 'dlv_4', 'dlv_4'],
+    ]),
+  },
+
   // ---- events ----
   {
     op: 'insertEvent', does: 'stores an event with its payload text as sent',
@@ -563,6 +652,25 @@ const cases: Case[] = [
     op: 'listEventTypes', does: 'gives the types of the tenant\'s events among those asked',
     run: async (s) => [(await s.listEventTypes('ten_a', ['evt_3', 'evt_4', 'evt_1'])).sort((a, b) => a.id.localeCompare(b.id)), await s.listEventTypes('ten_a', [])],
     check: (r) => expect(r).toMatchObject([[{ id: 'evt_1', type: 'task.completed' }, { id: 'evt_3', type: 'task.completed' }], []]),
+  },
+
+  {
+    op: 'pruneEvents', does: 'deletes events made before the cutoff that no delivery refers to, and no other',
+    run: async (s) => {
+      await seedRetention(s);
+      const first = await s.pruneEvents(CUTOFF, null, 10);
+      // Once its delivery is pruned (a month after it was redelivered), its event may go too.
+      await s.pruneDeliveries(CUTOFF + 2, null, 10);
+      const second = await s.pruneEvents(CUTOFF + 2, null, 1);
+      const stored = async () => (await Promise.all([old.event, old.eventNoDelivery, old.eventDelivered, old.eventNew, 'evt_1'].map((id) => s.getEvent('ten_a', id)))).filter((e) => e).map((e) => e!.id);
+      return [first, second, await s.pruneEvents(CUTOFF + 2, second.next, 10), await stored()];
+    },
+    check: (r) => expect(r).toEqual([
+      { events: 1, next: null },
+      { events: 0, next: old.event },
+      { events: 1, next: null },
+      [old.event, old.eventNew, 'evt_1'],
+    ]),
   },
 
   // ---- endpoints ----

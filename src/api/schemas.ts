@@ -115,7 +115,7 @@ export const taskSchema = {
   $id: 'Task',
   type: 'object',
   description: 'A task with its targets; the same shape as the `data` of task webhooks',
-  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'webhook_events', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'deleted_at', 'queue_position'],
+  required: ['id', 'kind', 'status', 'title', 'input', 'params', 'metadata', 'webhook_url', 'webhook_events', 'batch_id', 'targets', 'cost', 'error', 'created_at', 'updated_at', 'completed_at', 'deadline', 'deleted_at', 'pruned_at', 'queue_position'],
   properties: {
     id: { type: 'string', description: 'Task id (task_…)' },
     kind: { type: 'string', description: 'Kind of work, e.g. extract' },
@@ -135,6 +135,9 @@ export const taskSchema = {
     completed_at: nullableTime('When it ended'),
     deadline: nullableTime('When it is canceled with DEADLINE_EXCEEDED if it has not ended (Cancel-After header or deadline field)'),
     deleted_at: nullableTime('When the client deleted it (DELETE /v1/tasks/{id}): its files are removed and input, metadata and webhook_url redacted'),
+    pruned_at: nullableTime(
+      'When row retention reduced it to a tombstone (HOOKWAVE_TASK_RETENTION after it ended, once its files were gone): it keeps id, kind, status, cost, error and times; targets are empty, title, input, params, metadata and webhook_url emptied',
+    ),
     queue_position: {
       type: ['integer', 'null'],
       description: 'Queued targets (of every tenant) that start before this task under fair claiming, 0 = next in line; an estimate, given by GET /v1/tasks/{id} while the task is queued, else null',

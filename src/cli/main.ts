@@ -11,6 +11,7 @@ import { createApiKey } from '../services/tenants.js';
 import { startHookwave } from '../runtime.js';
 import { openStore } from '../store/open-store.js';
 import type { Store } from '../store/store.js';
+import { SqliteStore } from '../store/sqlite/sqlite-store.js';
 import { VERSION } from '../version.js';
 import { registerEndpointCommands } from './commands/endpoints.js';
 import { registerEventCommands } from './commands/events.js';
@@ -190,6 +191,23 @@ program
       const tenant = await store.getTenantByName(flags.tenant);
       if (!tenant) throw new Error(`no tenant named "${flags.tenant}"`);
       print(!!flags.json, { tenant: tenant.name, webhook_secret: tenant.webhook_secret }, tenant.webhook_secret);
+    });
+  });
+
+program
+  .command('vacuum')
+  .description('SQLite: rewrite the database file once so row retention can give space back (for files made before it); run while hookwave is stopped')
+  .option('-d, --data-dir <dir>', 'data directory')
+  .option('--json', 'print JSON')
+  .action(async (flags: { dataDir?: string; json?: boolean }) => {
+    await withStore(flags.dataDir, async (store) => {
+      if (!(store instanceof SqliteStore)) {
+        print(!!flags.json, { vacuumed: false }, 'PostgreSQL: nothing to do; autovacuum reuses the space of pruned rows (tables tuned by migration 009)');
+        return;
+      }
+      const { bytesBefore, bytesAfter } = await store.vacuum();
+      const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+      print(!!flags.json, { vacuumed: true, bytes_before: bytesBefore, bytes_after: bytesAfter }, `vacuumed: ${mb(bytesBefore)} → ${mb(bytesAfter)}; freed space now goes back to the filesystem after each row retention pass`);
     });
   });
 

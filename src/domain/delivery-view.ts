@@ -71,5 +71,5 @@ export function deliveryView(d: DeliveryRow, attempts: AttemptRow[] | null, even
 }
 
 export function deliveryNotFound(id: string): HookwaveError {
-  return new HookwaveError('NOT_FOUND', `delivery ${id} does not exist`, { field: 'id' });
+  return new HookwaveError('NOT_FOUND', `delivery ${id} does not exist (ended deliveries are deleted after the delivery retention period)`, { field: 'id' });
 }

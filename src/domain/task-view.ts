@@ -65,6 +65,8 @@ export interface TaskView {
   deadline: string | null;
   /** When the client deleted it; null otherwise. */
   deleted_at: string | null;
+  /** When row retention reduced it to a tombstone (no targets, input, params or metadata any more); null otherwise. */
+  pruned_at: string | null;
   /**
    * Queued targets that start before this task's first (0: next in line), under fair claiming;
    * an estimate, on GET /v1/tasks/:id of a queued task only, else null.
@@ -133,6 +135,7 @@ export function taskView(agg: TaskAggregate, signer: OutputUrlSigner, now = Date
     completed_at: iso(task.completed_at),
     deadline: iso(task.deadline_at),
     deleted_at: iso(task.deleted_at ?? null),
+    pruned_at: iso(task.pruned_at ?? null),
     queue_position: null,
   };
 }

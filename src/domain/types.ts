@@ -68,6 +68,12 @@ export interface TaskRow {
   deadline_at: number | null;
   /** When the client deleted it (its files removed, input, metadata and webhook_url redacted). */
   deleted_at: number | null;
+  /**
+   * When row retention reduced it to a tombstone (services/row-pruner.ts): it keeps id, kind,
+   * status, cost, error and times; its targets and outputs are gone, title, input, params,
+   * metadata and webhook fields emptied.
+   */
+  pruned_at: number | null;
 }
 
 export interface TargetRow {

@@ -77,7 +77,8 @@ export class DeliveryService {
         result = 'requeued';
       }
     } else {
-      if (!(await this.store.requeueDelivery(tenantId, d.id, now))) throw inFlight();
+      // Refused: pending again by now (a concurrent redeliver), or just pruned by row retention.
+      if (!(await this.store.requeueDelivery(tenantId, d.id, now))) throw (await this.store.getDelivery(tenantId, d.id)) ? inFlight() : deliveryNotFound(id);
       result = 'requeued';
     }
     this.store.notify('deliveries');

@@ -195,6 +195,7 @@ export class TaskService {
       completed_at: null,
       deadline_at: deadline?.at ?? null,
       deleted_at: null,
+      pruned_at: null,
     };
     const targets: TargetRow[] = body.targets.map((spec, position) => ({
       id: newId('tgt'),

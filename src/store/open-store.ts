@@ -26,7 +26,7 @@ export async function openStore(cfg: Config, opts: { migrate?: boolean } = {}): 
     }
     return store;
   }
-  const store = new SqliteStore({ file: sqliteFile(cfg), synchronous: cfg.sqliteSync });
+  const store = new SqliteStore({ file: sqliteFile(cfg), synchronous: cfg.sqliteSync, logger: createLogger(cfg.logLevel) });
   if (migrate) await store.migrate();
   return store;
 }

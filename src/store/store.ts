@@ -48,5 +48,12 @@ export interface Store extends Ops {
   notify(channel: WakeChannel, payload?: string): void;
   /** Cheap liveness check of the database. */
   ping(): Promise<void>;
+  /**
+   * Gives free space of the database file back to the filesystem, at most `maxPages` pages in this
+   * step, keeping `keepFraction` of the file free for the next inserts; returns the pages given
+   * back. SQLite: one short write transaction of incremental vacuum. PostgreSQL: 0 (autovacuum makes
+   * deleted rows' space reusable inside the table files).
+   */
+  reclaimSpace(maxPages: number, keepFraction: number): Promise<number>;
   close(): Promise<void>;
 }

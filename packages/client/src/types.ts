@@ -118,6 +118,8 @@ export interface Task {
   deadline: string | null;
   /** When it was deleted (DELETE /v1/tasks/:id); its files are gone and input, metadata, webhook_url redacted. */
   deleted_at: string | null;
+  /** When row retention reduced it to a tombstone: id, kind, status, cost, error and times remain; targets, input, params, metadata are gone. */
+  pruned_at: string | null;
   /** Queued targets ahead of it (0 = next), on `tasks.get` of a queued task; else null. */
   queue_position: number | null;
 }

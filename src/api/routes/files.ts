@@ -29,9 +29,11 @@ export function fileRoutes(app: FastifyInstance, deps: { store: Store; signer: U
       const file = req.params.outputId.startsWith('upl_') ? await uploadFile(deps.store, req.params.outputId) : await deps.store.getOutput(req.params.outputId);
       const size = file ? await deps.blobs.size(file.path) : null;
       // Deleted on purpose (its task was deleted, or retention): gone, not missing. Checked on the
-      // row, so a file the sweep has not reached yet is already refused.
+      // row, so a file the sweep has not reached yet is already refused. An output row that is
+      // gone under a valid signature was made here and pruned with its task (row retention).
       const expiresAt = (file as { expires_at?: number | null } | null)?.expires_at;
-      if (file && expiresAt != null && expiresAt <= Date.now()) throw new HookwaveError('GONE', 'this file was deleted: its task was deleted, or it outlived the output retention period');
+      const pruned = !file && !req.params.outputId.startsWith('upl_');
+      if (pruned || (file && expiresAt != null && expiresAt <= Date.now())) throw new HookwaveError('GONE', 'this file was deleted: its task was deleted, or it outlived the output retention period');
       if (!file || size === null) throw new HookwaveError('NOT_FOUND', 'this file no longer exists');
       const output = file;
 

@@ -91,6 +91,13 @@ export interface DeliveryOps {
   deferEndpointDeliveries(endpointId: string, until: number): Promise<void>;
   /** Fails the endpoint's pending deliveries (endpoint disabled or deleted). */
   failEndpointDeliveries(endpointId: string, reason: string, now: number): Promise<number>;
+  /**
+   * Row retention: deletes deliveries that ended (delivered or failed) before `endedBefore`, with
+   * their attempts, examining up to `limit` in id order after `after` (null: from the first);
+   * never a pending one. `next`: where the next call of this pass goes on, null when nothing is
+   * left to examine. Idempotent.
+   */
+  pruneDeliveries(endedBefore: number, after: string | null, limit: number): Promise<{ deliveries: number; attempts: number; next: string | null }>;
 }
 
 export const DELIVERY_OPS: OpNames<DeliveryOps> = {
@@ -109,4 +116,5 @@ export const DELIVERY_OPS: OpNames<DeliveryOps> = {
   requeueFailedDeliveries: true,
   deferEndpointDeliveries: true,
   failEndpointDeliveries: true,
+  pruneDeliveries: true,
 };

@@ -82,6 +82,15 @@ export interface TaskOps {
   listOutputsToRemove(now: number, limit: number): Promise<Array<{ id: string; path: string }>>;
   /** Records that these outputs' files are gone. */
   markOutputsRemoved(ids: string[], now: number): Promise<void>;
+  /**
+   * Row retention: reduces ended tasks to tombstones, up to `limit` examined per call in id order
+   * after `after` (null: from the first). A task goes when it ended before `endedBefore` and none of
+   * its outputs still has a file (every one removed): its outputs and targets are deleted, title,
+   * input, params, metadata and webhook fields emptied, and pruned_at set to `now`; it keeps id,
+   * tenant, kind, status, cost, error, times and idempotency key. `next`: where the next call of
+   * this pass goes on, null when nothing is left to examine. Idempotent.
+   */
+  pruneTasks(endedBefore: number, now: number, after: string | null, limit: number): Promise<{ tasks: number; next: string | null }>;
   /** Open tasks whose deadline has passed, oldest deadline first. */
   listTasksPastDeadline(now: number, limit: number): Promise<string[]>;
   /** Extends the lease of targets `owner` still holds; returns the ids it still holds (not canceled). */
@@ -119,6 +128,7 @@ export const TASK_OPS: OpNames<TaskOps> = {
   deleteTask: true,
   listOutputsToRemove: true,
   markOutputsRemoved: true,
+  pruneTasks: true,
   renewLeases: true,
   updateLeasedTarget: true,
   updateTarget: true,

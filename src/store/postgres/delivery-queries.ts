@@ -4,6 +4,7 @@ import type { AttemptOutcome, DeliveryOps, DueClaim, ListDeliveriesQuery } from 
 import { json, PostgresQueries, Where } from './sql.js';
 import { probeCandidates } from '../../domain/circuit-breaker.js';
 import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
+import { idAt } from '../../ids.js';
 
 /** A parked delivery looks again no sooner than this, and no later than PARK_MAX_MS. */
 const PARK_MIN_MS = 100;
@@ -75,6 +76,26 @@ const RECORD_ATTEMPTS = `
     FROM unnest($11::text[], $12::text[], $13::int[], $14::bigint[], $15::text[], $16::int[], $17::bigint[], $18::bigint[])
          AS u(id, status, attempt_count, next_attempt_at, last_error, last_status_code, updated_at, delivered_at)
    WHERE d.id = u.id`;
+
+// Row retention, one batch in one statement. Ids sort by creation time and a delivery ends after it
+// is made, so only ids made before the cutoff ($2) can be due: a primary-key range. The rows to go
+// are locked with SKIP LOCKED and their status read again under the lock, so a redelivery that
+// made one pending first keeps it, and pruners in several processes share the work without
+// waiting on (or deadlocking with) each other.
+const PRUNE_DELIVERIES = `
+  WITH scan AS (
+    SELECT id FROM deliveries WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3
+  ), doomed AS (
+    SELECT id FROM deliveries
+     WHERE id = ANY(ARRAY(SELECT id FROM scan)) AND status <> 'pending' AND updated_at < $4
+       FOR UPDATE SKIP LOCKED
+  ), attempts_gone AS (
+    DELETE FROM attempts WHERE delivery_id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1
+  ), gone AS (
+    DELETE FROM deliveries WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM gone)::int AS deliveries, (SELECT count(*) FROM attempts_gone)::int AS attempts,
+         (SELECT count(*) FROM scan)::int AS scanned, (SELECT max(id) FROM scan) AS last`;
 
 export class PostgresDeliveryQueries extends PostgresQueries implements DeliveryOps {
   async insertDeliveries(ds: DeliveryRow[]): Promise<void> {
@@ -213,5 +234,15 @@ export class PostgresDeliveryQueries extends PostgresQueries implements Delivery
       "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = $1, updated_at = $2 WHERE endpoint_id = $3 AND status = 'pending'",
       [reason, now, endpointId],
     );
+  }
+
+  async pruneDeliveries(endedBefore: number, after: string | null, limit: number): Promise<{ deliveries: number; attempts: number; next: string | null }> {
+    const r = (await this.one<{ deliveries: number; attempts: number; scanned: number; last: string | null }>(PRUNE_DELIVERIES, [
+      after ?? 'dlv_',
+      idAt('dlv', endedBefore),
+      limit,
+      endedBefore,
+    ]))!;
+    return { deliveries: r.deliveries, attempts: r.attempts, next: r.scanned < limit ? null : r.last };
   }
 }

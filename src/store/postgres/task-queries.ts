@@ -3,6 +3,7 @@ import type { BatchRow, ClaimedTarget, OutputRow, TargetRow, TaskAggregate, Task
 import type { ListTasksQuery, QueueStanding, TargetPatch, TaskOps, TaskPatch } from '../ops/tasks.js';
 import { groupBy, insertSql, patchSql, PostgresQueries, type Sql, Where } from './sql.js';
 import { fairShare, roomUnderCap, turnsFirst, type TenantQueue } from '../../domain/fair-share.js';
+import { idAt } from '../../ids.js';
 
 // Claiming (claimTargets): expired leases first, then queued targets fairly across tenants. Rows
 // another claimer holds are skipped rather than waited for; a lease a heartbeat renewed after the
@@ -55,6 +56,28 @@ const LEASE_TARGETS = `
 const LOAD_AGGREGATES = `
   SELECT (SELECT COALESCE(json_agg(t ORDER BY t.task_id, t.position), '[]') FROM targets t WHERE t.task_id = ANY($1)) AS targets,
          (SELECT COALESCE(json_agg(o ORDER BY o.created_at, o.id), '[]') FROM outputs o WHERE o.task_id = ANY($1)) AS outputs`;
+
+// Row retention, one batch in one statement: tasks_to_prune holds the ended tasks not reduced yet,
+// by id, and a task ends after it is made, so only ids made before the cutoff ($2) can be due. The
+// tasks to reduce are locked with SKIP LOCKED (pruners in several processes share the work); their
+// outputs and targets go and the row keeps what a tombstone shows.
+const PRUNE_TASKS = `
+  WITH scan AS (
+    SELECT id FROM tasks WHERE pruned_at IS NULL AND completed_at IS NOT NULL AND id > $1 AND id < $2 ORDER BY id LIMIT $3
+  ), doomed AS (
+    SELECT t.id FROM tasks t
+     WHERE t.id = ANY(ARRAY(SELECT id FROM scan)) AND t.pruned_at IS NULL AND t.completed_at < $4
+       AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.task_id = t.id AND o.removed_at IS NULL)
+       FOR UPDATE SKIP LOCKED
+  ), outputs_gone AS (
+    DELETE FROM outputs WHERE task_id = ANY(ARRAY(SELECT id FROM doomed))
+  ), targets_gone AS (
+    DELETE FROM targets WHERE task_id = ANY(ARRAY(SELECT id FROM doomed))
+  ), reduced AS (
+    UPDATE tasks SET title = NULL, input = '{}', params = '{}', metadata = NULL, webhook_url = NULL, pruned_at = $5
+     WHERE id = ANY(ARRAY(SELECT id FROM doomed)) RETURNING 1
+  )
+  SELECT (SELECT count(*) FROM reduced)::int AS tasks, (SELECT count(*) FROM scan)::int AS scanned, (SELECT max(id) FROM scan) AS last`;
 
 export class PostgresTaskQueries extends PostgresQueries implements TaskOps {
   async insertTask(task: TaskRow, targets: TargetRow[]): Promise<void> {
@@ -201,6 +224,11 @@ export class PostgresTaskQueries extends PostgresQueries implements TaskOps {
 
   async markOutputsRemoved(ids: string[], now: number): Promise<void> {
     await this.exec('UPDATE outputs SET removed_at = $2 WHERE id = ANY($1)', [ids, now]);
+  }
+
+  async pruneTasks(endedBefore: number, now: number, after: string | null, limit: number): Promise<{ tasks: number; next: string | null }> {
+    const r = (await this.one<{ tasks: number; scanned: number; last: string | null }>(PRUNE_TASKS, [after ?? 'task_', idAt('task', endedBefore), limit, endedBefore, now]))!;
+    return { tasks: r.tasks, next: r.scanned < limit ? null : r.last };
   }
 
   async listTasksPastDeadline(now: number, limit: number): Promise<string[]> {

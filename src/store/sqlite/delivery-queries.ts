@@ -5,6 +5,7 @@ import type { Sync } from '../ops/ops.js';
 import { attemptFromRow, json, type Row, SqliteQueries } from './sql.js';
 import { probeCandidates } from '../../domain/circuit-breaker.js';
 import { dueDeliveries, type ClaimRow } from '../due-deliveries.js';
+import { idAt } from '../../ids.js';
 
 /**
  * When the earliest still-pending delivery of the same task to the same receiver (same URL and
@@ -197,5 +198,19 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
     return this.s(
       "UPDATE deliveries SET status = 'failed', next_attempt_at = NULL, last_error = ?, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'",
     ).run(reason, now, endpointId).changes;
+  }
+
+  pruneDeliveries(endedBefore: number, after: string | null, limit: number): { deliveries: number; attempts: number; next: string | null } {
+    return this.atomic(() => {
+      // Ids sort by creation time and a delivery ends after it is made, so only ids made before
+      // the cutoff can be due: a primary-key range, not a scan of the table or another index.
+      const scanned = this.s(
+        `SELECT id, status <> 'pending' AND updated_at < ? AS due FROM deliveries WHERE id > ? AND id < ? ORDER BY id LIMIT ?`,
+      ).all(endedBefore, after ?? 'dlv_', idAt('dlv', endedBefore), limit) as Array<{ id: string; due: number }>;
+      const due = JSON.stringify(scanned.filter((r) => r.due === 1).map((r) => r.id));
+      const attempts = this.s('DELETE FROM attempts WHERE delivery_id IN (SELECT value FROM json_each(?))').run(due).changes;
+      const deliveries = this.s('DELETE FROM deliveries WHERE id IN (SELECT value FROM json_each(?))').run(due).changes;
+      return { deliveries, attempts, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
   }
 }

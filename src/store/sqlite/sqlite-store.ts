@@ -9,11 +9,16 @@
  * Durability: with synchronous=NORMAL (default) a commit survives a crash of the process but the
  * last commits may be lost on power loss; synchronous=FULL (HOOKWAVE_SQLITE_SYNC=full) fsyncs the
  * WAL on every commit and survives power loss too.
+ *
+ * Size: the file is made with auto_vacuum=INCREMENTAL, so pages freed by row retention can be given
+ * back to the filesystem (reclaimSpace) instead of only being reused; the WAL is truncated to
+ * journal_size_limit whenever it starts over, so a burst of writes does not leave it large.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
+import type { Logger } from '../../logger.js';
 import type { Store, Tx, WakeChannel } from '../store.js';
 import { defineOps, exposeOps, type Ops } from '../ops/ops.js';
 import { sqliteAreas } from './areas.js';
@@ -23,9 +28,19 @@ import { migrateSqlite, pendingMigrations } from './migrate.js';
 export interface SqliteStoreOptions {
   file: string;
   synchronous: 'normal' | 'full';
+  logger?: Pick<Logger, 'info' | 'warn'>;
 }
 
 const MAX_GROUP = 512;
+/** The WAL file is cut back to this whenever it starts over (after a burst, e.g. a first prune of a large backlog). */
+const WAL_SIZE_LIMIT = 64 * 1024 * 1024;
+/**
+ * A database made before auto_vacuum=INCREMENTAL is switched at startup when it is at most this
+ * large: the one full VACUUM it takes rewrites the file, about 1 s for 64 MiB here (128 MiB took
+ * 2.2 s), while every writer waits. A larger one is left to `hookwave vacuum`, run while stopped.
+ */
+const AUTO_VACUUM_SWITCH_MAX_BYTES = 64 * 1024 * 1024;
+const AUTO_VACUUM_INCREMENTAL = 2;
 
 interface BatchItem {
   fn: (tx: Tx) => Promise<unknown>;
@@ -65,11 +80,16 @@ export class SqliteStore implements Store {
   /** Ops that run at once, for transaction callbacks that already hold the connection. */
   private readonly direct: Ops;
   private batch: BatchItem[] = [];
+  private readonly log: Pick<Logger, 'info' | 'warn'>;
 
   constructor(opts: SqliteStoreOptions) {
     fs.mkdirSync(path.dirname(opts.file), { recursive: true });
+    this.log = opts.logger ?? { info() {}, warn() {} };
     this.db = new Database(opts.file);
+    // Takes effect only before the first table is made, i.e. for a new file (migrate() switches old ones).
+    if (this.db.pragma('page_count', { simple: true }) === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.pragma('journal_mode = WAL');
+    this.db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT}`);
     this.db.pragma(`synchronous = ${opts.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
     this.db.pragma('foreign_keys = ON');
     // Other hookwave processes (a separate worker) may hold the write lock briefly.
@@ -96,6 +116,66 @@ export class SqliteStore implements Store {
 
   async migrate(): Promise<void> {
     migrateSqlite(this.db);
+    this.switchToIncrementalVacuum();
+  }
+
+  /** Switches a database made before auto_vacuum=INCREMENTAL, at once when that is quick (see AUTO_VACUUM_SWITCH_MAX_BYTES). */
+  private switchToIncrementalVacuum(): void {
+    if (this.db.pragma('auto_vacuum', { simple: true }) === AUTO_VACUUM_INCREMENTAL) return;
+    const bytes = this.fileBytes();
+    if (bytes > AUTO_VACUUM_SWITCH_MAX_BYTES) {
+      this.log.warn(
+        { file_mb: Math.round(bytes / 1e6) },
+        'this SQLite file keeps the space of deleted rows (it was made before incremental auto-vacuum); run `hookwave vacuum` once while hookwave is stopped to switch it, so row retention can give space back',
+      );
+      return;
+    }
+    const started = Date.now();
+    this.vacuumNow();
+    this.log.info({ file_mb: Math.round(bytes / 1e6), ms: Date.now() - started }, 'switched the SQLite file to incremental auto-vacuum (one full VACUUM)');
+  }
+
+  private fileBytes(): number {
+    return (this.db.pragma('page_count', { simple: true }) as number) * (this.db.pragma('page_size', { simple: true }) as number);
+  }
+
+  private vacuumNow(): void {
+    this.db.pragma('auto_vacuum = INCREMENTAL');
+    this.db.exec('VACUUM');
+  }
+
+  /**
+   * `hookwave vacuum`: rewrites the whole file with auto_vacuum=INCREMENTAL, giving every free page
+   * back. Writers wait until it is done (seconds per GiB), and it needs free disk space about the
+   * file's size; meant for a stopped hookwave, once, for files made before incremental auto-vacuum.
+   */
+  async vacuum(): Promise<{ bytesBefore: number; bytesAfter: number }> {
+    return this.lock.run(async () => {
+      const bytesBefore = this.fileBytes();
+      this.vacuumNow();
+      return { bytesBefore, bytesAfter: this.fileBytes() };
+    });
+  }
+
+  async reclaimSpace(maxPages: number, keepFraction: number): Promise<number> {
+    return this.lock.run(async () => {
+      const free = this.db.pragma('freelist_count', { simple: true }) as number;
+      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      // Giving back n pages shrinks the file too: n such that (free - n) <= keepFraction * (pages - n).
+      const n = keepFraction >= 1 ? 0 : Math.min(maxPages, Math.ceil((free - pages * keepFraction) / (1 - keepFraction)));
+      // auto_vacuum=NONE (an old file not switched yet): incremental_vacuum would do nothing.
+      if (n <= 0 || this.db.pragma('auto_vacuum', { simple: true }) !== AUTO_VACUUM_INCREMENTAL) return 0;
+      // BEGIN IMMEDIATE: waits for another process's writer (busy_timeout) rather than failing halfway.
+      this.control.begin.run();
+      try {
+        this.db.pragma(`incremental_vacuum(${n})`);
+        this.control.commit.run();
+      } catch (err) {
+        if (this.db.inTransaction) this.control.rollback.run();
+        throw err;
+      }
+      return free - (this.db.pragma('freelist_count', { simple: true }) as number);
+    });
   }
 
   async pendingMigrations(): Promise<number> {

@@ -4,6 +4,7 @@ import type { ListTasksQuery, QueueStanding, TargetPatch, TaskOps, TaskPatch } f
 import type { Sync } from '../ops/ops.js';
 import { json, outputFromRow, patchSql, type Row, SqliteQueries, targetFromRow, taskFromRow } from './sql.js';
 import { fairShare, roomUnderCap, turnsFirst, type TenantQueue } from '../../domain/fair-share.js';
+import { idAt } from '../../ids.js';
 
 export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
   insertTask(task: TaskRow, targets: TargetRow[]): void {
@@ -187,6 +188,25 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
 
   markOutputsRemoved(ids: string[], now: number): void {
     this.s('UPDATE outputs SET removed_at = ? WHERE id IN (SELECT value FROM json_each(?))').run(now, JSON.stringify(ids));
+  }
+
+  pruneTasks(endedBefore: number, now: number, after: string | null, limit: number): { tasks: number; next: string | null } {
+    return this.atomic(() => {
+      // tasks_to_prune holds the ended tasks not reduced yet, by id; a task ends after it is made,
+      // so only ids made before the cutoff can be due.
+      const scanned = this.s(
+        `SELECT t.id, t.completed_at < ? AND NOT EXISTS (SELECT 1 FROM outputs o WHERE o.task_id = t.id AND o.removed_at IS NULL) AS due
+           FROM tasks t WHERE t.pruned_at IS NULL AND t.completed_at IS NOT NULL AND t.id > ? AND t.id < ? ORDER BY t.id LIMIT ?`,
+      ).all(endedBefore, after ?? 'task_', idAt('task', endedBefore), limit) as Array<{ id: string; due: number }>;
+      const due = JSON.stringify(scanned.filter((r) => r.due === 1).map((r) => r.id));
+      this.s('DELETE FROM outputs WHERE task_id IN (SELECT value FROM json_each(?))').run(due);
+      this.s('DELETE FROM targets WHERE task_id IN (SELECT value FROM json_each(?))').run(due);
+      const tasks = this.s(
+        `UPDATE tasks SET title = NULL, input = '{}', params = '{}', metadata = NULL, webhook_url = NULL, pruned_at = ?
+          WHERE id IN (SELECT value FROM json_each(?))`,
+      ).run(now, due).changes;
+      return { tasks, next: scanned.length < limit ? null : scanned[scanned.length - 1]!.id };
+    });
   }
 
   listTasksPastDeadline(now: number, limit: number): string[] {
