@@ -77,8 +77,13 @@ function peakRss(): number {
 
 /** Child side: run one engine job, report time and memory as one JSON line. */
 async function childMain(job: ChildJob): Promise<void> {
-  // 'stems-all': the model's four stems from one pass (bench/stems.ts), not an engine of its own.
-  const runJob = job.kind === 'stems-all' ? (await import('./stems-all.js')).separateAllStems : (j: ChildJob) => ENGINES[j.kind]!.run(engineContext(j));
+  // 'stems-all' and 'stems-task' (bench/stems.ts, bench/stems-all.ts) are not engines of their own.
+  const special = job.kind === 'stems-all' || job.kind === 'stems-task' ? await import('./stems-all.js') : null;
+  const runJob = special
+    ? job.kind === 'stems-all'
+      ? special.separateAllStems
+      : special.runStemTask
+    : (j: ChildJob) => ENGINES[j.kind]!.run(engineContext(j));
   // Model files load once per engine thread; the first run in this child pays for it, so warm it first.
   if (job.kind !== 'extract' && job.kind !== 'generate' && job.params.method !== 'fast') await (await import('../src/engines/stems-model/session.js')).stemsSession();
   globalThis.gc?.();

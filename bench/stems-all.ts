@@ -1,10 +1,15 @@
 /**
- * The model's four stems of a file from one pass, outputs discarded: what a task asking for every stem would
- * cost if its targets shared one pass. Runs in bench/engines.ts's pinned child (job kind 'stems-all'); a file
- * of its own because engines.ts cannot import bench/stems.ts back while its child awaits at top level.
+ * Child sides of two bench/stems.ts jobs, run in bench/engines.ts's pinned child; a file of its own because
+ * engines.ts cannot import bench/stems.ts back while its child awaits at top level:
+ *  - 'stems-all': the model's four stems of a file from one pass, outputs discarded (the floor of what a
+ *    task asking for every stem can cost);
+ *  - 'stems-task': a task with four stem targets through the engine as the worker runs them (one shared
+ *    separation, then four encodes to wav).
  */
 import { spawn } from 'node:child_process';
+import path from 'node:path';
 import type { EngineResult } from '../src/engines/engine.js';
+import { stemsEngine } from '../src/engines/stems.js';
 import { pcmFrames } from '../src/engines/dsp/pcm-pipe.js';
 import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
 import { stemsSession } from '../src/engines/stems-model/session.js';
@@ -35,3 +40,28 @@ export async function separateAllStems(job: { input: string | null }): Promise<E
   return { outputs: [], duration: separator.samples / 44100, info: { networkMs } };
 }
 
+
+/** Child side of a 'stems-task' job: four stem targets of one task, one after another, sharing the separation. */
+export async function runStemTask(job: { input: string | null; outDir: string }): Promise<EngineResult> {
+  const targets = STEMS.map((stem) => ({ stem, format: 'wav' }));
+  const outputs = [];
+  const separated: unknown[] = [];
+  for (const target of targets) {
+    const result = await stemsEngine.run({
+      taskId: 'task_bench',
+      targetId: `tgt_${target.stem}`,
+      input: { path: job.input, sharedDir: path.join(job.outDir, 'shared') },
+      inputUrl: null,
+      params: {},
+      target,
+      taskTargets: targets,
+      targetName: target.stem,
+      outDir: path.join(job.outDir, target.stem),
+      signal: new AbortController().signal,
+      progress: () => {},
+    });
+    outputs.push(...result.outputs);
+    separated.push(result.info?.separated);
+  }
+  return { outputs, duration: outputs[0]?.duration ?? null, info: { separated } };
+}

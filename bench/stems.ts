@@ -102,30 +102,34 @@ async function benchHeldout(): Promise<void> {
 
 async function benchSpeed(dir: string, track: string, seconds: number, rounds: number): Promise<void> {
   const base: number[] = [];
-  const runs: Record<string, ChildReport[]> = { model: [], fast: [], all: [] };
+  const runs: Record<string, ChildReport[]> = { model: [], fast: [], all: [], task: [] };
   for (let r = 0; r < rounds; r++) {
     base.push(await ffmpeg(['-i', track, '-c:a', 'pcm_s16le', path.join(dir, 'baseline.wav')]));
     for (const method of ['model', 'fast'] as const) runs[method]!.push(await inChild({ kind: 'stems', input: track, params: { method }, target: { stem: 'vocals', format: 'wav' }, outDir: mkdtempSync(path.join(dir, 'stems-')) }));
     runs.all!.push(await inChild({ kind: 'stems-all', input: track, params: {}, target: {}, outDir: dir }));
+    runs.task!.push(await inChild({ kind: 'stems-task', input: track, params: {}, target: {}, outDir: mkdtempSync(path.join(dir, 'task-')) }));
   }
   const b = medianBy(base, (v) => v);
   const row = (run: string, o: ChildReport) => ({ run, 'wall s': o.wallMs / 1000, 'cpu s (node)': o.cpuMs / 1000, 'realtime (wall)': x(seconds / (o.wallMs / 1000)), 'realtime (cpu)': x(seconds / (o.cpuMs / 1000)) });
   const model = medianBy(runs.model!, (o) => o.cpuMs);
   const fast = medianBy(runs.fast!, (o) => o.cpuMs);
   const all = medianBy(runs.all!, (o) => o.cpuMs);
+  const task = medianBy(runs.task!, (o) => o.cpuMs);
   table(`stems: speed on one core (${seconds / 60}-minute 44.1 kHz stereo track, median of ${rounds})`, [
     { run: 'ffmpeg wav → wav transcode (baseline)', 'wall s': b / 1000, 'cpu s (node)': '', 'realtime (wall)': x(seconds / (b / 1000)), 'realtime (cpu)': '' },
     row('model: vocals → wav (decode, STFT, network, iSTFT, encode)', model),
     row('model: all four stems from one pass (decode, STFT, network, 4 × iSTFT)', all),
+    row('model: a task with four stem targets → wav (one shared pass + 4 encodes; ffmpeg CPU not in "cpu s")', task),
     row('fast (DSP): vocals → wav', fast),
   ]);
   const networkMs = (all.result.info as { networkMs: number }).networkMs;
   console.log(`(model, four stems from one pass: the network took ${(networkMs / seconds).toFixed(1)} ms of CPU per second of audio, the rest — reading PCM, STFT, masking, 4 × iSTFT — ${((all.cpuMs - networkMs) / seconds).toFixed(1)} ms)`);
   const factor = seconds / (all.cpuMs / 1000);
   goal('≥ 10× realtime on one core for all four stems from one pass (by CPU time)', x(factor), factor >= 10);
-  // What the API does today: one target per stem, each its own pass.
-  const perTask = seconds / ((4 * model.cpuMs) / 1000);
-  goal('≥ 10× realtime on one core for a task with four stem targets (4 × one stem, by CPU time)', x(perTask), perTask >= 10);
+  // What the API does: a task's stem targets share one separation (stems-model/separate-once.ts).
+  const perTask = seconds / (task.wallMs / 1000);
+  goal('≥ 10× realtime on one core for a task with four stem targets (wall clock on the pinned core, encodes included)', x(perTask), perTask >= 10);
+  console.log(`(before targets shared the separation, that task cost 4 × one stem: ${x(seconds / ((4 * model.wallMs) / 1000))} by wall clock)`);
 }
 
 async function benchMemory(dir: string, tracks: Array<{ seconds: number; path: string }>): Promise<void> {

@@ -81,7 +81,7 @@ describe('stems model: separating a clip it never saw', () => {
     // And what a user gets: a file per target through ffmpeg.
     for (const stem of ['vocals', 'instrumental']) {
       const result = await stemsEngine.run(context(join(FIXTURE, 'mix.flac'), { stem, format: 'wav', name: stem }));
-      expect(result.info).toEqual({ method: 'model', model: session.spec.name });
+      expect(result.info).toEqual({ method: 'model', model: session.spec.name, separated: 'here' });
       expect(result.outputs[0]).toMatchObject({ channels: 2, sample_rate: 44100 });
       files[stem] = result.outputs[0]!.path;
     }
@@ -114,6 +114,28 @@ describe('stems model: separating a clip it never saw', () => {
     const again = await stemsEngine.run(context(join(FIXTURE, 'mix.flac'), { stem: 'vocals', format: 'wav' }));
     expect(readFileSync(again.outputs[0]!.path).equals(readFileSync(files.vocals!))).toBe(true);
   });
+
+  it("separates once for all of a task's stem targets: the others reuse it, byte for byte", async () => {
+    const shared = tempDir('hookwave-stems-shared-');
+    const all = ['vocals', 'instrumental', 'drums', 'bass', 'other'].map((stem) => ({ stem, format: 'wav' }));
+    const inTask = (target: TargetSpec) => ({
+      ...context(join(FIXTURE, 'mix.flac'), target),
+      input: { path: join(FIXTURE, 'mix.flac'), sharedDir: shared },
+      taskTargets: all,
+    });
+    // Started together, as a worker's engine threads start them: one runs the model, the others wait for it.
+    const first = await Promise.all(all.slice(0, 3).map((t) => stemsEngine.run(inTask(t))));
+    // And one that starts after they ended (the input copy, and the separation beside it, linger).
+    const later = await Promise.all(all.slice(3).map((t) => stemsEngine.run(inTask(t))));
+    const results = [...first, ...later];
+    expect(results.map((r) => r.info!.separated).sort()).toEqual(['here', 'shared', 'shared', 'shared', 'shared']);
+    // The same bytes as a task that asked for one stem alone.
+    expect(readFileSync(results[0]!.outputs[0]!.path).equals(readFileSync(files.vocals!))).toBe(true);
+    expect(readFileSync(results[1]!.outputs[0]!.path).equals(readFileSync(files.instrumental!))).toBe(true);
+    const parts = results.slice(2).map((r) => readWav(r.outputs[0]!.path).samples);
+    const vocals = readWav(results[0]!.outputs[0]!.path).samples;
+    expect(maxAbsDiff(mix.map((_, i) => parts[0]![i]! + parts[1]![i]! + parts[2]![i]! + vocals[i]!), mix)).toBeLessThan(4 * 2 ** -16 + 1e-6);
+  }, 120_000);
 
   it('separates mono input into mono stems that add up', async () => {
     const mono = await makeTone(tempDir('hookwave-stems-mono-'), { seconds: 1, channels: 1, frequency: 220 });

@@ -14,6 +14,12 @@ export type TargetSpec = Record<string, unknown>;
 export interface EngineInput {
   /** Absolute path of the downloaded or uploaded input file on local disk (null without input, or with `inputAccess: 'url'`). */
   path: string | null;
+  /**
+   * A folder that lives as long as this input's local copy, shared by the task's targets that run in this
+   * process (threads included): where one target leaves work the others can reuse (stems separates a
+   * track once for all of them). Null without a local input.
+   */
+  sharedDir?: string | null;
 }
 
 export interface EngineRunContext {
@@ -26,6 +32,8 @@ export interface EngineRunContext {
   params: Record<string, unknown>;
   /** This target's spec (validated against `targetSchema`). */
   target: TargetSpec;
+  /** Every target of the task, this one included: an engine that does several targets' work in one pass plans for all. */
+  taskTargets?: TargetSpec[];
   /** The target's name (from `targetName`). */
   targetName: string;
   /** Empty directory reserved for this run's outputs. */
@@ -65,6 +73,8 @@ export interface Engine {
   /** JSON schema of the task-level `params` object. */
   readonly paramsSchema: JsonSchema;
   /** The name a target is known by (unique within a task). */
+  /** Set by engines that read `taskTargets` (the worker loads them only for these). */
+  plansAcrossTargets?: boolean;
   targetName(target: TargetSpec, index: number): string;
   /**
    * Extra checks that a schema cannot express. Return an error message naming the field

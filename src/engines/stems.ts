@@ -7,9 +7,11 @@
  * harmonic/percussive separation, a bass crossover and centre-panning cues; dsp/masks.ts): several times
  * cheaper, worse on drums, bass and vocals, better on "other" with today's model (docs/engines.md).
  *
- * The track streams through: ffmpeg decodes to stereo float PCM on a pipe, the STFT runs frame by frame (the
- * model in chunks of frames), and the stem streams into a second ffmpeg that encodes the target format, so
- * memory does not grow with track length. Stems are complementary: vocals + instrumental and
+ * The track streams through: ffmpeg decodes to stereo float PCM on a pipe and the STFT runs frame by frame (the
+ * model in chunks of frames), so memory does not grow with track length. The model separates a track once for
+ * all of a task's stem targets (stems-model/separate-once.ts): the first target to start writes every stem the
+ * task asks for to raw float files beside the input, and each target encodes its own from there. The DSP runs
+ * per target (it is cheap) and streams its stem straight into the encoder. Stems are complementary: vocals + instrumental and
  * drums + bass + vocals + other add back up to the input.
  *
  * Mono input is duplicated to stereo and the output averaged back (the model's convention). For the DSP,
@@ -25,11 +27,13 @@ import { PcmBatcher, PCM_RATE, pcmFrames, runPcmPipeline, type PcmIo } from './d
 import { STEMS, type StemName } from './dsp/masks.js';
 import { StemSeparator } from './dsp/separator.js';
 import { ModelSeparator } from './stems-model/model-separator.js';
-import { stemsSession } from './stems-model/session.js';
+import { RawPcmWriter } from './dsp/raw-pcm-writer.js';
+import { separateOnce } from './stems-model/separate-once.js';
+import { stemsSession, type StemsSession } from './stems-model/session.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput, probe, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
-import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
+import { describeOutput, probe, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { minEncodedBytes } from './extract.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
 
@@ -115,9 +119,51 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const separateShare = loudnessTarget ? 0.7 : 0.99;
 
   const method: StemMethod = ctx.params.method === 'fast' ? 'fast' : 'model';
-  // Loaded once per thread; a broken model file fails here with the message that says how to restore it.
-  const session = method === 'model' ? await stemsSession() : null;
-  let modelName: string | null = null;
+  if (method === 'model') {
+    // Loaded once per thread; a broken model file fails here with the message that says how to restore it.
+    const session = await stemsSession();
+    const { spec } = session;
+    if (spec.sampleRate !== PCM_RATE) throw new Error(`the stems model expects ${spec.sampleRate} Hz; the pipeline runs at ${PCM_RATE} Hz`);
+    const share = loudnessTarget ? 0.6 : 0.85;
+    const { files, separatedHere } = await separateOnce({
+      dir: ctx.input.sharedDir ?? join(ctx.outDir, '.separation'),
+      key: spec.name,
+      needed: [stem],
+      planned: plannedStems(ctx.taskTargets, stem),
+      signal: ctx.signal,
+      progress: (f) => ctx.progress(share * f),
+      separate: (outputs, progress) =>
+        separateToFiles({ decoderArgs, outputs, session, signal: ctx.signal, limits, progress: (frames) => expectedFrames > 0 && progress(Math.min(1, frames / expectedFrames)) }),
+    });
+    const raw = pcmIntermediateInput(files[stem]!);
+    let analysis: AudioAnalysis | undefined;
+    try {
+      if (loudnessTarget) {
+        ({ analysis } = await encodeNormalised({
+          target: loudnessTarget, input: raw, plan: (loudnorm) => encoderArgs(ctx.target, source, { ...encodeOptions, loudnorm }),
+          tempPath, limits, signal: ctx.signal, seconds: duration,
+          progress: (f) => ctx.progress(share + (1 - share) * f),
+        }));
+      } else {
+        await withinByteCap(tempPath, limits, () =>
+          runFfmpeg([...raw, ...plan.args, ...byteCapArgs(limits), '-y', tempPath], {
+            signal: ctx.signal,
+            onProgress: duration ? (sec) => ctx.progress(share + (1 - share) * Math.min(1, sec / duration)) : undefined,
+          }),
+        );
+      }
+      await rename(tempPath, finalPath);
+    } finally {
+      await rm(tempPath, { force: true });
+    }
+    ctx.progress(1);
+    return {
+      outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })],
+      duration,
+      // Whether this target ran the model or reused its task's separation: what its CPU time paid for.
+      info: { method, model: spec.name, separated: separatedHere ? 'here' : 'shared' },
+    };
+  }
 
   const separate = async (io: PcmIo) => {
     const batcher = new PcmBatcher();
@@ -125,34 +171,15 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
     const drain = async (flush = false) => {
       for (const buf of batcher.take(flush)) await io.write(buf, () => batcher.recycle(buf));
     };
-    const report = (frames: number) => {
+    const separator = new StemSeparator({ stems: [stem], stereoCues: !mono, sampleRate: PCM_RATE, onOutput });
+    let frames = 0;
+    for await (const chunk of pcmFrames(io.input!)) {
+      separator.push(chunk);
+      frames += chunk.length >> 1;
+      await drain();
       if (expectedFrames > 0) ctx.progress(Math.min(0.99, (separateShare * frames) / expectedFrames));
-    };
-    if (session) {
-      const { spec } = session;
-      if (spec.sampleRate !== PCM_RATE) throw new Error(`the stems model expects ${spec.sampleRate} Hz; the pipeline runs at ${PCM_RATE} Hz`);
-      modelName = spec.name;
-      const separator = new ModelSeparator({ spec, outputs: [stemIndices(spec.stems, stem)], masks: session.masks, onOutput });
-      for await (const chunk of pcmFrames(io.input!)) {
-        await separator.push(chunk);
-        if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
-        await drain();
-        report(separator.samples);
-      }
-      // A cancel ends the decoder's stream too: no last chunk for a run nobody will read.
-      if (ctx.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
-      await separator.finish();
-    } else {
-      const separator = new StemSeparator({ stems: [stem], stereoCues: !mono, sampleRate: PCM_RATE, onOutput });
-      let frames = 0;
-      for await (const chunk of pcmFrames(io.input!)) {
-        separator.push(chunk);
-        frames += chunk.length >> 1;
-        await drain();
-        report(frames);
-      }
-      separator.finish();
     }
+    separator.finish();
     await drain(true);
   };
 
@@ -176,8 +203,55 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   return {
     outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })],
     duration,
-    info: modelName ? { method, model: modelName } : { method, stereo_cues: !mono },
+    info: { method, stereo_cues: !mono },
   };
+}
+
+/** The stems the task's targets ask for (this target's among them), in the order STEMS lists them. */
+export function plannedStems(taskTargets: TargetSpec[] | undefined, stem: StemName): StemName[] {
+  const wanted = new Set<string>([stem, ...(taskTargets ?? []).map((t) => String(t.stem))]);
+  return STEMS.filter((s) => wanted.has(s));
+}
+
+/**
+ * Runs the model once over the input and writes each of `outputs` (stem name → file) as raw interleaved
+ * stereo float32 at PCM_RATE, as long as the input and no longer than the output cap allows.
+ */
+async function separateToFiles(o: {
+  decoderArgs: string[];
+  outputs: Record<string, string>;
+  session: StemsSession;
+  signal: AbortSignal;
+  limits: OutputLimits;
+  progress: (frames: number) => void;
+}): Promise<void> {
+  const { spec } = o.session;
+  const names = Object.keys(o.outputs) as StemName[];
+  const maxFrames = (o.limits.outputSeconds + 1) * PCM_RATE;
+  await runPcmPipeline({ decoderArgs: o.decoderArgs, encoderArgs: null, signal: o.signal }, async (io) => {
+    const writers = names.map((name) => new RawPcmWriter(o.outputs[name]!));
+    try {
+      const separator = new ModelSeparator({
+        spec,
+        outputs: names.map((name) => stemIndices(spec.stems, name)),
+        masks: o.session.masks,
+        onOutput: (output, data, frames) => writers[output]!.push(data, frames),
+      });
+      for await (const chunk of pcmFrames(io.input!)) {
+        await separator.push(chunk);
+        if (o.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
+        if (separator.samples > maxFrames) throw outputTooLong(separator.samples / PCM_RATE, o.limits);
+        await Promise.all(writers.map((w) => w.drain()));
+        o.progress(separator.samples);
+      }
+      // A cancel ends the decoder's stream too: no last chunk for a run nobody will read.
+      if (o.signal.aborted) throw new HookwaveError('CANCELED', 'canceled');
+      await separator.finish();
+      await Promise.all(writers.map((w) => w.close()));
+    } finally {
+      for (const w of writers) w.destroy();
+    }
+  });
 }
 
 export const stemsEngine: Engine = {
@@ -188,6 +262,7 @@ export const stemsEngine: Engine = {
   targetSchema: stemsTargetSchema,
   paramsSchema: stemsParamsSchema,
   targetName: (target: TargetSpec) => (typeof target.name === 'string' ? target.name : String(target.stem)),
+  plansAcrossTargets: true,
   checkTarget: checkOutputTarget,
   estimateOutput,
   run,

@@ -170,7 +170,8 @@ export class Worker {
       const ctx: ThreadRunContext = {
         taskId: task.id,
         targetId: target.id,
-        input: { path: inputPath },
+        input: { path: inputPath, sharedDir: inputPath ? path.join(path.dirname(inputPath), 'shared') : null },
+        taskTargets: engine.plansAcrossTargets ? (await this.d.store.getTargets(task.id)).map((t) => t.spec) : undefined,
         inputUrl: await this.inputUrl(task),
         params: task.params,
         target: target.spec,
@@ -312,6 +313,7 @@ export class Worker {
     for (const r of this.running.values()) r.controller.abort('shutdown');
     await Promise.all([...this.running.values()].map((r) => r.done));
     await this.d.threads?.close();
+    await this.inputs.close();
     await fsp.rm(path.join(this.workDir, 'inputs', this.id), { recursive: true, force: true }).catch(() => undefined);
   }
 

@@ -78,8 +78,11 @@ export interface PcmPipelineOptions {
    * Its output is always interleaved stereo f32le at PCM_RATE.
    */
   decoderArgs: string[] | null;
-  /** Encoder output options and path; its input is interleaved stereo f32le at PCM_RATE on stdin. */
-  encoderArgs: string[];
+  /**
+   * Encoder output options and path; its input is interleaved stereo f32le at PCM_RATE on stdin. Null when
+   * the body keeps what it makes itself (io.write then refuses).
+   */
+  encoderArgs: string[] | null;
   signal: AbortSignal;
 }
 
@@ -105,9 +108,9 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
   const { signal } = options;
   if (signal.aborted) throw canceled();
   const stop = new AbortController();
-  const encoder = new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs]);
+  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs]) : null;
   const decoder = options.decoderArgs ? new FfmpegProcess('decoder', [...options.decoderArgs, ...RAW, 'pipe:1']) : null;
-  const procs = decoder ? [decoder, encoder] : [encoder];
+  const procs = [decoder, encoder].filter((p): p is FfmpegProcess => p !== null);
 
   const halt = () => {
     if (!stop.signal.aborted) stop.abort();
@@ -117,15 +120,16 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
   // A process dying early (bad input, encoder rejecting options) must not leave the other one waiting on a pipe.
   for (const p of procs) void p.closed.then(() => p.failure() && halt());
 
-  const stdin = encoder.child.stdin!;
+  const stdin = encoder?.child.stdin ?? null;
   // EPIPE when the encoder died; the failure itself is reported from its exit status.
-  stdin.on('error', halt);
+  stdin?.on('error', halt);
 
   let lastYield = performance.now();
   const io: PcmIo = {
     input: decoder ? decoder.child.stdout! : null,
     async write(chunk, flushed) {
       if (stop.signal.aborted) throw stop.signal.reason;
+      if (!stdin) throw new Error('this pipeline has no encoder to write to');
       const more = stdin.write(chunk, (err) => {
         if (!err) flushed?.();
       });
@@ -145,7 +149,7 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
   let bodyError: unknown = null;
   try {
     result = await body(io);
-    stdin.end();
+    stdin?.end();
   } catch (err) {
     bodyError = err;
     halt();
@@ -154,7 +158,7 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
   signal.removeEventListener('abort', halt);
   if (signal.aborted) throw canceled();
   // The decoder's complaint explains an encoder that saw a short stream, not the other way round.
-  const failure = decoder?.failure() ?? encoder.failure();
+  const failure = decoder?.failure() ?? encoder?.failure() ?? null;
   if (failure) throw failure;
   if (bodyError) throw bodyError;
   if (procs.some((p) => p.diedByOurHand())) throw new HookwaveError('ENGINE_FAILED', 'ffmpeg stopped unexpectedly');
