@@ -23,6 +23,7 @@ import { benchLoudness } from './loudness.js';
 import { benchScaleOut } from './scale-out.js';
 import { benchStall } from './stall.js';
 import { benchOrdered } from './ordered.js';
+import { benchPgRetention } from './pg-retention.js';
 import { benchWebhooks } from './webhooks.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -206,7 +207,7 @@ async function benchDelivery(): Promise<void> {
 
 console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
 // `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, stems, engines,
-// loudness, stall, workers, deliveries); `--quick` shortens every section.
+// loudness, stall, workers, deliveries, retention); `--quick` shortens every section.
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
@@ -219,5 +220,6 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['stall', () => benchStall({ quick })],
   ['workers', () => benchScaleOut({ quick, sections: ['workers'] })],
   ['deliveries', () => benchScaleOut({ quick, sections: ['deliveries'] })],
+  ['retention', () => benchPgRetention({ quick })],
 ];
 for (const [name, run] of sections) if (!only || only.includes(name)) await run();

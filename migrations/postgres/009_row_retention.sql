@@ -14,7 +14,8 @@ CREATE INDEX deliveries_by_event ON deliveries (event_id);
 -- scale factor (0.2) autovacuum waits until a fifth of a table is dead, so a table holding 30 days
 -- would carry about six days of dead rows (and their index entries) before each vacuum; at 0.02
 -- it is vacuumed about every half day of deletes, and the space of the deleted rows is reused by
--- the next day's inserts instead of growing the files (bench/pg-retention.ts measures it).
+-- the next day's inserts instead of growing the files (docs/retention.md: why batched deletes and
+-- not time partitions, measured by bench/pg-retention.ts).
 ALTER TABLE deliveries SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05);
 ALTER TABLE attempts SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05);
 ALTER TABLE events SET (autovacuum_vacuum_scale_factor = 0.02, autovacuum_analyze_scale_factor = 0.05);
