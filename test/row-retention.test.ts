@@ -5,7 +5,7 @@
  * gone and the API answers 404 for them, while each task stays as a tombstone with its status, cost
  * and times. A delivery still pending is never pruned, nor the event it will send; a pass cut short
  * leaves a store the API reads without a fault, and the next pass finishes it; and the SQLite file
- * gives the freed space back.
+ * gives the freed space back (a file made before that is switched at start, or by `hookwave vacuum`).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -16,9 +16,10 @@ import type { DeliveryRow, EventRow } from '../src/domain/types.js';
 import { newId } from '../src/ids.js';
 import { createLogger } from '../src/logger.js';
 import { RowPruner } from '../src/services/row-pruner.js';
+import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
 import { usePostgres } from './helpers/database.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startService, waitForTask, type TestService } from './helpers/service.js';
+import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 import { readSse } from './helpers/sse.js';
 import { until } from './helpers/until.js';
 
@@ -227,6 +228,44 @@ describe('row retention', () => {
     } finally {
       db.close();
     }
+  });
+});
+
+describe('SQLite files made before incremental auto-vacuum', () => {
+  /** A file as older hookwave made them: tables, and auto_vacuum NONE. */
+  function oldFile(): string {
+    const file = path.join(tempDir('hookwave-oldfile-'), 'hookwave.db');
+    const db = new Database(file);
+    db.exec('CREATE TABLE older_rows (id INTEGER PRIMARY KEY, body TEXT)');
+    db.prepare('INSERT INTO older_rows (body) VALUES (?)').run('x'.repeat(10_000));
+    expect(db.pragma('auto_vacuum', { simple: true })).toBe(0);
+    db.close();
+    return file;
+  }
+  const autoVacuum = (file: string) => {
+    const db = new Database(file, { readonly: true });
+    try {
+      return db.pragma('auto_vacuum', { simple: true });
+    } finally {
+      db.close();
+    }
+  };
+
+  it.skipIf(usePostgres)('are switched when they open, if small; `hookwave vacuum` switches any', async () => {
+    const small = oldFile();
+    const store = new SqliteStore({ file: small, synchronous: 'normal' });
+    await store.migrate();
+    await store.close();
+    expect(autoVacuum(small)).toBe(2);
+
+    // What `hookwave vacuum` does, without the migrations' switch first.
+    const other = oldFile();
+    const unmigrated = new SqliteStore({ file: other, synchronous: 'normal' });
+    expect(await unmigrated.reclaimSpace(256, 0)).toBe(0); // auto_vacuum NONE: nothing to give back yet
+    const r = await unmigrated.vacuum();
+    await unmigrated.close();
+    expect(r.bytesAfter).toBeGreaterThan(0);
+    expect(autoVacuum(other)).toBe(2);
   });
 });
 
