@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeTone } from './helpers/media.js';
+import { readSse } from './helpers/sse.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 import { until } from './helpers/until.js';
 
@@ -60,6 +61,14 @@ describe('DELETE /v1/tasks/:id', () => {
       expect(res.status).toBe(410);
       expect(((await res.json()) as { error: { code: string } }).error.code).toBe('GONE');
     }
+    // What the client deleted is gone from the task's events too: its feed, and the body any delivery sends.
+    const feed = await readSse(`${svc.url}/v1/tasks/${done.id}/events`, { 'x-api-key': svc.key }, { until: (e) => e.event === 'task.completed' });
+    const told = feed.map((e) => e.data).join('\n');
+    expect(told).toContain(done.id);
+    for (const secret of ['Jane Doe', 'hooks.example.com', uploadId]) expect(told).not.toContain(secret);
+    const deliveries = (await svc.api('GET', `/v1/deliveries?task_id=${done.id}`)).body.data as Array<{ id: string }>;
+    for (const d of deliveries) expect(JSON.stringify((await svc.api('GET', `/v1/deliveries/${d.id}`)).body)).not.toContain('Jane Doe');
+
     // Deleting again is answered the same (a retried DELETE is not an error); an unknown id is 404.
     expect((await svc.api('DELETE', `/v1/tasks/${done.id}`)).status).toBe(200);
     expect((await svc.api('DELETE', '/v1/tasks/task_01zzzzzzzzzzzzzzzzzzzzzzzz')).status).toBe(404);

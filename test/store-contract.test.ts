@@ -345,14 +345,27 @@ const cases: Case[] = [
     check: (r) => expect(r).toEqual([['tsk_d1', 'tsk_d2'], ['tsk_d1'], T0 + 500]),
   },
   {
-    op: 'deleteTask', does: 'redacts the task, keeps its id, status and cost, and makes its outputs due for removal now',
+    op: 'deleteTask', does: 'redacts the task and the task in its events, keeps its id, status and cost, and makes its outputs due for removal now',
     run: async (s) => {
       await s.deleteTask('tsk_2', T0 + 100);
       await s.deleteTask('tsk_2', T0 + 900);
       const t = (await s.getTaskById('tsk_2'))!;
-      return [t.id, t.status, t.cost, t.input, t.metadata, t.webhook_url, t.deleted_at, (await s.getOutput('out_2'))!.expires_at, (await s.getTaskById('tsk_1'))!.deleted_at];
+      const payloads = async (taskId: string) => (await s.listEventsForTask('ten_a', taskId)).map((e) => JSON.parse(e.payload));
+      return [
+        [t.id, t.status, t.cost, t.input, t.metadata, t.webhook_url, t.deleted_at, (await s.getOutput('out_2'))!.expires_at, (await s.getTaskById('tsk_1'))!.deleted_at],
+        await payloads('tsk_2'),
+        await payloads('tsk_1'),
+      ];
     },
-    check: (r) => expect(r).toEqual(['tsk_2', 'completed', 1.5, {}, null, null, T0 + 100, T0 + 100, null]),
+    check: (r) =>
+      expect(r).toEqual([
+        ['tsk_2', 'completed', 1.5, {}, null, null, T0 + 100, T0 + 100, null],
+        [
+          { type: 'task.target.completed', data: { id: 'tsk_2', input: {}, metadata: null, webhook_url: null } },
+          { type: 'task.completed', data: { id: 'tsk_2', input: {}, metadata: null, webhook_url: null } },
+        ],
+        [{ type: 'task.completed', data: { id: 'tsk_1' } }],
+      ]),
   },
   {
     op: 'listOutputsToRemove', does: 'lists outputs past their expiry that are not removed yet',

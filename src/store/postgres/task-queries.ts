@@ -214,6 +214,13 @@ export class PostgresTaskQueries extends PostgresQueries implements TaskOps {
         [id, now],
       );
       await q.exec(`UPDATE tasks SET input = '{}', metadata = NULL, webhook_url = NULL, deleted_at = COALESCE(deleted_at, $2) WHERE id = $1`, [id, now]);
+      // Its events carry the task as it was: redacted alike, so neither a feed, a redelivery nor a
+      // retry still sends what the client deleted (the one change ever made to a frozen payload).
+      await q.exec(
+        `UPDATE events SET payload = jsonb_set(jsonb_set(jsonb_set(payload::jsonb, '{data,input}', '{}'), '{data,metadata}', 'null'), '{data,webhook_url}', 'null')::text
+          WHERE task_id = $1 AND payload::jsonb #>> '{data,id}' = $1`,
+        [id],
+      );
       await q.exec(`UPDATE outputs SET expires_at = $2 WHERE task_id = $1 AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`, [id, now]);
     });
   }

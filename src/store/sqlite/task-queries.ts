@@ -178,6 +178,12 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
           WHERE id = (SELECT json_extract(input, '$.upload_id') FROM tasks WHERE id = ?) AND tenant_id = (SELECT tenant_id FROM tasks WHERE id = ?) AND expires_at >= ?`,
       ).run(now, id, id, now);
       this.s(`UPDATE tasks SET input = '{}', metadata = NULL, webhook_url = NULL, deleted_at = COALESCE(deleted_at, ?) WHERE id = ?`).run(now, id);
+      // Its events carry the task as it was: redacted alike, so neither a feed, a redelivery nor a
+      // retry still sends what the client deleted (the one change ever made to a frozen payload).
+      this.s(
+        `UPDATE events SET payload = json_set(payload, '$.data.input', json('{}'), '$.data.metadata', json('null'), '$.data.webhook_url', json('null'))
+          WHERE task_id = ? AND json_extract(payload, '$.data.id') = ?`,
+      ).run(id, id);
       this.s(`UPDATE outputs SET expires_at = ? WHERE task_id = ? AND removed_at IS NULL AND (expires_at IS NULL OR expires_at > ?)`).run(now, id, now);
     });
   }
