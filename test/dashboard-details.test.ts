@@ -7,18 +7,14 @@
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hasChromium, openDashboardBrowser, type DashboardBrowser } from './helpers/browser.js';
+import { startGatedServer, type GatedServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
 import { until } from './helpers/until.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/dashboard-details/', import.meta.url));
 
 // Callbacks passed to page.evaluate run in Chromium; the project compiles without DOM types.
 interface Box {
@@ -65,49 +61,17 @@ async function startModelServer(file: string) {
   return { origin, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-/** Serves one file once the test opens the gate: a task reading it stays in processing until then. */
-async function startGatedServer(file: string) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const server = http.createServer((_req, res) => {
-    void gate.then(() => {
-      res.writeHead(200, { 'content-length': fs.statSync(file).size, 'content-type': 'audio/wav' });
-      fs.createReadStream(file).pipe(res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/${path.basename(file)}`,
-    release: () => open(),
-    close: () => {
-      open();
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
-
 describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
   let svc: TestService;
   let model: Awaited<ReturnType<typeof startModelServer>>;
-  let gated: Awaited<ReturnType<typeof startGatedServer>>;
+  let gated: GatedServer;
   let endpointRx: Receiver;
-  let browser: Browser;
+  let ui: DashboardBrowser;
   let page: Page;
   let runningId: string;
   let failedId: string;
-  const problems: string[] = [];
-
-  const nav = (name: string) => page.locator('.nav').getByRole('link', { name, exact: true }).click();
-  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
-  const signIn = async () => {
-    await page.getByLabel('API key').fill(svc.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-  };
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     const media = tempDir('hookwave-media-');
     const tone = await makeTone(media, { seconds: 2, frequency: 330, format: 'wav' });
     model = await startModelServer(tone);
@@ -116,25 +80,20 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
     // The endpoint is down for failures: their deliveries fail for good after one quick retry.
     endpointRx.respond((req) => ((req.body as { type?: string }).type === 'task.failed' ? { status: 500, body: 'down' } : { status: 200, body: 'ok' }));
     svc = await startService({ retryScheduleMs: [100], retryJitter: 0, externalEngines: [{ kind: 'karaoke', url: `${model.origin}/karaoke`, description: 'Removes the lead vocal' }] });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-component-update', '--disable-sync'] });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      // Chromium logs every non-2xx fetch; the 404 page's unknown task is asked for on purpose.
-      if (msg.type() === 'error' && !/status of 404/.test(msg.text())) problems.push(`console: ${msg.text()}`);
-    });
+    // The 404 page's unknown task is asked for on purpose.
+    ui = await openDashboardBrowser({ artifacts: 'dashboard-details', expectedConsoleError: (msg) => /status of 404/.test(msg.text()) });
+    page = ui.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await ui?.close();
     await svc?.close();
     await Promise.all([model?.close(), gated?.close(), endpointRx?.close()]);
   });
 
   it("signs in to the Tasks page and names the key's tenant in the header", async () => {
     await page.goto(svc.url + '/');
-    await signIn();
+    await ui.signIn(svc.key);
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
     await expect.poll(() => page.locator('.topbar .tenant').textContent()).toBe('acme');
     expect(await page.locator('.topbar .tenant').isVisible()).toBe(true);
@@ -152,7 +111,7 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
     expect(await upcoming.locator('.url').textContent()).toBe(endpointRx.url);
     expect(await upcoming.locator('code.tag').allTextContents()).toEqual(['task.completed', 'task.failed']);
     expect(await page.locator('.two-col').textContent()).not.toMatch(/no endpoint/i);
-    await shot('01-running-task-upcoming');
+    await ui.shot('01-running-task-upcoming');
 
     gated.release();
     await page.locator('.task-status[data-status="completed"]').waitFor({ timeout: 30_000 });
@@ -194,7 +153,7 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
       expect(b.fillColour).toBe(b.failedColour);
     };
 
-    await nav('Tasks');
+    await ui.nav('Tasks');
     const row = page.locator(`tr[data-task-id="${failedId}"][data-status="failed"]`);
     await row.waitFor();
     // The fill eases to its width; wait for it to settle before measuring.
@@ -203,7 +162,7 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
       return Math.abs(b.ratio / b.width - real / 100) < 0.02;
     }).toBe(true);
     check(await bar(`tr[data-task-id="${failedId}"] .progress`));
-    await shot('02-tasks-with-failed');
+    await ui.shot('02-tasks-with-failed');
 
     await row.getByRole('link').first().click();
     await page.locator('.task-status[data-status="failed"]').waitFor();
@@ -225,13 +184,13 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
     expect(await pairs('.info')).toEqual(['DT:model', 'DD:karaoke-net v2', 'DT:lead_removed', 'DD:yes', 'DT:stages', 'DD:separationokremixok']);
     expect(await done.locator('.info dl.values dl.values dt').allTextContents()).toEqual(['separation', 'remix']);
     expect(await page.locator('article.target').allTextContents()).not.toContainEqual(expect.stringMatching(/[{}"]/));
-    await shot('03-failed-task-page');
+    await ui.shot('03-failed-task-page');
   });
 
   it('ends every deliveries row and its border at the same right edge and baseline', async () => {
     // The failure's delivery fails for good (500 twice), so it has a Redeliver button; the completion's has none.
     await until('a failed delivery', async () => (await svc.api('GET', `/v1/deliveries?status=failed&task_id=${failedId}`)).body.data[0]);
-    await nav('Deliveries');
+    await ui.nav('Deliveries');
     await page.locator('table.deliveries tr[data-status="failed"] button.redeliver').waitFor();
     await page.locator('table.deliveries tr[data-status="delivered"]').waitFor();
     const edges = await page.locator('table.deliveries').evaluate((table) => {
@@ -248,11 +207,11 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
       expect(e.lastRight).toBeCloseTo(right, 0);
       for (const b of e.bottoms) expect(b).toBeCloseTo(e.rowBottom, 0);
     }
-    await shot('04-deliveries');
+    await ui.shot('04-deliveries');
   });
 
   it('filters tasks by kind as the user types, keeping the field focused', async () => {
-    await nav('Tasks');
+    await ui.nav('Tasks');
     await page.locator(`tr[data-task-id="${runningId}"]`).waitFor();
     const kind = page.getByLabel('Kind');
     await kind.click();
@@ -272,7 +231,7 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
     for (const where of ['#/tasks/task_doesnotexist', '#/no-such-page']) {
       await page.goto(`${svc.url}/${where}`);
       await page.getByRole('heading', { name: 'Not found' }).waitFor();
-      await shot(`05-not-found-${where.split('/')[1]}`);
+      await ui.shot(`05-not-found-${where.split('/')[1]}`);
       await page.getByRole('link', { name: 'Back to Tasks' }).click();
       await page.getByRole('heading', { name: 'Tasks' }).waitFor();
       expect(page.url()).toMatch(/#\/tasks$/);
@@ -309,24 +268,24 @@ describe.skipIf(!hasChromium)('dashboard details in Chromium', () => {
       expect(widths.bar[0], `${name}: top bar`).toBeLessThanOrEqual(widths.bar[1]!);
       expect(widths.doc[0], `${name}: page (${widths.wide.join(', ')})`).toBeLessThanOrEqual(widths.doc[1]!);
       expect(await page.locator('.nav a').evaluateAll((as) => as.every((a) => (a as unknown as El).getBoundingClientRect().right <= 390))).toBe(true);
-      await shot(`06-phone-${name}`);
+      await ui.shot(`06-phone-${name}`);
     }
     await page.setViewportSize({ width: 1280, height: 860 });
     for (const [name, hash] of pages) {
       await page.goto(`${svc.url}/${hash}`);
       await page.locator('main h1').first().waitFor();
-      await shot(`07-desktop-${name}`);
+      await ui.shot(`07-desktop-${name}`);
     }
   });
 
   it('lands on Tasks after signing out elsewhere and signing in again', async () => {
-    await nav('Keys');
+    await ui.nav('Keys');
     await page.getByRole('heading', { name: 'API keys' }).waitFor();
     await page.getByRole('button', { name: 'Sign out' }).click();
-    await signIn();
+    await ui.signIn(svc.key);
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
     expect(page.url()).toMatch(/#\/tasks$/);
     expect(await page.locator('.nav a.active').textContent()).toBe('Tasks');
-    expect(problems).toEqual([]);
+    expect(ui.problems).toEqual([]);
   });
 });

@@ -4,22 +4,16 @@
  * test-artifacts/dashboard/. The browser part is skipped only where /usr/bin/chromium is missing
  * (.ci/run installs it); the serving checks run everywhere.
  */
-import fs from 'node:fs';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKey } from '../src/services/tenants.js';
+import { CHROMIUM, hasChromium, openDashboardBrowser, type DashboardBrowser } from './helpers/browser.js';
+import { startGatedServer, type GatedServer } from './helpers/file-server.js';
 import { makeTone } from './helpers/media.js';
 import { startReceiver, type Receiver } from './helpers/receiver.js';
 import { startService, tempDir, type TestService } from './helpers/service.js';
 import { until } from './helpers/until.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const hasChromium = fs.existsSync(CHROMIUM);
-const ARTIFACTS = fileURLToPath(new URL('../test-artifacts/dashboard/', import.meta.url));
 if (!hasChromium) console.warn(`dashboard browser tests skipped: ${CHROMIUM} is missing (apt-get install -y chromium; .ci/run installs it)`);
 
 // Callbacks passed to page.evaluate run in Chromium; the project compiles without DOM types, so these
@@ -39,30 +33,6 @@ interface CanvasElement {
   width: number;
   height: number;
   getContext(kind: '2d'): { getImageData(x: number, y: number, w: number, h: number): { data: Uint8ClampedArray } } | null;
-}
-
-
-/** Serves one file, but only once the test opens the gate: the task stays in processing until then. */
-async function startGatedServer(file: string) {
-  let open!: () => void;
-  const gate = new Promise<void>((resolve) => (open = resolve));
-  const server = http.createServer((_req, res) => {
-    void gate.then(() => {
-      res.writeHead(200, { 'content-length': fs.statSync(file).size, 'content-type': 'audio/wav' });
-      fs.createReadStream(file).pipe(res);
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/${path.basename(file)}`,
-    release: () => open(),
-    close: () => {
-      open();
-      server.closeAllConnections();
-      return new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 describe('dashboard serving', () => {
@@ -113,18 +83,13 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
   let svc: TestService;
   let rx: Receiver;
   let endpointRx: Receiver;
-  let input: Awaited<ReturnType<typeof startGatedServer>>;
-  let browser: Browser;
+  let input: GatedServer;
+  let ui: DashboardBrowser;
   let page: Page;
   let taskId: string;
   let failing = true;
-  const problems: string[] = [];
-
-  const nav = (name: string) => page.locator('.nav').getByRole('link', { name, exact: true }).click();
-  const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true });
 
   beforeAll(async () => {
-    fs.mkdirSync(ARTIFACTS, { recursive: true });
     const media = tempDir('hookwave-media-');
     input = await startGatedServer(await makeTone(media, { seconds: 3, frequency: 220, format: 'wav' }));
     rx = await startReceiver();
@@ -132,55 +97,36 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     endpointRx = await startReceiver();
     // A model server kind besides the built-in ones: the form offers whatever GET /v1/kinds lists (none of its tasks is submitted).
     svc = await startService({ retryScheduleMs: [100], retryJitter: 0, webhookTimeoutMs: 2000, externalEngines: [{ kind: 'karaoke', url: 'http://127.0.0.1:9/karaoke', description: 'Removes the lead vocal' }] });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-component-update',
-        '--disable-sync',
-        '--autoplay-policy=no-user-gesture-required',
-      ],
+    ui = await openDashboardBrowser({
+      artifacts: 'dashboard',
+      // The rejected sign-in's 401 is on purpose, and the keys page asks GET /v1/account for the
+      // tenant's name and does without it on a server that has no such route.
+      expectedConsoleError: (msg) => /status of 401/.test(msg.text()) || (/status of 404/.test(msg.text()) && msg.location().url.endsWith('/v1/account')),
     });
-    page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
-    page.setDefaultTimeout(20_000);
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
-      // Chromium logs every non-2xx fetch: the rejected sign-in's 401 is on purpose, and the keys page
-      // asks GET /v1/account for the tenant's name and does without it on a server that has no such route.
-      if (msg.type() !== 'error') return;
-      if (/status of 401/.test(msg.text()) || (/status of 404/.test(msg.text()) && msg.location().url.endsWith('/v1/account'))) return;
-      problems.push(`console: ${msg.text()}`);
-    });
+    page = ui.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await ui?.close();
     await svc?.close();
     await Promise.all([rx?.close(), endpointRx?.close(), input?.close()]);
   });
 
   it('signs in with an API key kept in sessionStorage', async () => {
     await page.goto(svc.url + '/');
-    await page.getByLabel('API key').fill('hw_not-a-key');
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await ui.signIn('hw_not-a-key');
     await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not accepted/);
-    await shot('01-sign-in-rejected');
+    await ui.shot('01-sign-in-rejected');
 
-    await page.getByLabel('API key').fill(svc.key);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await ui.signIn(svc.key);
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
     await page.getByText('No tasks yet.').waitFor();
     expect(await page.evaluate(() => (globalThis as unknown as InPage).sessionStorage.getItem('hookwave.apiKey'))).toBe(svc.key);
-    await shot('02-tasks-empty');
+    await ui.shot('02-tasks-empty');
   });
 
   it('offers the kinds the server publishes, each with the choices its target schema has', async () => {
-    await nav('New task');
+    await ui.nav('New task');
     const kind = page.locator('select[name="kind"]');
     const published = ((await svc.api('GET', '/v1/kinds')).body.data as Array<{ kind: string }>).map((k) => k.kind);
     expect(published).toEqual(['extract', 'stems', 'generate', 'karaoke']);
@@ -203,19 +149,19 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(await page.getByLabel('Input URL').isDisabled()).toBe(false);
     expect(await page.getByLabel('Params (JSON)').inputValue()).toBe('');
     expect(await targets()).toEqual([{ format: 'mp3' }]);
-    await nav('Tasks');
+    await ui.nav('Tasks');
     await page.getByRole('heading', { name: 'Tasks' }).waitFor();
     expect(await page.locator('datalist#kinds option').evaluateAll((os) => os.map((o) => o.getAttribute('value')))).toEqual(published);
   });
 
   it('submits an extract task from the form and shows it complete live', async () => {
-    await nav('New task');
+    await ui.nav('New task');
     await page.getByLabel('Input URL').fill(input.url);
     await page.locator('label.chip', { hasText: 'wav' }).click();
     await page.getByLabel('Title').fill('Dashboard walk-through');
     await page.getByLabel('Webhook URL').fill(rx.url);
     expect(JSON.parse(await page.getByLabel('Targets (JSON)').inputValue())).toEqual([{ format: 'mp3' }, { format: 'wav' }]);
-    await shot('03-new-task');
+    await ui.shot('03-new-task');
     await page.getByRole('button', { name: 'Submit task' }).click();
 
     await page.waitForURL(/#\/tasks\/task_/);
@@ -224,7 +170,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     // The input server holds the download, so the worker has claimed the task but cannot finish it.
     await page.locator('.task-status[data-status="processing"]').waitFor();
     await page.evaluate(() => ((globalThis as unknown as InPage).noReload = true));
-    await shot('04-task-processing');
+    await ui.shot('04-task-processing');
 
     input.release();
     await page.locator('.task-status[data-status="completed"]').waitFor({ timeout: 30_000 });
@@ -274,7 +220,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
       expect(inked).toBeGreaterThan(0.9);
     }
     await page.locator('.output[data-output="mp3.mp3"] canvas.waveform').scrollIntoViewIfNeeded();
-    await shot('05-task-completed');
+    await ui.shot('05-task-completed');
   });
 
   it('shows the failed delivery with its attempts and redelivers it with the same webhook-id', async () => {
@@ -287,11 +233,11 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     failing = false;
 
     await page.locator(`ul.delivery-list li[data-delivery-id="${failed.id}"][data-status="failed"]`).waitFor();
-    await nav('Deliveries');
+    await ui.nav('Deliveries');
     const row = page.locator(`tr[data-delivery-id="${failed.id}"]`);
     await row.waitFor();
     expect(await row.getAttribute('data-status')).toBe('failed');
-    await shot('06-deliveries');
+    await ui.shot('06-deliveries');
 
     await row.getByRole('link').first().click();
     await page.locator('article.attempt').nth(1).waitFor();
@@ -301,7 +247,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(await page.locator('code.webhook-id').textContent()).toBe(rx.received[0]!.headers['webhook-id']);
     // The body it sent, byte for byte what was signed (shown indented).
     expect(JSON.parse((await page.locator('pre.request-body').textContent())!)).toEqual(JSON.parse(rx.received[0]!.raw));
-    await shot('07-delivery-failed');
+    await ui.shot('07-delivery-failed');
 
     await page.getByRole('button', { name: 'Redeliver' }).click();
     const [first, , again] = await rx.waitFor(3);
@@ -310,11 +256,11 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.locator('.page-head .badge[data-status="delivered"]').waitFor();
     expect(await page.locator('article.attempt').count()).toBe(3);
     expect(await page.locator('article.attempt .badge').first().textContent()).toBe('HTTP 200');
-    await shot('08-redelivered');
+    await ui.shot('08-redelivered');
   });
 
   it('creates an endpoint, shows its secret once, disables, rotates and deletes it', async () => {
-    await nav('Endpoints');
+    await ui.nav('Endpoints');
     await page.getByText('No endpoints yet.').waitFor();
     await page.getByLabel('URL', { exact: true }).fill(endpointRx.url);
     await page.getByLabel('Description').fill('Failures to the on-call bot');
@@ -325,14 +271,14 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     expect(secret).toMatch(/^whsec_/);
     const row = page.locator('tr[data-endpoint-id]');
     await row.waitFor();
-    await shot('09-endpoint-secret');
+    await ui.shot('09-endpoint-secret');
     const listed = await svc.api('GET', '/v1/endpoints');
     expect(listed.body.data).toHaveLength(1);
     expect(listed.body.data[0]).toMatchObject({ url: endpointRx.url, events: ['task.failed'], enabled: true });
 
     // Leaving the page forgets the secret: the API never hands it out again.
-    await nav('Keys');
-    await nav('Endpoints');
+    await ui.nav('Keys');
+    await ui.nav('Endpoints');
     await row.waitFor();
     expect(await page.locator('.secret-value').count()).toBe(0);
     expect(await page.content()).not.toContain(secret);
@@ -344,7 +290,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.getByRole('button', { name: 'Rotate secret' }).click();
     await expect.poll(() => page.locator('.secret-value').textContent()).toMatch(/^whsec_/);
     expect(await page.locator('.secret-value').textContent()).not.toBe(secret);
-    await shot('10-endpoint-rotated');
+    await ui.shot('10-endpoint-rotated');
 
     await page.getByRole('button', { name: 'Delete' }).click();
     await page.getByRole('button', { name: 'Really delete?' }).click();
@@ -361,7 +307,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await svc.newTenant('someone-else');
     const [theirs] = (await svc.hw.store.listApiKeys()).filter((k) => k.tenant_name === 'someone-else');
 
-    await nav('Keys');
+    await ui.nav('Keys');
     expect(await page.locator('.current-prefix').textContent()).toBe(`${svc.key.slice(0, 11)}…`);
     if ((await svc.api('GET', '/v1/account')).status === 200) expect(await page.locator('.tenant-name').textContent()).toBe('acme');
     const rows = page.locator('table.keys tbody tr');
@@ -379,15 +325,15 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
 
     const html = await page.content();
     for (const secret of [svc.key, spare.key, old.key, own!.hash, spare.apiKey.hash, theirs!.id, theirs!.prefix]) expect(html).not.toContain(secret);
-    await shot('11-keys');
+    await ui.shot('11-keys');
   });
 
   it('lists and filters tasks by status', async () => {
-    await nav('Tasks');
+    await ui.nav('Tasks');
     const row = page.locator(`tr[data-task-id="${taskId}"]`);
     await row.waitFor();
     expect(await row.locator('.badge').textContent()).toBe('completed');
-    await shot('12-tasks');
+    await ui.shot('12-tasks');
 
     await page.getByLabel('Status').selectOption('failed');
     await page.getByText('No tasks match these filters.').waitFor();
@@ -404,7 +350,7 @@ describe.skipIf(!hasChromium)('dashboard in Chromium', () => {
     await page.locator(`tr[data-task-id="${other.body.task_id}"][data-status="completed"]`).waitFor();
     expect(await page.locator('tbody tr').first().getAttribute('data-task-id')).toBe(other.body.task_id);
 
-    expect(problems).toEqual([]);
+    expect(ui.problems).toEqual([]);
   });
 
   it('signs out and forgets the key', async () => {

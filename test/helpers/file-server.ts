@@ -1,4 +1,4 @@
-/** Serves test media from a directory on a loopback port, as an input URL would. */
+/** Serves test media on a loopback port, as an input URL would: a directory, or one file held back until the test says. */
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -33,6 +33,36 @@ export async function startFileServer(dir: string): Promise<FileServer> {
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+export interface GatedServer {
+  url: string;
+  /** Opens the gate: the requests held so far, and every later one, get the file. */
+  release(): void;
+  close(): Promise<void>;
+}
+
+/** Serves one file, but only once the test opens the gate: a task reading it stays in processing until then. */
+export async function startGatedServer(file: string): Promise<GatedServer> {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => (open = resolve));
+  const server = http.createServer((_req, res) => {
+    void gate.then(() => {
+      res.writeHead(200, { 'content-length': fs.statSync(file).size, 'content-type': 'audio/wav' });
+      fs.createReadStream(file).pipe(res);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/${path.basename(file)}`,
+    release: () => open(),
+    close: () => {
+      open();
+      server.closeAllConnections();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
