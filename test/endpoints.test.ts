@@ -2,50 +2,21 @@
  * Registered endpoints as a tenant uses them: fan-out with filters, secret rotation with two
  * signatures, the retry policy's special answers, the circuit breaker, replay and recovery.
  */
-import path from 'node:path';
 import { Webhook } from 'standardwebhooks';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { emitEndpointEvent } from '../src/services/outbox.js';
 import type { EndpointRow } from '../src/domain/types.js';
 import { createLogger } from '../src/logger.js';
 import { EndpointHealth } from '../src/webhooks/endpoint-health.js';
-import { startFileServer, type FileServer } from './helpers/file-server.js';
-import { makeTone } from './helpers/media.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startService, tempDir, waitForTask, type TestService } from './helpers/service.js';
+import { waitForTask, type TestService } from './helpers/service.js';
+import { serviceFixture } from './helpers/service-fixture.js';
 import { until as waitUntil } from './helpers/until.js';
 
-let files: FileServer;
-let tone: string;
-const receivers: Receiver[] = [];
-const services: TestService[] = [];
-
-beforeAll(async () => {
-  const dir = tempDir('hookwave-media-');
-  tone = path.basename(await makeTone(dir, { seconds: 1, format: 'wav' }));
-  files = await startFileServer(dir);
-});
-afterAll(async () => {
-  await Promise.all(services.map((s) => s.close()));
-  await Promise.all(receivers.map((r) => r.close()));
-  await files.close();
-});
-
-async function service(overrides: Parameters<typeof startService>[0] = {}): Promise<TestService> {
-  const s = await startService({ retryScheduleMs: [150, 150, 150, 150], retryJitter: 0, webhookTimeoutMs: 1000, ...overrides });
-  services.push(s);
-  return s;
-}
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  receivers.push(r);
-  return r;
-}
+const { service, receiver, toneUrl } = serviceFixture({ retryScheduleMs: [150, 150, 150, 150], retryJitter: 0, webhookTimeoutMs: 1000 });
 
 async function submit(svc: TestService, extra: Record<string, unknown> = {}): Promise<string> {
-  const res = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'mp3' }], ...extra });
+  const res = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: toneUrl() }, targets: [{ format: 'mp3' }], ...extra });
   expect(res.status).toBe(202);
   return res.body.task_id;
 }

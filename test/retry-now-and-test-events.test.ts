@@ -3,44 +3,15 @@
  * attempt (it goes out at once and keeps the retry schedule), "send test event" for an endpoint,
  * and the body each delivery sent. Real service, real receivers on loopback.
  */
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '@hookwave/client';
-import { startFileServer, type FileServer } from './helpers/file-server.js';
-import { makeTone } from './helpers/media.js';
-import { startReceiver, type Receiver } from './helpers/receiver.js';
-import { startService, tempDir, type TestService } from './helpers/service.js';
+import type { TestService } from './helpers/service.js';
+import { serviceFixture } from './helpers/service-fixture.js';
 import { until } from './helpers/until.js';
 
 const MIN = 60_000;
-let files: FileServer;
-let tone: string;
-const receivers: Receiver[] = [];
-const services: TestService[] = [];
-
-beforeAll(async () => {
-  const dir = tempDir('hookwave-media-');
-  tone = path.basename(await makeTone(dir, { seconds: 1, format: 'wav' }));
-  files = await startFileServer(dir);
-});
-afterAll(async () => {
-  await Promise.all(services.map((s) => s.close()));
-  await Promise.all(receivers.map((r) => r.close()));
-  await files.close();
-});
-
-async function service(overrides: Parameters<typeof startService>[0] = {}): Promise<TestService> {
-  // Retries far apart, as in production: a test that passes got its attempts from "retry now".
-  const s = await startService({ retryScheduleMs: [5 * MIN, 30 * MIN, 2 * 60 * MIN], retryJitter: 0, webhookTimeoutMs: 2000, ...overrides });
-  services.push(s);
-  return s;
-}
-
-async function receiver(): Promise<Receiver> {
-  const r = await startReceiver();
-  receivers.push(r);
-  return r;
-}
+// Retries far apart, as in production: a test that passes got its attempts from "retry now".
+const { service, receiver, toneUrl } = serviceFixture({ retryScheduleMs: [5 * MIN, 30 * MIN, 2 * 60 * MIN], retryJitter: 0, webhookTimeoutMs: 2000 });
 
 /** The delivery once `ok` says it is in the wanted state. */
 function deliveryWhen(svc: TestService, id: string, what: string, ok: (d: any) => boolean): Promise<any> {
@@ -56,7 +27,7 @@ describe('retry now', () => {
     const rx = await receiver();
     let fixed = false;
     rx.respond(() => (fixed ? { status: 200, body: 'thanks' } : { status: 500, body: 'broken' }));
-    const task = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'mp3' }], webhook_url: rx.url });
+    const task = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: toneUrl() }, targets: [{ format: 'mp3' }], webhook_url: rx.url });
     const [first] = await rx.waitFor(1, 30_000);
     const [listed] = (await until('the first attempt to be recorded', async () => {
       const r = await svc.api('GET', `/v1/tasks/${task.body.task_id}/deliveries`);
@@ -175,7 +146,7 @@ describe('send test event', () => {
     const filtered = await svc.api('POST', '/v1/endpoints', { url: rx.url, events: ['endpoint.test'] });
     expect(filtered.status).toBe(400);
     expect(filtered.body.error.code).toBe('VALIDATION_ERROR');
-    const task = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: files.url(tone) }, targets: [{ format: 'mp3' }], webhook_url: rx.url, webhook_events: ['endpoint.test'] });
+    const task = await svc.api('POST', '/v1/tasks', { kind: 'extract', input: { url: toneUrl() }, targets: [{ format: 'mp3' }], webhook_url: rx.url, webhook_events: ['endpoint.test'] });
     expect(task.status).toBe(400);
 
     const ep = await svc.api('POST', '/v1/endpoints', { url: rx.url });
