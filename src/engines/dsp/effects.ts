@@ -4,7 +4,7 @@
  * full scale.
  */
 import type { Prng } from './prng.js';
-import { SAMPLE_RATE } from './synth.js';
+import { SAMPLE_RATE, svfCoefficients } from './synth.js';
 
 // Freeverb's tunings (at 44.1 kHz), four of its eight combs and two allpasses. The comb bank is shared by both
 // channels (the send is mono anyway); the two allpass chains differ, which is what makes the tail wide.
@@ -99,11 +99,7 @@ export class StereoLowpass {
   private readonly a3: number;
 
   constructor(cutoff: number, q = 0.707) {
-    const g = Math.tan((Math.PI * Math.min(cutoff, SAMPLE_RATE * 0.45)) / SAMPLE_RATE);
-    const k = 1 / q;
-    this.a1 = 1 / (1 + g * (g + k));
-    this.a2 = g * this.a1;
-    this.a3 = g * this.a2;
+    ({ a1: this.a1, a2: this.a2, a3: this.a3 } = svfCoefficients(cutoff, q));
   }
 
   process(l: Float32Array, r: Float32Array, count: number): void {

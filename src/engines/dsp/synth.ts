@@ -35,6 +35,19 @@ function scratch(size: number): Float64Array {
 /** Per-sample factor that decays by 60 dB in `seconds`. */
 const t60 = (seconds: number) => Math.pow(0.001, 1 / (Math.max(1e-4, seconds) * SAMPLE_RATE));
 
+/**
+ * Coefficients of a TPT state-variable filter (Zavalishin's topology-preserving transform) at `cutoff` Hz,
+ * held below 0.45·SAMPLE_RATE where the prewarped tangent runs away; `k` (1/q) is the damping. The per-sample
+ * step stays written out in each loop that runs one, where its state lives in locals.
+ */
+export function svfCoefficients(cutoff: number, q: number): { a1: number; a2: number; a3: number; k: number } {
+  const g = Math.tan((Math.PI * Math.min(cutoff, SAMPLE_RATE * 0.45)) / SAMPLE_RATE);
+  const k = 1 / q;
+  const a1 = 1 / (1 + g * (g + k));
+  const a2 = g * a1;
+  return { a1, a2, a3: g * a2, k };
+}
+
 export interface Voice {
   /** Absolute sample index of the first sample. */
   readonly start: number;
@@ -438,12 +451,7 @@ export class SubtractiveVoice implements Voice {
   }
 
   private updateFilter(): void {
-    const fc = Math.min(SAMPLE_RATE * 0.45, this.o.cutoffEnd + this.cutoff);
-    const g = Math.tan((Math.PI * fc) / SAMPLE_RATE);
-    const k = 1 / this.o.resonance;
-    this.a1 = 1 / (1 + g * (g + k));
-    this.a2 = g * this.a1;
-    this.a3 = g * this.a2;
+    ({ a1: this.a1, a2: this.a2, a3: this.a3 } = svfCoefficients(this.o.cutoffEnd + this.cutoff, this.o.resonance));
   }
 
   render(l: Float32Array, r: Float32Array, offset: number, count: number): boolean {
@@ -681,11 +689,7 @@ export class NoiseDrumVoice implements Voice {
     pan: number,
     private readonly rng: Prng,
   ) {
-    const g = Math.tan((Math.PI * Math.min(o.freq, SAMPLE_RATE * 0.45)) / SAMPLE_RATE);
-    this.k = 1 / o.q;
-    this.a1 = 1 / (1 + g * (g + this.k));
-    this.a2 = g * this.a1;
-    this.a3 = g * this.a2;
+    ({ a1: this.a1, a2: this.a2, a3: this.a3, k: this.k } = svfCoefficients(o.freq, o.q));
     this.decay = t60(o.decay);
     this.tone = o.toneLevel ?? 0;
     this.toneDecay = t60(o.toneDecay ?? 0.1);
