@@ -36,6 +36,8 @@ export interface ChildJob {
 export interface ChildReport {
   wallMs: number;
   cpuMs: number;
+  /** CPU of the ffmpeg processes the run started and waited for (decoders, encoders), ms; 0 off Linux. */
+  childCpuMs: number;
   /** Peak resident set of the node process (ffmpeg children excluded), bytes. */
   peakRss: number;
   /** Resident set just before the run, after imports: the peak minus this is what the run itself cost. */
@@ -58,6 +60,21 @@ export function engineContext(job: ChildJob): EngineRunContext {
     signal: new AbortController().signal,
     progress: () => {},
   };
+}
+
+/**
+ * CPU time of this process's children that have ended (Linux: cutime + cstime in /proc/self/stat, which the
+ * kernel adds up as each child is reaped), ms.
+ */
+function childrenCpuMs(): number {
+  try {
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+    // cutime and cstime are fields 16 and 17 of stat, i.e. 14 and 15 after the name.
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / 100;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -89,12 +106,14 @@ async function childMain(job: ChildJob): Promise<void> {
   globalThis.gc?.();
   const baseRss = process.memoryUsage().rss;
   const cpu = process.cpuUsage();
+  const children = childrenCpuMs();
   const t0 = performance.now();
   const result = await runJob(job);
   const wallMs = performance.now() - t0;
   const report: ChildReport = {
     wallMs,
     cpuMs: process.cpuUsage(cpu).user / 1000 + process.cpuUsage(cpu).system / 1000,
+    childCpuMs: childrenCpuMs() - children,
     peakRss: peakRss(),
     baseRss,
     result,

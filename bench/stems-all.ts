@@ -7,6 +7,7 @@
  *    separation, then four encodes to wav).
  */
 import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { EngineResult } from '../src/engines/engine.js';
 import { stemsEngine } from '../src/engines/stems.js';
@@ -47,6 +48,8 @@ export async function runStemTask(job: { input: string | null; outDir: string })
   const outputs = [];
   const separated: unknown[] = [];
   for (const target of targets) {
+    // The worker gives each target an empty folder of its own.
+    await mkdir(path.join(job.outDir, target.stem), { recursive: true });
     const result = await stemsEngine.run({
       taskId: 'task_bench',
       targetId: `tgt_${target.stem}`,

@@ -110,26 +110,34 @@ async function benchSpeed(dir: string, track: string, seconds: number, rounds: n
     runs.task!.push(await inChild({ kind: 'stems-task', input: track, params: {}, target: {}, outDir: mkdtempSync(path.join(dir, 'task-')) }));
   }
   const b = medianBy(base, (v) => v);
-  const row = (run: string, o: ChildReport) => ({ run, 'wall s': o.wallMs / 1000, 'cpu s (node)': o.cpuMs / 1000, 'realtime (wall)': x(seconds / (o.wallMs / 1000)), 'realtime (cpu)': x(seconds / (o.cpuMs / 1000)) });
-  const model = medianBy(runs.model!, (o) => o.cpuMs);
-  const fast = medianBy(runs.fast!, (o) => o.cpuMs);
-  const all = medianBy(runs.all!, (o) => o.cpuMs);
-  const task = medianBy(runs.task!, (o) => o.cpuMs);
+  // CPU of the engine process and of the ffmpeg processes it ran (decoders, encoders): the honest cost
+  // on a shared machine, where wall clock depends on who else runs.
+  const total = (o: ChildReport) => (o.cpuMs + o.childCpuMs) / 1000;
+  const row = (run: string, o: ChildReport) => ({
+    run,
+    'wall s': o.wallMs / 1000,
+    'cpu s (node)': o.cpuMs / 1000,
+    'cpu s (ffmpeg)': o.childCpuMs / 1000,
+    'realtime (wall)': x(seconds / (o.wallMs / 1000)),
+    'realtime (all cpu)': x(seconds / total(o)),
+  });
+  const model = medianBy(runs.model!, total);
+  const fast = medianBy(runs.fast!, total);
+  const all = medianBy(runs.all!, total);
+  const task = medianBy(runs.task!, total);
   table(`stems: speed on one core (${seconds / 60}-minute 44.1 kHz stereo track, median of ${rounds})`, [
-    { run: 'ffmpeg wav → wav transcode (baseline)', 'wall s': b / 1000, 'cpu s (node)': '', 'realtime (wall)': x(seconds / (b / 1000)), 'realtime (cpu)': '' },
-    row('model: vocals → wav (decode, STFT, network, iSTFT, encode)', model),
-    row('model: all four stems from one pass (decode, STFT, network, 4 × iSTFT)', all),
-    row('model: a task with four stem targets → wav (one shared pass + 4 encodes; ffmpeg CPU not in "cpu s")', task),
+    { run: 'ffmpeg wav → wav transcode (baseline)', 'wall s': b / 1000, 'cpu s (node)': '', 'cpu s (ffmpeg)': '', 'realtime (wall)': x(seconds / (b / 1000)), 'realtime (all cpu)': '' },
+    row('model: vocals → wav (one target alone: decode, STFT, network, iSTFT, encode)', model),
+    row('model: all four stems from one pass, discarded (decode, STFT, network, 4 × iSTFT)', all),
+    row('model: a task with four stem targets → wav (one shared pass, 4 encodes)', task),
     row('fast (DSP): vocals → wav', fast),
   ]);
   const networkMs = (all.result.info as { networkMs: number }).networkMs;
   console.log(`(model, four stems from one pass: the network took ${(networkMs / seconds).toFixed(1)} ms of CPU per second of audio, the rest — reading PCM, STFT, masking, 4 × iSTFT — ${((all.cpuMs - networkMs) / seconds).toFixed(1)} ms)`);
-  const factor = seconds / (all.cpuMs / 1000);
-  goal('≥ 10× realtime on one core for all four stems from one pass (by CPU time)', x(factor), factor >= 10);
   // What the API does: a task's stem targets share one separation (stems-model/separate-once.ts).
-  const perTask = seconds / (task.wallMs / 1000);
-  goal('≥ 10× realtime on one core for a task with four stem targets (wall clock on the pinned core, encodes included)', x(perTask), perTask >= 10);
-  console.log(`(before targets shared the separation, that task cost 4 × one stem: ${x(seconds / ((4 * model.wallMs) / 1000))} by wall clock)`);
+  const perTask = seconds / total(task);
+  goal('≥ 10× realtime on one core for a task with four stem targets (all CPU: engine, decoder, encoders)', x(perTask), perTask >= 10);
+  console.log(`(before targets shared the separation, that task cost 4 × one target alone: ${x(seconds / (4 * total(model)))})`);
 }
 
 async function benchMemory(dir: string, tracks: Array<{ seconds: number; path: string }>): Promise<void> {
