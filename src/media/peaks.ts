@@ -37,10 +37,20 @@ export class PeakMeter {
     const aligned = data.byteOffset % 2 === 0 ? data : Buffer.from(data.subarray(0, whole));
     const samples = new Int16Array(aligned.buffer, aligned.byteOffset, whole / 2);
     const samplesPerBlock = BLOCK_FRAMES * this.channels;
-    for (let i = 0; i < samples.length; i++) {
-      const v = Math.abs(samples[i]!);
-      if (v > this.current) this.current = v;
-      if (++this.inBlock === samplesPerBlock) this.closeBlock();
+    // Block by block, so the inner loop is nothing but the max.
+    let i = 0;
+    while (i < samples.length) {
+      const end = Math.min(samples.length, i + samplesPerBlock - this.inBlock);
+      let peak = this.current;
+      for (let k = i; k < end; k++) {
+        const v = samples[k]!;
+        const a = v < 0 ? -v : v;
+        if (a > peak) peak = a;
+      }
+      this.current = peak;
+      this.inBlock += end - i;
+      i = end;
+      if (this.inBlock === samplesPerBlock) this.closeBlock();
     }
   }
 
