@@ -208,9 +208,14 @@ describe('circuit breaker while open', () => {
     const openUntil = Date.parse(opened.circuit_open_until);
     const countAtOpen = rx.received.length;
     healthyFrom = countAtOpen + 1;
-    // Three more events while the circuit is open: none of them may reach the endpoint.
-    const more = await Promise.all([submit(svc), submit(svc), submit(svc)]);
-    for (const id of more) await waitForTask(svc, id);
+    // Three more events while the circuit is open: none of them may reach the endpoint. Committed at
+    // once through the outbox (three extracts could outlast the cooldown on a loaded machine, and the
+    // probe would already have gone).
+    const tenant = (await svc.hw.store.getTenantByName('acme'))!;
+    const source = { id: 'ep_source', tenant_id: tenant.id } as EndpointRow;
+    await svc.hw.store.tx(async (tx) => {
+      for (let i = 0; i < 3; i++) await emitEndpointEvent(tx, 'task.completed', source, { n: i }, Date.now());
+    });
     const pending = await svc.api('GET', `/v1/deliveries?endpoint_id=${ep.body.id}&status=pending`);
     expect(pending.body.data).toHaveLength(4);
     // The cooldown ends: the first request since the circuit opened is one probe, which fails, so the
