@@ -25,6 +25,8 @@ import { benchStall } from './stall.js';
 import { benchOrdered } from './ordered.js';
 import { benchPgRetention } from './pg-retention.js';
 import { benchWebhooks } from './webhooks.js';
+import { benchGrowth, growthOptions } from './growth.js';
+import { benchSoak, soakOptions } from './soak.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const quick = process.argv.includes('--quick');
@@ -207,7 +209,8 @@ async function benchDelivery(): Promise<void> {
 
 console.log(`hookwave benchmarks — node ${process.version}, ${new Date().toISOString()}${quick ? ' (quick)' : ''}`);
 // `npm run bench -- --only=create,delivery` runs a subset (create, delivery, webhooks, stems, engines,
-// loudness, stall, workers, deliveries, retention); `--quick` shortens every section.
+// loudness, stall, workers, deliveries, retention, growth, soak); `--quick` shortens every section. growth and
+// soak run only when named: they take tens of minutes (see bench/growth.ts, bench/soak.ts).
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
 const sections: Array<[string, () => Promise<void>]> = [
   ['create', benchCreate],
@@ -221,5 +224,10 @@ const sections: Array<[string, () => Promise<void>]> = [
   ['workers', () => benchScaleOut({ quick, sections: ['workers'] })],
   ['deliveries', () => benchScaleOut({ quick, sections: ['deliveries'] })],
   ['retention', () => benchPgRetention({ quick })],
+  // Long: growth seeds 2 million tasks per store unless --tasks says fewer, soak runs an hour unless
+  // --minutes says less; neither is in a plain `npm run bench`.
+  ['growth', () => benchGrowth(growthOptions(process.argv, quick))],
+  ['soak', () => benchSoak(soakOptions(process.argv))],
 ];
-for (const [name, run] of sections) if (!only || only.includes(name)) await run();
+const onlyOnRequest = ['growth', 'soak'];
+for (const [name, run] of sections) if (only ? only.includes(name) : !onlyOnRequest.includes(name)) await run();

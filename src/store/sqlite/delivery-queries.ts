@@ -124,7 +124,8 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
   }
 
   listDeliveriesForTask(tenantId: string, taskId: string): DeliveryRow[] {
-    return this.s('SELECT * FROM deliveries WHERE task_id = ? AND tenant_id = ? ORDER BY created_at, id').all(taskId, tenantId) as DeliveryRow[];
+    // `+tenant_id`: by task (deliveries_by_task), not by the tenant's whole log.
+    return this.s('SELECT * FROM deliveries WHERE task_id = ? AND +tenant_id = ? ORDER BY created_at, id').all(taskId, tenantId) as DeliveryRow[];
   }
 
   getDelivery(tenantId: string, id: string): DeliveryRow | null {
@@ -139,7 +140,9 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
   }
 
   listDeliveries(q: ListDeliveriesQuery): DeliveryRow[] {
-    const where = ['tenant_id = @tenantId'];
+    // A task's deliveries by task (deliveries_by_task): in the tenant's log they are a few rows
+    // among all, and walking it newest first finds fewer than a page, so reads it all.
+    const where = [q.taskId ? '+tenant_id = @tenantId' : 'tenant_id = @tenantId'];
     if (q.status) where.push('status = @status');
     if (q.endpointId) where.push('endpoint_id = @endpointId');
     if (q.taskId) where.push('task_id = @taskId');

@@ -11,7 +11,9 @@ export class SqliteEventQueries extends SqliteQueries implements Sync<EventOps> 
   }
 
   listEventsForTask(tenantId: string, taskId: string, afterId?: string): EventRow[] {
-    return this.s('SELECT * FROM events WHERE task_id = ? AND tenant_id = ? AND id > ? ORDER BY id').all(taskId, tenantId, afterId ?? '') as EventRow[];
+    // `+tenant_id`: by task (events_by_task), not by walking the tenant's whole log in id order,
+    // which the planner otherwise picks to save the sort.
+    return this.s('SELECT * FROM events WHERE task_id = ? AND +tenant_id = ? AND id > ? ORDER BY id').all(taskId, tenantId, afterId ?? '') as EventRow[];
   }
 
   listEvents(tenantId: string, afterId: string | undefined, limit: number): EventRow[] {

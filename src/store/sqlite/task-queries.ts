@@ -267,6 +267,7 @@ export class SqliteTaskQueries extends SqliteQueries implements Sync<TaskOps> {
   }
 
   listTasksOfBatch(tenantId: string, batchId: string): TaskRow[] {
-    return (this.s('SELECT * FROM tasks WHERE batch_id = ? AND tenant_id = ? ORDER BY id').all(batchId, tenantId) as Row[]).map(taskFromRow);
+    // `+tenant_id`: by batch (tasks_by_batch), not by walking the tenant's every task in id order.
+    return (this.s('SELECT * FROM tasks WHERE batch_id = ? AND +tenant_id = ? ORDER BY id').all(batchId, tenantId) as Row[]).map(taskFromRow);
   }
 }
