@@ -10,8 +10,16 @@
  *   claim latency, GET /v1/tasks (first and a deep cursor page),
  *   a task's SSE replay (10 events)                                  ≤ 1.2 × empty
  *
+ * Then row retention: one pass of the pruner (services/row-pruner.ts) at its defaults over the
+ * seeded store, timed (rows/s), with the database's size before and after, against the steady
+ * state: a store seeded with only the last 30 days (what retention keeps) and pruned alike, so
+ * both hold tombstones of tasks older than 7 days. Goal: after pruning within 10 % of it. SQLite
+ * sizes are the file after a WAL checkpoint; PostgreSQL's are the schema's tables with indexes and
+ * TOAST after a VACUUM (ANALYZE), autovacuum's part.
+ *
  * Run with `npm run bench -- --only=growth [--tasks=200000] [--days=60] [--stores=sqlite,postgres]
- * [--quick]`, or `tsx bench/growth.ts …`.
+ * [--rounds=8] [--metrics=claim,first-page,deep-page,sse,drain,create] [--no-prune] [--quick]`, or
+ * `tsx bench/growth.ts …`.
  */
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -27,7 +35,8 @@ import { spawnScript, type ServiceProcess } from '../test/helpers/process.js';
 import { loopbackOnly } from '../test/helpers/service.js';
 import { BenchStore, type Kind, type SeedReport, type SizeReport } from './growth/bench-store.js';
 import { DAY_MS, history, historyId } from './growth/history.js';
-import { table } from './table.js';
+import { RowPruner, type PruneCounts } from '../src/services/row-pruner.js';
+import { medianRound, table } from './table.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -36,6 +45,12 @@ export interface GrowthOptions {
   tasks: number;
   days: number;
   stores: Kind[];
+  /** Rounds per figure, an even number (default 8, 4 with --quick). */
+  rounds: number;
+  /** Which figures (Metric.key); all by default. */
+  metrics: string[] | null;
+  /** Row retention and the steady state too (default; `--no-prune` skips them). */
+  prune: boolean;
 }
 
 /** The new store's day of traffic: enough for full pages and a deep cursor. */
@@ -45,6 +60,8 @@ const REPLAY_EVENTS = 10;
 type Goal = { kind: 'throughput'; min: number } | { kind: 'latency'; max: number };
 
 interface Metric {
+  /** For --metrics=… */
+  key: string;
   name: string;
   unit: string;
   goal: Goal;
@@ -84,6 +101,7 @@ async function get(ctx: Context, s: BenchStore, p: string): Promise<string> {
 // ---- the metrics ----
 
 const createTasks: Metric = {
+  key: 'create',
   name: 'POST /v1/tasks',
   unit: 'req/s',
   goal: { kind: 'throughput', min: 0.9 },
@@ -108,6 +126,7 @@ const createTasks: Metric = {
 };
 
 const drainDeliveries: Metric = {
+  key: 'drain',
   name: 'delivery drain',
   unit: 'deliveries/s',
   goal: { kind: 'throughput', min: 0.9 },
@@ -146,19 +165,21 @@ const drainDeliveries: Metric = {
 };
 
 const claimLatency: Metric = {
+  key: 'claim',
   name: 'claim (a queued target)',
   unit: 'ms',
   goal: { kind: 'latency', max: 1.2 },
   async round(s, ctx) {
     const { store, config } = s;
-    const tenantId = s.tenants.acme.id;
+    // globex's, so acme's first page (listed below) stays its history, not these.
+    const tenantId = s.tenants.globex.id;
     const samples: number[] = [];
     for (let i = 0; i < (ctx.quick ? 30 : 60); i++) {
       const now = Date.now();
       const task: TaskRow = {
         id: newId('task'), tenant_id: tenantId, kind: 'extract', status: 'queued', title: null, input: { url: 'https://media.example.com/song.wav' }, params: {},
         metadata: null, webhook_url: null, webhook_events: null, idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null,
-        created_at: now, updated_at: now, completed_at: null, deadline_at: null, deleted_at: null,
+        created_at: now, updated_at: now, completed_at: null, deadline_at: null, deleted_at: null, pruned_at: null,
       };
       const target: TargetRow = {
         id: newId('tgt'), task_id: task.id, position: 0, name: 'mp3', spec: { format: 'mp3' }, status: 'queued', progress: 0, attempts: 0, lease_owner: null,
@@ -182,8 +203,12 @@ const claimLatency: Metric = {
   },
 };
 
-function pageMetric(name: string, query: (s: BenchStore, ctx: Context) => string): Metric {
+/** Size of the last page each store answered (pages of old tasks differ from new ones: files gone, tombstones). */
+const pageBytes = new Map<string, number>();
+
+function pageMetric(key: string, name: string, query: (s: BenchStore, ctx: Context) => string): Metric {
   return {
+    key,
     name,
     unit: 'ms',
     goal: { kind: 'latency', max: 1.2 },
@@ -191,10 +216,14 @@ function pageMetric(name: string, query: (s: BenchStore, ctx: Context) => string
       const samples: number[] = [];
       for (let i = 0; i < (ctx.quick ? 20 : 40); i++) {
         let count = 0;
+        let bytes = 0;
         samples.push(await timed(async () => {
-          count = (JSON.parse(await get(ctx, s, query(s, ctx))) as { data: unknown[] }).data.length;
+          const text = await get(ctx, s, query(s, ctx));
+          bytes = text.length;
+          count = (JSON.parse(text) as { data: unknown[] }).data.length;
         }));
         if (count !== 20) throw new Error(`${name}: a page of ${count} tasks, not 20`);
+        pageBytes.set(`${name} ${s.kind} ${s === [...ctx.replayTask.keys()][0] ? 'empty' : 'seeded'}`, bytes);
       }
       return samples;
     },
@@ -202,6 +231,7 @@ function pageMetric(name: string, query: (s: BenchStore, ctx: Context) => string
 }
 
 const sseReplay: Metric = {
+  key: 'sse',
   name: `SSE replay (${REPLAY_EVENTS} events)`,
   unit: 'ms',
   goal: { kind: 'latency', max: 1.2 },
@@ -221,12 +251,10 @@ const sseReplay: Metric = {
 
 const METRICS: Metric[] = [
   claimLatency,
-  pageMetric('GET /v1/tasks first page', () => '/v1/tasks?limit=20'),
-  pageMetric('GET /v1/tasks deep cursor page', (s, ctx) => `/v1/tasks?limit=20&cursor=${ctx.deepCursor.get(s)}`),
+  pageMetric('first-page', 'GET /v1/tasks first page', () => '/v1/tasks?limit=20'),
+  pageMetric('deep-page', 'GET /v1/tasks deep cursor page', (s, ctx) => `/v1/tasks?limit=20&cursor=${ctx.deepCursor.get(s)}`),
   sseReplay,
   drainDeliveries,
-  // Last: it leaves thousands of queued tasks behind (no worker runs).
-  createTasks,
 ];
 
 // ---- the run ----
@@ -235,18 +263,36 @@ interface Measured {
   metric: Metric;
   empty: number;
   seeded: number;
+  /** seeded / empty in each pair of rounds, in the order run. */
+  ratios: number[];
 }
 
-async function measureAll(pair: [BenchStore, BenchStore], ctx: Context, rounds: number): Promise<Measured[]> {
+/**
+ * Rounds alternate the two stores, and which goes first alternates too: on this machine the one
+ * that goes second in a round is often faster (by up to 2× for the drain), so rounds are taken in
+ * pairs, one of each order, and a pair's figure for a store is the geometric mean of its two. The
+ * ratio is taken within each pair, since the machine's noise (CPU steal from neighbours) comes in
+ * spells that hit both sides of a pair alike far more than pairs a minute apart; the pair with the
+ * median ratio is the one shown.
+ */
+async function measureAll(pair: [BenchStore, BenchStore], ctx: Context, rounds: number, metrics: Metric[]): Promise<Measured[]> {
   const out: Measured[] = [];
-  for (const metric of METRICS) {
-    const samples = new Map<BenchStore, number[]>(pair.map((s) => [s, []]));
+  for (const metric of metrics) {
     for (const s of pair) await metric.round(s, ctx); // warm-up
+    const values: Array<[number, number]> = [];
     for (let r = 0; r < rounds; r++) {
-      for (const s of r % 2 ? [pair[1], pair[0]] : pair) samples.get(s)!.push(...(await metric.round(s, ctx)));
+      const got = new Map<BenchStore, number>();
+      for (const s of r % 2 ? [pair[1], pair[0]] : pair) got.set(s, median(await metric.round(s, ctx)));
+      values.push([got.get(pair[0])!, got.get(pair[1])!]);
     }
-    out.push({ metric, empty: median(samples.get(pair[0])!), seeded: median(samples.get(pair[1])!) });
-    process.stdout.write(`  ${metric.name}: ${out.at(-1)!.empty.toFixed(2)} / ${out.at(-1)!.seeded.toFixed(2)} ${metric.unit}\n`);
+    const pairs: Array<[number, number]> = [];
+    for (let r = 0; r + 1 < rounds; r += 2) pairs.push([Math.sqrt(values[r]![0] * values[r + 1]![0]), Math.sqrt(values[r]![1] * values[r + 1]![1])]);
+    const ratios = pairs.map(([e, x]) => x / e);
+    const [e, x] = pairs[medianRound(ratios)]!;
+    out.push({ metric, empty: e, seeded: x, ratios });
+    process.stdout.write(
+      `  ${metric.name}: ${e.toFixed(2)} / ${x.toFixed(2)} ${metric.unit}; ratio per round ${values.map(([a, b]) => (b / a).toFixed(2)).join(' ')}, per pair ${ratios.map((q) => q.toFixed(2)).join(' ')}\n`,
+    );
   }
   return out;
 }
@@ -256,44 +302,136 @@ const count = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(n % 1e6 ? 1 : 0)}M
 
 function describeSize(s: SizeReport): string {
   if (s.pages === undefined) return mb(s.bytes);
-  return `${mb(s.bytes)} (${s.pages} pages, ${s.freePages} free; WAL ${mb(s.walBytes ?? 0)})`;
+  return `${mb(s.bytes)} (${s.pages} pages, ${s.freePages} free)`;
 }
+
+/** Batches the pruning rate is sampled over: the pass as the service runs it (500 rows a batch, rests between). */
+const SAMPLE_BATCHES = 200;
+/** The rest of the pass, for the sizes afterwards: bigger batches, no rests (a benchmark, not a live service). */
+const FAST_BATCH = 5000;
+
+interface Pruned {
+  /** The sample: rows the service's own pass removed in SAMPLE_BATCHES batches, and its seconds. */
+  sampleRows: number;
+  sampleSeconds: number;
+  /** The whole pass (sample included) by kind. */
+  counts: PruneCounts;
+  restSeconds: number;
+  /** SQLite: pages given back (free pages beyond a tenth of the file, as the pruner leaves it), and seconds. */
+  reclaimedPages: number;
+  reclaimSeconds: number;
+}
+
+/**
+ * Row retention at its defaults (30 d events and deliveries, tasks to tombstones after 7 d) at
+ * `now`: a sample of RowPruner's own pass for the rate, then the rest of the pass with the same
+ * store operations in big batches without rests, then (SQLite) the free pages beyond a tenth of
+ * the file given back, as the pruner does after a pass, in big steps.
+ */
+async function prune(s: BenchStore, now: number, sample: boolean): Promise<Pruned> {
+  const { config, store } = s;
+  const retention = { eventMs: config.eventRetentionMs, deliveryMs: config.deliveryRetentionMs, taskMs: config.taskRetentionMs };
+  const counts: PruneCounts = { events: 0, deliveries: 0, attempts: 0, tasks: 0 };
+  let sampleRows = 0;
+  let sampleSeconds = 0;
+  if (sample) {
+    // keepFreeFraction 1: no space given back in the sample (it is done below, once).
+    const pruner = new RowPruner({ store, logger: createLogger('warn'), retention, keepFreeFraction: 1 });
+    const t0 = performance.now();
+    const r = await pruner.pass(now, { maxBatches: SAMPLE_BATCHES });
+    sampleSeconds = (performance.now() - t0) / 1000;
+    for (const k of ['events', 'deliveries', 'attempts', 'tasks'] as const) counts[k] += r[k];
+    sampleRows = r.events + r.deliveries + r.attempts + r.tasks;
+  }
+  const t1 = performance.now();
+  // In the pruner's order: deliveries, then the events no delivery refers to, then tasks.
+  const walk = async (step: (after: string | null) => Promise<string | null>) => {
+    let after: string | null = null;
+    do after = await step(after);
+    while (after !== null);
+  };
+  await walk(async (after) => {
+    const r = await store.tx((tx) => tx.pruneDeliveries(now - retention.deliveryMs, after, FAST_BATCH));
+    counts.deliveries += r.deliveries;
+    counts.attempts += r.attempts;
+    return r.next;
+  });
+  await walk(async (after) => {
+    const r = await store.tx((tx) => tx.pruneEvents(now - retention.eventMs, after, FAST_BATCH));
+    counts.events += r.events;
+    return r.next;
+  });
+  await walk(async (after) => {
+    const r = await store.tx((tx) => tx.pruneTasks(now - retention.taskMs, now, after, FAST_BATCH));
+    counts.tasks += r.tasks;
+    return r.next;
+  });
+  const restSeconds = (performance.now() - t1) / 1000;
+  const t2 = performance.now();
+  let reclaimedPages = 0;
+  for (;;) {
+    const n = await store.reclaimSpace(8192, 0.1);
+    reclaimedPages += n;
+    if (n < 8192) break;
+  }
+  return { sampleRows, sampleSeconds, counts, restSeconds, reclaimedPages, reclaimSeconds: (performance.now() - t2) / 1000 };
+}
+
+/** API processes keep every row: their own pruner would start on the history in the middle of a measurement. */
+const API_ENV = {
+  // No queue cap: the create load leaves its tasks queued (no worker), and counting a growing
+  // queue on each create would measure the queue, not the history.
+  HOOKWAVE_TENANT_MAX_QUEUED: '0',
+  HOOKWAVE_EVENT_RETENTION: 'off',
+  HOOKWAVE_DELIVERY_RETENTION: 'off',
+  HOOKWAVE_TASK_RETENTION: 'off',
+};
 
 async function growthOn(kind: Kind, opts: GrowthOptions, receiverUrl: string): Promise<void> {
   const now = Date.now();
   const overrides = { dispatcherConcurrency: 64, endpointConcurrency: 64 };
-  const empty = await BenchStore.create(kind, overrides);
-  const seeded = await BenchStore.create(kind, overrides);
   const guard = new UrlGuard({ allowHttp: true, allowLoopback: true, allowCidrs: [], ...loopbackOnly });
   const agent = new Agent({ connections: 4 });
+  const label = `seeded (${count(opts.tasks)})`;
+  const stores: BenchStore[] = [];
+  const seedRow = (what: string, r: SeedReport, size: SizeReport) => ({
+    store: what,
+    rows: r.rows,
+    seconds: r.seconds.toFixed(1),
+    'rows/s': Math.round(r.rows / r.seconds),
+    ...(r.vacuumSeconds !== undefined ? { 'of which VACUUM ANALYZE s': r.vacuumSeconds.toFixed(1) } : {}),
+    size: mb(size.bytes),
+  });
   try {
-    const seeds: Array<[string, SeedReport, number]> = [];
+    const empty = await BenchStore.create(kind, overrides);
+    stores.push(empty);
+    const seeded = await BenchStore.create(kind, overrides);
+    stores.push(seeded);
     const ctx: Context = { quick: opts.quick, receiverUrl, guard, agent, replayTask: new Map(), deepCursor: new Map(), payload: '' };
+    const seeds: Array<ReturnType<typeof seedRow>> = [];
     for (const [s, tasks, days] of [[empty, EMPTY_TASKS, 1], [seeded, opts.tasks, opts.days]] as const) {
+      // The replayed task sits a third of the way back; the deep cursor 90 % of the way back.
       const replay = { tenantId: s.tenants.acme.id, taskId: historyId('task', now - (days * DAY_MS) / 3), at: now - (days * DAY_MS) / 3, events: REPLAY_EVENTS };
       ctx.replayTask.set(s, replay.taskId);
-      // 90 % of the way back into the tenant's history.
       ctx.deepCursor.set(s, historyId('task', now - days * DAY_MS * 0.9).replace(/.{16}$/, '0'.repeat(16)));
       process.stdout.write(`seeding ${kind} with ${count(tasks)} tasks over ${days} day(s)…\n`);
-      seeds.push([`${count(tasks)} tasks, ${days} day(s)`, await s.seed({ tasks, days, now }, replay), (await s.size()).bytes]);
+      const r = await s.seed({ tasks, days, now }, replay);
+      seeds.push(seedRow(`${count(tasks)} tasks over ${days} day(s)`, r, await s.size()));
     }
     ctx.payload = history({ tasks: 1, days: 1, now, tenants: empty.historyTenants() }).next().value!.events.at(-1)![4] as string;
-    table(`Growth, ${kind}: seeding (straight into the database)`, seeds.map(([what, r, bytes]) => ({
-      store: what,
-      rows: r.rows,
-      'seconds': r.seconds.toFixed(1),
-      'rows/s': Math.round(r.rows / r.seconds),
-      ...(r.vacuumSeconds !== undefined ? { 'of which VACUUM ANALYZE s': r.vacuumSeconds.toFixed(1) } : {}),
-      size: mb(bytes),
-    })));
-    // No queue cap: the create load leaves its tasks queued (no worker), and counting a growing
-    // queue on each create would measure the queue, not the history.
-    await Promise.all([empty.startApi({ HOOKWAVE_TENANT_MAX_QUEUED: '0' }), seeded.startApi({ HOOKWAVE_TENANT_MAX_QUEUED: '0' })]);
-    const rounds = opts.quick ? 3 : 5;
+    table(`Growth, ${kind}: seeding, straight into the database`, seeds);
+
+    await Promise.all([empty.startApi(API_ENV), seeded.startApi(API_ENV)]);
+    const { rounds } = opts;
+    const wanted = (m: Metric) => !opts.metrics || opts.metrics.includes(m.key);
     const t0 = performance.now();
-    const results = await measureAll([empty, seeded], ctx, rounds);
-    const label = `seeded (${count(opts.tasks)})`;
-    table(`Growth, ${kind}: a new store (1 day, ${count(EMPTY_TASKS)} tasks) against one with ${count(opts.tasks)} tasks over ${opts.days} days; median of ${rounds} alternating rounds (${((performance.now() - t0) / 1000).toFixed(0)} s)`, [
+    const measuresStart = Date.now();
+    const results = await measureAll([empty, seeded], ctx, rounds, METRICS.filter(wanted));
+    console.log(`page sizes: ${[...pageBytes].map(([k, v]) => `${k} ${(v / 1024).toFixed(1)} KB`).join('; ')}`);
+    // Last: the create load leaves thousands of queued tasks (no worker runs). Like every row the
+    // measurements made, they are deleted again below, so the sizes compare history with history.
+    results.push(...(await measureAll([empty, seeded], ctx, rounds, [createTasks].filter(wanted))));
+    table(`Growth, ${kind}: a new store (1 day, ${count(EMPTY_TASKS)} tasks) against one with ${count(opts.tasks)} tasks over ${opts.days} days; median of ${rounds / 2} pairs of rounds (${((performance.now() - t0) / 1000).toFixed(0)} s)`, [
       ...results.map(({ metric, empty: e, seeded: x }) => {
         const ratio = x / e;
         const met = metric.goal.kind === 'throughput' ? ratio >= metric.goal.min : ratio <= metric.goal.max;
@@ -307,13 +445,77 @@ async function growthOn(kind: Kind, opts: GrowthOptions, receiverUrl: string): P
         };
       }),
     ]);
-    console.log(`\nsizes: empty ${describeSize(await empty.size())}; seeded ${describeSize(await seeded.size())}`);
-    console.log('pruning rate and size after pruning: pending (the row pruner has not landed)');
+
+    if (!opts.prune) return;
+    // Pruning: the seeded store, then a store of only the last 30 days pruned alike (what retention keeps).
+    await empty.close();
+    stores.splice(stores.indexOf(empty), 1);
+    await seeded.stopApi();
+    const removed = await seeded.deleteRowsFrom(measuresStart);
+    const before = await seeded.size();
+    process.stdout.write(`pruning the ${kind} store of ${count(opts.tasks)} tasks (${mb(before.bytes)})…\n`);
+    const pruned = await prune(seeded, now, true);
+    const vacuumSeconds = await seeded.vacuumLikeAutovacuum();
+    const after = await seeded.size();
+    // SQLite: the seeded file can go now (disk); PostgreSQL compacts it below.
+    if (kind === 'sqlite') {
+      await seeded.close();
+      stores.splice(stores.indexOf(seeded), 1);
+    }
+
+    const retainedDays = Math.round(seeded.config.deliveryRetentionMs / DAY_MS);
+    const steadyTasks = Math.round((opts.tasks * retainedDays) / opts.days);
+    const steady = await BenchStore.create(kind, overrides);
+    stores.push(steady);
+    process.stdout.write(`seeding ${kind} with the last ${retainedDays} days only (${count(steadyTasks)} tasks)…\n`);
+    const steadySeed = await steady.seed({ tasks: steadyTasks, days: retainedDays, now });
+    const steadyBefore = await steady.size();
+    const steadyPruned = await prune(steady, now, false);
+    await steady.vacuumLikeAutovacuum();
+    const steadyAfter = await steady.size();
+    table(`Growth, ${kind}: seeding the steady state`, [seedRow(`${count(steadyTasks)} tasks over ${retainedDays} days`, steadySeed, steadyBefore)]);
+
+    const fmtPass = (p: Pruned) =>
+      `${p.counts.deliveries} deliveries, ${p.counts.attempts} attempts, ${p.counts.events} events, ${p.counts.tasks} tasks to tombstones` +
+      `${p.sampleSeconds ? ` (${p.sampleRows} rows in the sample, ${p.sampleSeconds.toFixed(1)} s)` : ''}; the rest in ${p.restSeconds.toFixed(1)} s` +
+      `${p.reclaimedPages ? `; ${p.reclaimedPages} pages given back in ${p.reclaimSeconds.toFixed(1)} s` : ''}`;
+    const prunedRows = (p: Pruned) => p.counts.deliveries + p.counts.attempts + p.counts.events + p.counts.tasks;
+    const steadyLabel = `steady state (${retainedDays} d)`;
+    const sizeRow = (metric: string, a: SizeReport, b: SizeReport, goal: boolean | string) => {
+      const ratio = b.bytes / a.bytes;
+      return {
+        metric,
+        [steadyLabel]: (a.bytes / 1e6).toFixed(1),
+        [label]: (b.bytes / 1e6).toFixed(1),
+        ratio: `${ratio.toFixed(2)}×`,
+        goal: goal === true ? '≤ 1.1×' : '',
+        met: goal === true ? (ratio <= 1.1 ? 'yes' : 'NO') : goal === false ? '' : goal,
+      };
+    };
+    const rows = [
+      { metric: `pruning, as the service runs it (rows/s; ${SAMPLE_BATCHES} batches of 500, rests included)`, [steadyLabel]: '', [label]: Math.round(pruned.sampleRows / pruned.sampleSeconds), ratio: '', goal: '', met: '' },
+      { metric: `pruning, the rest without rests (rows/s; batches of ${FAST_BATCH})`, [steadyLabel]: Math.round(prunedRows(steadyPruned) / steadyPruned.restSeconds), [label]: Math.round((prunedRows(pruned) - pruned.sampleRows) / pruned.restSeconds), ratio: '', goal: '', met: '' },
+      sizeRow('database size before pruning (MB)', steadyBefore, before, false),
+      sizeRow('database size after pruning (MB)', steadyAfter, after, kind === 'sqlite' ? true : 'n/a: files kept for reuse'),
+    ];
+    let compacted = '';
+    if (kind === 'postgres') {
+      // What the kept rows take, which is what retention bounds: both stores rewritten.
+      const seconds = (await seeded.compact()) + (await steady.compact());
+      const [a, b] = [await steady.size(), await seeded.size()];
+      rows.push(sizeRow('after pruning, compacted by VACUUM FULL (MB)', a, b, true));
+      compacted = ` (VACUUM FULL of both: ${seconds.toFixed(0)} s)`;
+    }
+    table(`Growth, ${kind}: row retention (one pass at the defaults: deliveries and events 30 d, tasks 7 d)${compacted}`, rows);
+    console.log(`\nseeded: ${fmtPass(pruned)}${vacuumSeconds ? `; VACUUM (ANALYZE) afterwards ${vacuumSeconds.toFixed(1)} s` : ''}`);
+    console.log(`steady state: ${fmtPass(steadyPruned)}`);
+    console.log(`sizes: seeded ${describeSize(before)} → ${describeSize(after)}; steady state ${describeSize(steadyBefore)} → ${describeSize(steadyAfter)}`);
+    console.log(`(what the measurements added was deleted before: ${removed}; tombstones of every task older than 7 days stay in both)`);
+    if (kind === 'postgres') console.log('(PostgreSQL keeps its files: pruned rows leave space that VACUUM makes reusable for the next inserts, not a smaller file, so the goal is judged on the compacted size; see docs/retention.md)');
   } finally {
     await agent.close();
     await guard.close();
-    await empty.close();
-    await seeded.close();
+    for (const s of stores) await s.close();
   }
 }
 
@@ -344,7 +546,12 @@ export function growthOptions(argv: string[], quick: boolean): GrowthOptions {
   if (!(days >= 2)) throw new Error('--days must be at least 2');
   const stores = (flag('stores') ?? 'sqlite,postgres').split(',') as Kind[];
   if (stores.some((k) => k !== 'sqlite' && k !== 'postgres')) throw new Error('--stores is a list of sqlite and postgres');
-  return { quick, tasks, days, stores };
+  const rounds = Number(flag('rounds') ?? (quick ? 4 : 8));
+  if (!(Number.isInteger(rounds) && rounds >= 2 && rounds % 2 === 0)) throw new Error('--rounds must be an even number ≥ 2 (rounds go in pairs, one of each order)');
+  const metrics = flag('metrics')?.split(',') ?? null;
+  const keys = [...METRICS, createTasks].map((m) => m.key);
+  if (metrics?.some((m) => !keys.includes(m))) throw new Error(`--metrics is a list of ${keys.join(', ')}`);
+  return { quick, tasks, days, stores, rounds, metrics, prune: !argv.includes('--no-prune') };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import Database from 'better-sqlite3';
 import { loadConfig, type Config } from '../../src/config.js';
 import type { EndpointRow } from '../../src/domain/types.js';
-import { newId } from '../../src/ids.js';
+import { idAt, newId } from '../../src/ids.js';
 import { newWebhookSecret } from '../../src/net/webhook-signature.js';
 import { createApiKey } from '../../src/services/tenants.js';
 import { openStore, sqliteFile } from '../../src/store/open-store.js';
@@ -30,7 +30,7 @@ export interface BenchTenant {
 }
 
 export interface SizeReport {
-  /** Bytes on disk: the SQLite file and its WAL, or the schema's tables with their indexes and TOAST. */
+  /** Bytes on disk: the SQLite file and its WAL (after a checkpoint), or the schema's tables with their indexes and TOAST. */
   bytes: number;
   /** SQLite only: pages in the file and how many of them are free. */
   pages?: number;
@@ -110,6 +110,80 @@ export class BenchStore {
     return this.api;
   }
 
+  async stopApi(): Promise<void> {
+    if (!this.api) return;
+    this.api.child.kill('SIGTERM');
+    await this.api.exited;
+    this.api = null;
+  }
+
+  async countTasks(): Promise<number> {
+    if (this.kind === 'postgres') return Number((await this.db.query<{ n: string }>('SELECT count(*) AS n FROM tasks'))[0]!.n);
+    const db = new Database(sqliteFile(this.config), { readonly: true, fileMustExist: true });
+    try {
+      return (db.prepare('SELECT count(*) AS n FROM tasks').get() as { n: number }).n;
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * PostgreSQL: VACUUM FULL of the history's tables, which rewrites them holding only live rows: the
+   * space what is kept takes, as opposed to the files, which PostgreSQL keeps for reuse. Its seconds.
+   */
+  async compact(): Promise<number> {
+    if (this.kind !== 'postgres') return 0;
+    const t0 = performance.now();
+    for (const t of ['tasks', 'targets', 'outputs', 'events', 'deliveries', 'attempts']) await this.db.query(`VACUUM (FULL, ANALYZE) ${t}`);
+    return (performance.now() - t0) / 1000;
+  }
+
+  /**
+   * Deletes every row made from `fromMs` on (what the measurements added: tasks and their targets,
+   * events, deliveries and attempts), so sizes compare history with history. Ids sort by time.
+   */
+  async deleteRowsFrom(fromMs: number): Promise<string> {
+    const from = (prefix: string) => idAt(prefix, fromMs);
+    const statements: Array<[string, string]> = [
+      ['attempts', 'DELETE FROM attempts WHERE delivery_id >= $1'],
+      ['deliveries', 'DELETE FROM deliveries WHERE id >= $1'],
+      ['events', 'DELETE FROM events WHERE id >= $1'],
+      ['targets', 'DELETE FROM targets WHERE task_id >= $1'],
+      ['tasks', 'DELETE FROM tasks WHERE id >= $1'],
+    ];
+    const prefix: Record<string, string> = { attempts: 'dlv', deliveries: 'dlv', events: 'msg', targets: 'task', tasks: 'task' };
+    const counts: string[] = [];
+    if (this.kind === 'postgres') {
+      for (const [table, sql] of statements) {
+        const r = await this.db.query<{ n: string }>(`WITH d AS (${sql} RETURNING 1) SELECT count(*) AS n FROM d`, [from(prefix[table]!)]);
+        counts.push(`${r[0]!.n} ${table}`);
+      }
+      return counts.join(', ');
+    }
+    const db = new Database(sqliteFile(this.config), { fileMustExist: true });
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.transaction(() => {
+        for (const [table, sql] of statements) counts.push(`${db.prepare(sql.replace('$1', '?')).run(from(prefix[table]!)).changes} ${table}`);
+      })();
+      return counts.join(', ');
+    } finally {
+      db.close();
+    }
+  }
+
+  /**
+   * PostgreSQL: VACUUM (ANALYZE) of the history's tables, what autovacuum does after deletes (the
+   * space of deleted rows becomes reusable, the files keep their size); its seconds. SQLite: nothing
+   * (the pruner gives pages back itself); 0.
+   */
+  async vacuumLikeAutovacuum(): Promise<number> {
+    if (this.kind !== 'postgres') return 0;
+    const t0 = performance.now();
+    for (const t of ['tasks', 'targets', 'outputs', 'events', 'deliveries', 'attempts']) await this.db.query(`VACUUM (ANALYZE) ${t}`);
+    return (performance.now() - t0) / 1000;
+  }
+
   async size(): Promise<SizeReport> {
     if (this.kind === 'postgres') {
       const rows = await this.db.query<{ bytes: string }>(
@@ -120,9 +194,12 @@ export class BenchStore {
       return { bytes: Number(rows[0]!.bytes) };
     }
     const file = sqliteFile(this.config);
-    const wal = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
-    const db = new Database(file, { readonly: true, fileMustExist: true });
+    const db = new Database(file, { fileMustExist: true });
     try {
+      // What the file holds, not what the WAL holds for it yet.
+      db.pragma('busy_timeout = 5000');
+      db.pragma('wal_checkpoint(TRUNCATE)');
+      const wal = fs.existsSync(`${file}-wal`) ? fs.statSync(`${file}-wal`).size : 0;
       const pages = db.pragma('page_count', { simple: true }) as number;
       const freePages = db.pragma('freelist_count', { simple: true }) as number;
       return { bytes: fs.statSync(file).size + wal, pages, freePages, walBytes: wal };
@@ -132,11 +209,7 @@ export class BenchStore {
   }
 
   async close(): Promise<void> {
-    if (this.api) {
-      this.api.child.kill('SIGTERM');
-      await this.api.exited;
-      this.api = null;
-    }
+    await this.stopApi();
     await this.store.close();
     await this.db.drop();
     fs.rmSync(this.dataDir, { recursive: true, force: true });

@@ -19,12 +19,12 @@ const OUTPUT_RETENTION_MS = 7 * DAY_MS;
 
 export type ColumnType = 'text' | 'int' | 'bigint' | 'real' | 'json';
 
-/** The history's tables and columns (the schema after migration 007), with their PostgreSQL types. */
+/** The history's tables and columns (the schema after migration 009), with their PostgreSQL types. */
 export const TABLES = {
   tasks: {
     id: 'text', tenant_id: 'text', kind: 'text', status: 'text', title: 'text', input: 'json', params: 'json', metadata: 'json', webhook_url: 'text',
     webhook_events: 'json', idempotency_key: 'text', request_hash: 'text', batch_id: 'text', cost: 'real', error: 'json', created_at: 'bigint',
-    updated_at: 'bigint', completed_at: 'bigint', deadline_at: 'bigint', deleted_at: 'bigint',
+    updated_at: 'bigint', completed_at: 'bigint', deadline_at: 'bigint', deleted_at: 'bigint', pruned_at: 'bigint',
   },
   targets: {
     id: 'text', task_id: 'text', tenant_id: 'text', position: 'int', name: 'text', spec: 'json', status: 'text', progress: 'real', attempts: 'int',
@@ -34,6 +34,7 @@ export const TABLES = {
   outputs: {
     id: 'text', target_id: 'text', task_id: 'text', tenant_id: 'text', name: 'text', format: 'text', path: 'text', size: 'bigint', duration: 'real',
     bitrate: 'int', sample_rate: 'int', channels: 'int', loudness: 'json', created_at: 'bigint', expires_at: 'bigint', removed_at: 'bigint',
+    file_name: 'text', peaks: 'json',
   },
   events: { id: 'text', tenant_id: 'text', task_id: 'text', type: 'text', payload: 'text', created_at: 'bigint' },
   deliveries: {
@@ -138,6 +139,11 @@ const FORMAT_OF: Record<string, string> = { mp3: 'mp3', flac: 'flac', wav: 'wav'
 const ALL_TASK_EVENTS = '["task.completed","task.failed","task.canceled","task.target.completed","task.target.failed"]';
 const FAILURE = '{"code":"INPUT_UNREADABLE","message":"ffprobe could not read the input: Invalid data found when processing input"}';
 const WEBHOOK_URL = 'https://hooks.example.com/audio/callback?token=3f9c1a7e';
+/** Waveform peaks as outputs carry them (256 values 0..1, three decimals): a few shapes, picked at random. */
+const PEAKS = Array.from({ length: 32 }, (_, v) => {
+  const r = prng(1000 + v);
+  return `[${Array.from({ length: 256 }, (_, i) => Math.round(Math.min(1, 0.2 + 0.6 * Math.abs(Math.sin(i / (8 + v))) * (0.7 + 0.3 * r())) * 1000) / 1000).join(',')}]`;
+});
 const RESPONSE_HEADERS = '{"content-type":"application/json; charset=utf-8","content-length":"16","date":"Tue, 01 Dec 2026 10:00:00 GMT","connection":"keep-alive"}';
 
 /**
@@ -208,7 +214,7 @@ export function* history(shape: HistoryShape, batchTasks = 4000, replay?: Replay
         taskId, tenant.id, kind.kind, status, null, deleted ? '{}' : input, params, deleted ? null : metadata, deleted ? null : hasUrl ? WEBHOOK_URL : null,
         wantsTargets ? ALL_TASK_EVENTS : null, seq % 10 < 3 ? `order-${seq}` : null, seq % 10 < 3 ? hex() + hex() + hex() + hex() + hex() + hex() + hex() + hex() : null, null,
         cost, status === 'failed' ? FAILURE : status === 'canceled' ? '{"code":"CANCELED","message":"canceled by the client"}' : null, created, ended, ended, null,
-        deleted ? ended + 2 * DAY_MS : null,
+        deleted ? ended + 2 * DAY_MS : null, null,
       ],
     );
 
@@ -228,18 +234,20 @@ export function* history(shape: HistoryShape, batchTasks = 4000, replay?: Replay
       let outputView = '';
       if (tgt.output) {
         const expires = tgt.finished + OUTPUT_RETENTION_MS;
+        const fileName = `track-${seq}${kind.kind === 'stems' ? `-${tgt.name}` : ''}.${format}`;
+        const peaks = PEAKS[Math.floor(rnd() * PEAKS.length)]!;
         b.outputs.push([
           tgt.output, tgt.id, taskId, tenant.id, tgt.name, format, `${tenant.id}/${taskId}/${tgt.id}/${tgt.output}.${format}`, size, tgt.duration,
-          format === 'mp3' ? 192_000 : null, 44_100, 2, loudness, tgt.finished, expires, expires < shape.now ? expires + 30_000 : null,
+          format === 'mp3' ? 192_000 : null, 44_100, 2, loudness, tgt.finished, expires, expires < shape.now ? expires + 30_000 : null, fileName, peaks,
         ]);
-        outputView = `{"name":"${tgt.name}","format":"${format}","size":${size},"duration":${tgt.duration},"bitrate":${format === 'mp3' ? 192000 : null},"sample_rate":44100,"channels":2,"loudness":${loudness},"url":"https://audio.example.com/v1/files/${tgt.output}/${tgt.name}.${format}?expires=${Math.floor(urlExpires / 1000)}&signature=${hex()}${hex()}${hex()}${hex()}${hex()}","url_expires_at":"${iso(urlExpires)}"}`;
+        outputView = `{"name":"${tgt.name}","file_name":"${fileName}","format":"${format}","size":${size},"duration":${tgt.duration},"bitrate":${format === 'mp3' ? 192000 : null},"sample_rate":44100,"channels":2,"loudness":${loudness},"peaks":${peaks},"expires_at":"${iso(expires)}","url":"https://audio.example.com/v1/files/${tgt.output}/${fileName}?expires=${Math.floor(urlExpires / 1000)}&signature=${hex()}${hex()}${hex()}${hex()}${hex()}","url_expires_at":"${iso(urlExpires)}"}`;
       }
       targetViews.push(
-        `{"id":"${tgt.id}","name":"${tgt.name}","status":"${tgt.status}","progress":${tgt.status === 'completed' ? 1 : 0},"params":${spec},"outputs":[${outputView}],"duration":${tgt.status === 'completed' ? tgt.duration : null},"cost":${tgt.status === 'completed' ? 0.003 : null},"error":${tgt.status === 'failed' ? FAILURE : null}}`,
+        `{"id":"${tgt.id}","name":"${tgt.name}","status":"${tgt.status}","progress":${tgt.status === 'completed' ? 1 : 0},"params":${spec},"outputs":[${outputView}],"duration":${tgt.status === 'completed' ? tgt.duration : null},"cost":${tgt.status === 'completed' ? 0.003 : null},"error":${tgt.status === 'failed' ? FAILURE : null},"info":null,"started_at":${tgt.status === 'canceled' ? null : `"${iso(tgt.started)}"`},"finished_at":"${iso(tgt.finished)}"}`,
       );
     }
     const view = (st: string, updated: number) =>
-      `{"id":"${taskId}","kind":"${kind.kind}","status":"${st}","title":null,"input":${input},"params":${params},"metadata":${metadata},"webhook_url":${hasUrl ? `"${WEBHOOK_URL}"` : null},"targets":[${targetViews.join(',')}],"cost":${cost},"error":${status === 'failed' ? FAILURE : null},"created_at":"${iso(created)}","updated_at":"${iso(updated)}","completed_at":${st === 'processing' ? null : `"${iso(updated)}"`}}`;
+      `{"id":"${taskId}","kind":"${kind.kind}","status":"${st}","title":null,"input":${input},"params":${params},"metadata":${metadata},"webhook_url":${hasUrl ? `"${WEBHOOK_URL}"` : null},"webhook_events":${wantsTargets ? ALL_TASK_EVENTS : null},"batch_id":null,"targets":[${targetViews.join(',')}],"cost":${cost},"error":${status === 'failed' ? FAILURE : null},"created_at":"${iso(created)}","updated_at":"${iso(updated)}","completed_at":${st === 'processing' ? null : `"${iso(updated)}"`},"deadline":null,"deleted_at":null,"pruned_at":null,"queue_position":null}`;
 
     // An event per ended target, then the task's; deliveries and attempts within a budget of 4.
     const events: Array<{ id: string; type: string; at: number; toUrl: boolean; toEndpoint: boolean }> = [];
