@@ -34,7 +34,7 @@ import { freshDatabase, testDatabaseUrl } from '../test/helpers/database.js';
 import { spawnScript, type ServiceProcess } from '../test/helpers/process.js';
 import { loopbackOnly } from '../test/helpers/service.js';
 import { BenchStore, type Kind, type SeedReport, type SizeReport } from './growth/bench-store.js';
-import { DAY_MS, history, historyId } from './growth/history.js';
+import { DAY_MS, history, historyCursor, historyId } from './growth/history.js';
 import { RowPruner, type PruneCounts } from '../src/services/row-pruner.js';
 import { medianRound, table } from './table.js';
 
@@ -410,10 +410,12 @@ async function growthOn(kind: Kind, opts: GrowthOptions, receiverUrl: string): P
     const ctx: Context = { quick: opts.quick, receiverUrl, guard, agent, replayTask: new Map(), deepCursor: new Map(), payload: '' };
     const seeds: Array<ReturnType<typeof seedRow>> = [];
     for (const [s, tasks, days] of [[empty, EMPTY_TASKS, 1], [seeded, opts.tasks, opts.days]] as const) {
-      // The replayed task sits a third of the way back; the deep cursor 90 % of the way back.
+      // The replayed task sits a third of the way back. The deep cursor: 90 % of the way back in
+      // the new store, 5 days back (thousands of pages) in the seeded one, where tasks are still
+      // whole (their files are kept 7 days) and their shapes the same as the new store's page.
       const replay = { tenantId: s.tenants.acme.id, taskId: historyId('task', now - (days * DAY_MS) / 3), at: now - (days * DAY_MS) / 3, events: REPLAY_EVENTS };
       ctx.replayTask.set(s, replay.taskId);
-      ctx.deepCursor.set(s, historyId('task', now - days * DAY_MS * 0.9).replace(/.{16}$/, '0'.repeat(16)));
+      ctx.deepCursor.set(s, historyCursor({ tasks, days, now }, s === empty ? 0.9 * DAY_MS : Math.min(5, 0.9 * days) * DAY_MS, 900));
       process.stdout.write(`seeding ${kind} with ${count(tasks)} tasks over ${days} day(s)…\n`);
       const r = await s.seed({ tasks, days, now }, replay);
       seeds.push(seedRow(`${count(tasks)} tasks over ${days} day(s)`, r, await s.size()));

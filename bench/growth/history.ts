@@ -121,6 +121,11 @@ function idMaker(rnd: () => number): (prefix: string, ms: number) => string {
   };
 }
 
+/** The smallest id of `prefix` made at `ms` (ids.ts idAt): `id < it` is everything made before. */
+function idAtTime(prefix: string, ms: number): string {
+  return `${prefix}_${timePart(ms)}${'0'.repeat(16)}`;
+}
+
 /** An id made at `ms` outside the seeded sequence (a task the benchmark looks up itself). */
 export function historyId(prefix: string, ms: number): string {
   return idMaker(Math.random)(prefix, ms);
@@ -147,35 +152,69 @@ const PEAKS = Array.from({ length: 32 }, (_, v) => {
 const RESPONSE_HEADERS = '{"content-type":"application/json; charset=utf-8","content-length":"16","date":"Tue, 01 Dec 2026 10:00:00 GMT","connection":"keep-alive"}';
 
 /**
+ * Task shapes repeat every PERIOD tasks counted from the newest: the k-th newest task of any store
+ * looks the same (kind, targets, outcome, deliveries) whatever the store's size, so a page of new
+ * tasks, or a page PERIOD·n further back, holds the same shapes in a small store and a large one.
+ */
+const PERIOD = 1000;
+
+function taskRandom(shape: HistoryShape, i: number): () => number {
+  return prng((shape.seed ?? 14) * 7919 + ((shape.tasks - 1 - i) % PERIOD));
+}
+
+/** When task `i` was created: its place in the evenly spread history, with a jitter (the task's first draw). */
+function createdAt(shape: HistoryShape, i: number, rnd: () => number): number {
+  const span = shape.days * DAY_MS;
+  const spacing = span / Math.max(1, shape.tasks);
+  return Math.floor(shape.now - span + i * spacing + rnd() * spacing * 0.9);
+}
+
+/** The task's tenant, by share (its second draw). */
+function pickTenant(shape: HistoryShape, rnd: () => number): HistoryTenant {
+  let x = rnd();
+  for (const t of shape.tenants) if ((x -= t.share) < 0) return t;
+  return shape.tenants[shape.tenants.length - 1]!;
+}
+
+/**
+ * A cursor (GET /v1/tasks?cursor=) whose page starts just behind the task `fromEnd` places from
+ * the newest, about `age` ms back: the same shapes in every store for the same fromEnd % PERIOD.
+ * Pass the age wanted; the cursor is the nearest such task at least that old.
+ */
+export function historyCursor(shape: Omit<HistoryShape, 'tenants'>, age: number, fromEndModPeriod: number): string {
+  const spacing = (shape.days * DAY_MS) / Math.max(1, shape.tasks);
+  const periods = Math.max(0, Math.ceil((age / spacing - fromEndModPeriod) / PERIOD));
+  const fromEnd = Math.min(shape.tasks - 1, fromEndModPeriod + periods * PERIOD);
+  const i = shape.tasks - 1 - fromEnd;
+  const full = { ...shape, tenants: [] };
+  return idAtTime('task', createdAt(full, i, taskRandom(full, i)));
+}
+
+/**
  * The shape's rows, `batchTasks` tasks at a time, oldest first; then, when `replay` is given, one
  * more task with `replay.events` events (the stream the benchmark replays).
  */
 export function* history(shape: HistoryShape, batchTasks = 4000, replay?: ReplayTask): Generator<HistoryBatch> {
-  const rnd = prng(shape.seed ?? 14);
-  const id = idMaker(rnd);
+  let rnd = prng(shape.seed ?? 14);
+  const id = idMaker(() => rnd());
   const hex = () => Math.floor(rnd() * 2 ** 32).toString(16).padStart(8, '0');
-  const span = shape.days * DAY_MS;
-  const start = shape.now - span;
-  const spacing = span / Math.max(1, shape.tasks);
   const empty = (): HistoryBatch => ({ tasks: [], targets: [], outputs: [], events: [], deliveries: [], attempts: [] });
   let b = empty();
 
-  const pickTenant = (): HistoryTenant => {
-    let x = rnd();
-    for (const t of shape.tenants) if ((x -= t.share) < 0) return t;
-    return shape.tenants[shape.tenants.length - 1]!;
-  };
-
   for (let i = 0; i < shape.tasks; i++) {
-    const created = Math.floor(start + i * spacing + rnd() * spacing * 0.9);
-    addTask(b, created, pickTenant(), i);
+    rnd = taskRandom(shape, i);
+    const created = createdAt(shape, i, rnd);
+    addTask(b, created, pickTenant(shape, rnd), i);
     if (b.tasks.length >= batchTasks) {
       yield b;
       b = empty();
     }
   }
   // The replayed task: an extract of events - 1 targets, each with its event, then the task's.
-  if (replay) addTask(b, replay.at, shape.tenants.find((t) => t.id === replay.tenantId)!, shape.tasks, { taskId: replay.taskId, targets: replay.events - 1 });
+  if (replay) {
+    rnd = prng(7);
+    addTask(b, replay.at, shape.tenants.find((t) => t.id === replay.tenantId)!, shape.tasks, { taskId: replay.taskId, targets: replay.events - 1 });
+  }
   if (b.tasks.length > 0) yield b;
 
   function addTask(b: HistoryBatch, created: number, tenant: HistoryTenant, seq: number, fixed?: { taskId: string; targets: number }): void {
@@ -188,7 +227,8 @@ export function* history(shape: HistoryShape, batchTasks = 4000, replay?: Replay
     const taskId = fixed?.taskId ?? id('task', created);
     const hasUrl = rnd() < 0.85;
     const wantsTargets = hasUrl && rnd() < 0.15;
-    const deleted = created < shape.now - OUTPUT_RETENTION_MS && rnd() < 0.01;
+    const deletedDraw = rnd();
+    const deleted = created < shape.now - OUTPUT_RETENTION_MS && deletedDraw < 0.01;
     const input = kind.kind === 'generate' ? '{}' : `{"url":"https://media.example.com/u/${1000 + (seq % 9000)}/track-${seq}.wav"}`;
     const params = kind.kind === 'generate' ? `{"prompt":"lofi, warm piano, vinyl crackle","duration":${30 + (seq % 90)}}` : '{}';
     const metadata = `{"user_id":${10_000 + (seq % 50_000)},"plan":"${seq % 3 === 0 ? 'pro' : 'free'}","source":"web"}`;
@@ -277,7 +317,8 @@ export function* history(shape: HistoryShape, batchTasks = 4000, replay?: Replay
       tries = Math.min(tries, 1 + budget);
       budget -= tries - 1;
       let dstatus = tries === 4 && !recent ? 'failed' : 'delivered';
-      if (recent && rnd() < 0.03) dstatus = 'pending';
+      const pendingDraw = rnd();
+      if (recent && pendingDraw < 0.03) dstatus = 'pending';
       let t = r.event.at + 5 + Math.floor(rnd() * 200);
       for (let n = 1; n <= tries; n++) {
         const ok = n === tries && dstatus === 'delivered';
