@@ -17,6 +17,9 @@ export type DeliveryOutcome = 'delivered' | 'failed';
 /** What row retention removes (a task is reduced to a tombstone, not removed). */
 export type PrunedKind = 'events' | 'deliveries' | 'attempts' | 'tasks';
 
+/** How long after its completion time an ended task is still counted afresh at each scrape. */
+const ENDED_SETTLE_MS = 5 * 60_000;
+
 export class Metrics {
   readonly registry = new Registry();
   private readonly targetDuration: Histogram<'kind' | 'outcome'>;
@@ -27,6 +30,9 @@ export class Metrics {
   private readonly pruned: Counter<'kind'>;
   private readonly gauges: { tasks: Gauge<'status' | 'kind'>; targets: Gauge<'status'>; due: Gauge; oldest: Gauge };
   private refreshing: Promise<void> | null = null;
+  /** Ended tasks per "status\u0000kind" that ended at or before `endedSettledUpTo` (see count). */
+  private readonly endedSettled = new Map<string, number>();
+  private endedSettledUpTo: number | null = null;
 
   constructor(
     private readonly store: Store,
@@ -95,10 +101,27 @@ export class Metrics {
 
   private async count(): Promise<void> {
     const now = Date.now();
+    // Ended tasks never change status: those that ended before `settled` are counted once and kept
+    // (the first scrape reads them all), later scrapes add only the ones that ended since. The last
+    // few minutes are counted afresh at every scrape, so a task whose transaction committed a
+    // little after its completion time (another process, a slow commit) is never missed.
+    const settleUpTo = Math.max(this.endedSettledUpTo ?? Number.MIN_SAFE_INTEGER, now - ENDED_SETTLE_MS);
     try {
-      const [counts, depth] = await Promise.all([this.store.countTasksByStatus(), this.store.queueDepth(now)]);
+      const [open, newlySettled, recent, depth] = await Promise.all([
+        this.store.countOpenTasks(),
+        this.store.countEndedTasks(this.endedSettledUpTo, settleUpTo),
+        this.store.countEndedTasks(settleUpTo, null),
+        this.store.queueDepth(now),
+      ]);
+      for (const c of newlySettled) this.endedSettled.set(`${c.status}\u0000${c.kind}`, (this.endedSettled.get(`${c.status}\u0000${c.kind}`) ?? 0) + c.count);
+      this.endedSettledUpTo = settleUpTo;
+      const counts = new Map<string, number>(this.endedSettled);
+      for (const c of [...open, ...recent]) counts.set(`${c.status}\u0000${c.kind}`, (counts.get(`${c.status}\u0000${c.kind}`) ?? 0) + c.count);
       this.gauges.tasks.reset();
-      for (const c of counts) this.gauges.tasks.labels(c.status, c.kind).set(c.count);
+      for (const [key, count] of counts) {
+        const [status, kind] = key.split('\u0000') as [string, string];
+        this.gauges.tasks.labels(status, kind).set(count);
+      }
       this.gauges.targets.labels('queued').set(depth.queued_targets);
       this.gauges.targets.labels('processing').set(depth.processing_targets);
       this.gauges.due.set(depth.due_deliveries);

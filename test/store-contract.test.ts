@@ -754,9 +754,19 @@ const cases: Case[] = [
 
   // ---- metrics ----
   {
-    op: 'countTasksByStatus', does: 'counts tasks per status and kind',
-    run: async (s) => (await s.countTasksByStatus()).sort((a, b) => `${a.status}${a.kind}`.localeCompare(`${b.status}${b.kind}`)),
-    check: (r) => expect(r).toMatchObject([{ status: 'completed', kind: 'stems', count: 1 }, { status: 'queued', kind: 'extract', count: 2 }]),
+    op: 'countOpenTasks', does: 'counts queued and processing tasks per status and kind, and no ended ones',
+    run: async (s) => (await s.countOpenTasks()).sort((a, b) => `${a.status}${a.kind}`.localeCompare(`${b.status}${b.kind}`)),
+    check: (r) => expect(r).toEqual([{ status: 'queued', kind: 'extract', count: 2 }]),
+  },
+  {
+    op: 'countEndedTasks', does: 'counts ended tasks per status and kind whose completion time is in (after, upTo]',
+    run: async (s) => [
+      await s.countEndedTasks(null, null),
+      await s.countEndedTasks(T0 + 4, T0 + 5),
+      await s.countEndedTasks(T0 + 5, null),
+      await s.countEndedTasks(null, T0 + 4),
+    ],
+    check: (r) => expect(r).toEqual([[{ status: 'completed', kind: 'stems', count: 1 }], [{ status: 'completed', kind: 'stems', count: 1 }], [], []]),
   },
   {
     op: 'queueDepth', does: 'counts waiting targets and due deliveries with the oldest due time',

@@ -17,13 +17,19 @@ export interface QueueDepth {
 }
 
 export interface MetricOps {
-  /** Tasks per status and kind (all tenants). */
-  countTasksByStatus(): Promise<TaskCount[]>;
+  /** Queued and processing tasks per status and kind (all tenants), from the tasks_open index. */
+  countOpenTasks(): Promise<TaskCount[]>;
+  /**
+   * Ended tasks per status and kind (all tenants) whose completed_at is after `after` (null: any) and at
+   * most `upTo` (null: no limit). An ended task never changes status, so a caller can add up windows.
+   */
+  countEndedTasks(after: number | null, upTo: number | null): Promise<TaskCount[]>;
   /** Work waiting at `now`: targets queued or running, pending deliveries already due and the earliest due time among them. */
   queueDepth(now: number): Promise<QueueDepth>;
 }
 
 export const METRIC_OPS: OpNames<MetricOps> = {
-  countTasksByStatus: true,
+  countOpenTasks: true,
+  countEndedTasks: true,
   queueDepth: true,
 };

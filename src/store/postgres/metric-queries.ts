@@ -3,8 +3,17 @@ import type { MetricOps, QueueDepth, TaskCount } from '../ops/metrics.js';
 import { PostgresQueries } from './sql.js';
 
 export class PostgresMetricQueries extends PostgresQueries implements MetricOps {
-  countTasksByStatus(): Promise<TaskCount[]> {
-    return this.all('SELECT status, kind, count(*) AS count FROM tasks GROUP BY status, kind');
+  countOpenTasks(): Promise<TaskCount[]> {
+    return this.all("SELECT status, kind, count(*) AS count FROM tasks WHERE status IN ('queued', 'processing') GROUP BY status, kind");
+  }
+
+  countEndedTasks(after: number | null, upTo: number | null): Promise<TaskCount[]> {
+    return this.all(
+      `SELECT status, kind, count(*) AS count FROM tasks
+        WHERE completed_at IS NOT NULL AND completed_at > $1 AND completed_at <= $2
+        GROUP BY status, kind`,
+      [after ?? Number.MIN_SAFE_INTEGER, upTo ?? Number.MAX_SAFE_INTEGER],
+    );
   }
 
   async queueDepth(now: number): Promise<QueueDepth> {

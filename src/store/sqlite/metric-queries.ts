@@ -4,8 +4,16 @@ import type { Sync } from '../ops/ops.js';
 import { SqliteQueries } from './sql.js';
 
 export class SqliteMetricQueries extends SqliteQueries implements Sync<MetricOps> {
-  countTasksByStatus(): TaskCount[] {
-    return this.s('SELECT status, kind, COUNT(*) AS count FROM tasks GROUP BY status, kind').all() as TaskCount[];
+  countOpenTasks(): TaskCount[] {
+    return this.s("SELECT status, kind, COUNT(*) AS count FROM tasks WHERE status IN ('queued', 'processing') GROUP BY status, kind").all() as TaskCount[];
+  }
+
+  countEndedTasks(after: number | null, upTo: number | null): TaskCount[] {
+    return this.s(
+      `SELECT status, kind, COUNT(*) AS count FROM tasks
+        WHERE completed_at IS NOT NULL AND completed_at > ? AND completed_at <= ?
+        GROUP BY status, kind`,
+    ).all(after ?? Number.MIN_SAFE_INTEGER, upTo ?? Number.MAX_SAFE_INTEGER) as TaskCount[];
   }
 
   queueDepth(now: number): QueueDepth {
