@@ -18,7 +18,7 @@
  * TOAST after a VACUUM (ANALYZE), autovacuum's part.
  *
  * Run with `npm run bench -- --only=growth [--tasks=200000] [--days=60] [--stores=sqlite,postgres]
- * [--rounds=8] [--metrics=claim,first-page,deep-page,sse,drain,metrics,create] [--no-prune] [--quick]`, or
+ * [--rounds=10] [--metrics=claim,first-page,deep-page,sse,drain,metrics,create] [--no-prune] [--quick]`, or
  * `tsx bench/growth.ts …`.
  */
 import path from 'node:path';
@@ -45,7 +45,7 @@ export interface GrowthOptions {
   tasks: number;
   days: number;
   stores: Kind[];
-  /** Rounds per figure, an even number (default 8, 4 with --quick). */
+  /** Rounds per figure, an even number (default 10, 6 with --quick). */
   rounds: number;
   /** Which figures (Metric.key); all by default. */
   metrics: string[] | null;
@@ -596,7 +596,8 @@ export function growthOptions(argv: string[], quick: boolean): GrowthOptions {
   if (!(days >= 2)) throw new Error('--days must be at least 2');
   const stores = (flag('stores') ?? 'sqlite,postgres').split(',') as Kind[];
   if (stores.some((k) => k !== 'sqlite' && k !== 'postgres')) throw new Error('--stores is a list of sqlite and postgres');
-  const rounds = Number(flag('rounds') ?? (quick ? 4 : 8));
+  // An odd number of pairs, so the median pair is one of them.
+  const rounds = Number(flag('rounds') ?? (quick ? 6 : 10));
   if (!(Number.isInteger(rounds) && rounds >= 2 && rounds % 2 === 0)) throw new Error('--rounds must be an even number ≥ 2 (rounds go in pairs, one of each order)');
   const metrics = flag('metrics')?.split(',') ?? null;
   const keys = [...METRICS, createTasks].map((m) => m.key);

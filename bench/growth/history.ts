@@ -11,7 +11,8 @@
  * event, the tenant's endpoint, and a target event for tasks that asked for them); 1–4 attempts
  * in all, most deliveries succeeding at once. Deliveries of the last day are a few percent still
  * pending, their retry due 6–12 hours on. Outputs older than the output retention (7 days) have
- * their files removed; 1 % of tasks were deleted by their client.
+ * their files removed; 1 % of tasks were deleted by their client (input, metadata and webhook URL
+ * redacted, in their events' payloads too).
  */
 
 export const DAY_MS = 24 * 3600 * 1000;
@@ -287,7 +288,7 @@ export function* history(shape: HistoryShape, batchTasks = 4000, replay?: Replay
       );
     }
     const view = (st: string, updated: number) =>
-      `{"id":"${taskId}","kind":"${kind.kind}","status":"${st}","title":null,"input":${input},"params":${params},"metadata":${metadata},"webhook_url":${hasUrl ? `"${WEBHOOK_URL}"` : null},"webhook_events":${wantsTargets ? ALL_TASK_EVENTS : null},"batch_id":null,"targets":[${targetViews.join(',')}],"cost":${cost},"error":${status === 'failed' ? FAILURE : null},"created_at":"${iso(created)}","updated_at":"${iso(updated)}","completed_at":${st === 'processing' ? null : `"${iso(updated)}"`},"deadline":null,"deleted_at":null,"pruned_at":null,"queue_position":null}`;
+      `{"id":"${taskId}","kind":"${kind.kind}","status":"${st}","title":null,"input":${deleted ? '{}' : input},"params":${params},"metadata":${deleted ? null : metadata},"webhook_url":${hasUrl && !deleted ? `"${WEBHOOK_URL}"` : null},"webhook_events":${wantsTargets ? ALL_TASK_EVENTS : null},"batch_id":null,"targets":[${targetViews.join(',')}],"cost":${cost},"error":${status === 'failed' ? FAILURE : null},"created_at":"${iso(created)}","updated_at":"${iso(updated)}","completed_at":${st === 'processing' ? null : `"${iso(updated)}"`},"deadline":null,"deleted_at":null,"pruned_at":null,"queue_position":null}`;
 
     // An event per ended target, then the task's; deliveries and attempts within a budget of 4.
     const events: Array<{ id: string; type: string; at: number; toUrl: boolean; toEndpoint: boolean }> = [];
