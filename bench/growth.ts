@@ -546,7 +546,7 @@ async function growthOn(kind: Kind, opts: GrowthOptions, receiverUrl: string): P
     };
     const rows = [
       { metric: `pruning, as the service runs it (rows/s; ${SAMPLE_BATCHES} batches of 500, rests included)`, [steadyLabel]: '', [label]: Math.round(pruned.sampleRows / pruned.sampleSeconds), ratio: '', goal: '', met: '' },
-      { metric: `pruning, the rest without rests (rows/s; batches of ${FAST_BATCH})`, [steadyLabel]: Math.round(prunedRows(steadyPruned) / steadyPruned.restSeconds), [label]: Math.round((prunedRows(pruned) - pruned.sampleRows) / pruned.restSeconds), ratio: '', goal: '', met: '' },
+      { metric: `pruning, the rest without rests (rows/s; batches of ${FAST_BATCH})`, [steadyLabel]: Math.round(prunedRows(steadyPruned) / steadyPruned.restSeconds), [label]: prunedRows(pruned) > pruned.sampleRows ? Math.round((prunedRows(pruned) - pruned.sampleRows) / pruned.restSeconds) : 'none left', ratio: '', goal: '', met: '' },
       sizeRow('database size before pruning (MB)', steadyBefore, before, false),
       sizeRow(`database size after pruning (MB${pruned.reclaimDone && steadyPruned.reclaimDone ? '' : ', free pages beyond 10 % given back: part computed'})`, steadyAfter, after, kind === 'sqlite' ? true : 'n/a: files kept for reuse'),
     ];
