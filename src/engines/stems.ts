@@ -118,6 +118,40 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const expectedFrames = duration ? duration * PCM_RATE : 0;
   const separateShare = loudnessTarget ? 0.7 : 0.99;
 
+  // A stem in a raw float file (the model's, written once for the whole task, or the DSP's when it is to
+  // be normalised, which reads it twice), encoded to the target: normalised when it asks, else as it is.
+  const encodeRaw = async (raw: string, share: number): Promise<AudioAnalysis | undefined> => {
+    const input = pcmIntermediateInput(raw);
+    const progress = (f: number) => ctx.progress(share + (1 - share) * f);
+    if (loudnessTarget) {
+      const { analysis } = await encodeNormalised({
+        target: loudnessTarget, input, plan: (loudnorm) => encoderArgs(ctx.target, source, { ...encodeOptions, loudnorm }),
+        tempPath, limits, signal: ctx.signal, seconds: duration, progress,
+      });
+      return analysis;
+    }
+    await withinByteCap(tempPath, limits, () =>
+      runFfmpeg([...input, ...plan.args, ...byteCapArgs(limits), '-y', tempPath], {
+        signal: ctx.signal,
+        onProgress: duration ? (sec) => progress(Math.min(1, sec / duration)) : undefined,
+      }),
+    );
+    return undefined;
+  };
+  // Runs the encode into the temp file, moves it to its final name and describes it; the temp files never
+  // outlive the run.
+  const finish = async (encode: () => Promise<AudioAnalysis | undefined>, info: Record<string, unknown>): Promise<EngineResult> => {
+    let analysis: AudioAnalysis | undefined;
+    try {
+      analysis = await encode();
+      await rename(tempPath, finalPath);
+    } finally {
+      await Promise.all([rm(tempPath, { force: true }), rm(rawPath, { force: true })]);
+    }
+    ctx.progress(1);
+    return { outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })], duration, info };
+  };
+
   const method: StemMethod = ctx.params.method === 'fast' ? 'fast' : 'model';
   if (method === 'model') {
     // Loaded once per thread; a broken model file fails here with the message that says how to restore it.
@@ -135,34 +169,8 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
       separate: (outputs, progress) =>
         separateToFiles({ decoderArgs, outputs, session, signal: ctx.signal, limits, progress: (frames) => expectedFrames > 0 && progress(Math.min(1, frames / expectedFrames)) }),
     });
-    const raw = pcmIntermediateInput(files[stem]!);
-    let analysis: AudioAnalysis | undefined;
-    try {
-      if (loudnessTarget) {
-        ({ analysis } = await encodeNormalised({
-          target: loudnessTarget, input: raw, plan: (loudnorm) => encoderArgs(ctx.target, source, { ...encodeOptions, loudnorm }),
-          tempPath, limits, signal: ctx.signal, seconds: duration,
-          progress: (f) => ctx.progress(share + (1 - share) * f),
-        }));
-      } else {
-        await withinByteCap(tempPath, limits, () =>
-          runFfmpeg([...raw, ...plan.args, ...byteCapArgs(limits), '-y', tempPath], {
-            signal: ctx.signal,
-            onProgress: duration ? (sec) => ctx.progress(share + (1 - share) * Math.min(1, sec / duration)) : undefined,
-          }),
-        );
-      }
-      await rename(tempPath, finalPath);
-    } finally {
-      await rm(tempPath, { force: true });
-    }
-    ctx.progress(1);
-    return {
-      outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })],
-      duration,
-      // Whether this target ran the model or reused its task's separation: what its CPU time paid for.
-      info: { method, model: spec.name, separated: separatedHere ? 'here' : 'shared' },
-    };
+    // Whether this target ran the model or reused its task's separation: what its CPU time paid for.
+    return finish(() => encodeRaw(files[stem]!, share), { method, model: spec.name, separated: separatedHere ? 'here' : 'shared' });
   }
 
   const separate = async (io: PcmIo) => {
@@ -182,29 +190,15 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
     separator.finish();
     await drain(true);
   };
-
-  let analysis: AudioAnalysis | undefined;
-  try {
+  return finish(async () => {
     if (loudnessTarget) {
       await runPcmPipeline({ decoderArgs, encoderArgs: pcmIntermediateArgs(rawPath, limits), signal: ctx.signal }, separate);
-      ({ analysis } = await encodeNormalised({
-        target: loudnessTarget, input: pcmIntermediateInput(rawPath), plan: (loudnorm) => encoderArgs(ctx.target, source, { ...encodeOptions, loudnorm }),
-        tempPath, limits, signal: ctx.signal, seconds: duration,
-        progress: (f) => ctx.progress(separateShare + (1 - separateShare) * f),
-      }));
-    } else {
-      await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, separate));
+      return encodeRaw(rawPath, separateShare);
     }
-    await rename(tempPath, finalPath);
-  } finally {
-    await Promise.all([rm(tempPath, { force: true }), rm(rawPath, { force: true })]);
-  }
-  ctx.progress(1);
-  return {
-    outputs: [await describeOutput(finalPath, ctx.targetName, plan.format, { signal: ctx.signal, analysis })],
-    duration,
-    info: { method, stereo_cues: !mono },
-  };
+    // Without normalising, the stem streams straight into the encoder.
+    await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, separate));
+    return undefined;
+  }, { method, stereo_cues: !mono });
 }
 
 /** The stems the task's targets ask for (this target's among them), in the order STEMS lists them. */
