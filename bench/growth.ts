@@ -402,9 +402,9 @@ async function prune(s: BenchStore, now: number, sample: boolean): Promise<Prune
   let reclaimedPages = 0;
   let reclaimDone = false;
   while (performance.now() - t2 < RECLAIM_LIMIT_MS) {
-    const n = await store.reclaimSpace(RECLAIM_STEP, KEEP_FREE);
-    reclaimedPages += n;
-    if (n < RECLAIM_STEP) {
+    const step = await store.reclaimSpace(RECLAIM_STEP, KEEP_FREE);
+    reclaimedPages += step.released;
+    if (step.released === 0 || step.left === 0) {
       reclaimDone = true;
       break;
     }

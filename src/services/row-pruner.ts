@@ -56,10 +56,24 @@ export interface PruneCounter {
 
 const DEFAULT_BATCH = 500;
 /**
- * Free pages given back per step (1 MiB of 4 KiB pages): each step is one write transaction that
- * moves pages from the end of the file into free ones, about 10 ms here (1024 pages took 41 ms).
+ * Free pages given back by the first step (1 MiB of 4 KiB pages): each step is one write
+ * transaction that moves pages from the end of the file into free ones, about 10 ms here on a file
+ * the page cache holds. On a file larger than memory a page can cost 27 ms (every page moved
+ * updates its parent through the pointer map: random reads), so later steps are sized by time.
  */
-const RECLAIM_STEP_PAGES = 256;
+const RECLAIM_FIRST_STEP_PAGES = 256;
+const RECLAIM_MAX_STEP_PAGES = 4096;
+/** How long one reclaim step may hold SQLite's write lock. */
+const RECLAIM_STEP_TARGET_MS = 50;
+/**
+ * Write-lock time one pass spends giving space back (passes come every 5 minutes, and each step is
+ * followed by a rest as long as itself). A steady state needs a fraction of this; a first prune of
+ * a large backlog goes on over the following passes.
+ */
+const RECLAIM_PASS_BUDGET_MS = 30_000;
+/** Above this many hours of passes to give the space back, the log suggests `hookwave vacuum`. */
+const ADVISE_VACUUM_AFTER_HOURS = 24;
+const PASS_INTERVAL_MS = 5 * 60_000;
 /**
  * Free pages kept in the SQLite file for the next inserts, as a fraction of it: a day's pruning
  * of 30 days of rows frees about 3 %, which the next day's inserts reuse, so in a steady state
@@ -70,6 +84,9 @@ const KEEP_FREE_FRACTION = 0.1;
 export class RowPruner {
   private running: Promise<PassResult> | null = null;
   private stopping = false;
+  /** Pages the next reclaim step asks for, learnt from the last step's speed. */
+  private stepPages = RECLAIM_FIRST_STEP_PAGES;
+  private vacuumAdvised = false;
 
   constructor(
     private readonly d: {
@@ -81,6 +98,8 @@ export class RowPruner {
       batchSize?: number;
       /** Fraction of the file kept free for reuse (default 0.1). */
       keepFreeFraction?: number;
+      /** Write-lock time a pass spends giving space back (default 30 s). */
+      reclaimBudgetMs?: number;
     },
   ) {}
 
@@ -168,18 +187,51 @@ export class RowPruner {
     return result;
   }
 
-  /** Gives the file's free pages beyond the reserve back, a bounded step at a time. */
+  /**
+   * Gives the file's free pages beyond the reserve back, in steps of about RECLAIM_STEP_TARGET_MS
+   * each, for at most the pass's budget of write-lock time; the next pass goes on from there.
+   */
   private async reclaim(): Promise<number> {
     const keep = this.d.keepFreeFraction ?? KEEP_FREE_FRACTION;
+    const budgetMs = this.d.reclaimBudgetMs ?? RECLAIM_PASS_BUDGET_MS;
     let total = 0;
+    let spentMs = 0;
     for (;;) {
       const t0 = performance.now();
-      const released = await this.d.store.reclaimSpace(RECLAIM_STEP_PAGES, keep);
-      total += released;
-      if (released < RECLAIM_STEP_PAGES) return total;
-      await rest(performance.now() - t0);
+      const step = await this.d.store.reclaimSpace(this.stepPages, keep);
+      const ms = performance.now() - t0;
+      total += step.released;
+      spentMs += ms;
+      if (step.released === 0 || step.left === 0 || this.stopping) return total;
+      this.stepPages = nextStepPages(this.stepPages, step.released, ms);
+      if (spentMs >= budgetMs) {
+        this.adviseVacuum(step.left, step.pageBytes, total / spentMs, budgetMs);
+        return total;
+      }
+      await rest(ms);
     }
   }
+
+  /** Once per process: when giving the rest back pass by pass would take days, say what is faster. */
+  private adviseVacuum(leftPages: number, pageBytes: number, pagesPerMs: number, budgetMs: number): void {
+    const hours = leftPages / (pagesPerMs * budgetMs) / (3_600_000 / PASS_INTERVAL_MS);
+    if (this.vacuumAdvised || !(hours > ADVISE_VACUUM_AFTER_HOURS)) return;
+    this.vacuumAdvised = true;
+    this.d.logger.warn(
+      { free_mib: Math.round((leftPages * pageBytes) / 2 ** 20), pages_per_s: Math.round(pagesPerMs * 1000), hours: Math.round(hours) },
+      'the database file gives its free space back slowly (a file larger than memory); `hookwave vacuum`, run once while hookwave is stopped, gives it all back in one rewrite',
+    );
+  }
+}
+
+/**
+ * Pages for the next reclaim step: as many as the last step's speed fits in RECLAIM_STEP_TARGET_MS,
+ * at least one, growing at most twofold a step (one fast step on a cached corner of the file
+ * proves little).
+ */
+export function nextStepPages(lastPages: number, released: number, ms: number): number {
+  const fits = Math.floor((released / Math.max(ms, 0.01)) * RECLAIM_STEP_TARGET_MS);
+  return Math.max(1, Math.min(fits, lastPages * 2, RECLAIM_MAX_STEP_PAGES));
 }
 
 /** Yields the database to everything else for as long as the last batch held it (at least one turn of the event loop). */

@@ -30,6 +30,15 @@ export interface Tx extends Ops {
   notifyAfterCommit(channel: WakeChannel, payload?: string): void;
 }
 
+/** One step of giving free space back to the filesystem. */
+export interface ReclaimStep {
+  /** Pages given back by this step. */
+  released: number;
+  /** Free pages still beyond the reserve after it. */
+  left: number;
+  pageBytes: number;
+}
+
 export interface Store extends Ops {
   readonly dialect: 'sqlite' | 'postgres';
   /**
@@ -50,10 +59,10 @@ export interface Store extends Ops {
   ping(): Promise<void>;
   /**
    * Gives free space of the database file back to the filesystem, at most `maxPages` pages in this
-   * step, keeping `keepFraction` of the file free for the next inserts; returns the pages given
-   * back. SQLite: one short write transaction of incremental vacuum. PostgreSQL: 0 (autovacuum makes
-   * deleted rows' space reusable inside the table files).
+   * step, keeping `keepFraction` of the file free for the next inserts. SQLite: one short write
+   * transaction of incremental vacuum. PostgreSQL: nothing (autovacuum makes deleted rows' space
+   * reusable inside the table files).
    */
-  reclaimSpace(maxPages: number, keepFraction: number): Promise<number>;
+  reclaimSpace(maxPages: number, keepFraction: number): Promise<ReclaimStep>;
   close(): Promise<void>;
 }

@@ -22,7 +22,7 @@ import { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from '../../logger.js';
-import type { Store, Tx, WakeChannel } from '../store.js';
+import type { ReclaimStep, Store, Tx, WakeChannel } from '../store.js';
 import { exposeOps, type Ops } from '../ops/ops.js';
 import { postgresOps } from './areas.js';
 import { migratePostgres, pendingPostgresMigrations, quoteIdent } from './migrate.js';
@@ -290,8 +290,8 @@ export class PostgresStore implements Store {
   }
 
   /** Autovacuum (tuned per table by migration 009) makes the space of deleted rows reusable; nothing to do here. */
-  async reclaimSpace(): Promise<number> {
-    return 0;
+  async reclaimSpace(): Promise<ReclaimStep> {
+    return { released: 0, left: 0, pageBytes: 8192 };
   }
 
   async close(): Promise<void> {

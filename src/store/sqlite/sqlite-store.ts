@@ -19,7 +19,7 @@ import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import Database from 'better-sqlite3';
 import type { Logger } from '../../logger.js';
-import type { Store, Tx, WakeChannel } from '../store.js';
+import type { ReclaimStep, Store, Tx, WakeChannel } from '../store.js';
 import { defineOps, exposeOps, type Ops } from '../ops/ops.js';
 import { sqliteAreas } from './areas.js';
 import { Checkpointer } from './checkpointer.js';
@@ -157,14 +157,19 @@ export class SqliteStore implements Store {
     });
   }
 
-  async reclaimSpace(maxPages: number, keepFraction: number): Promise<number> {
+  async reclaimSpace(maxPages: number, keepFraction: number): Promise<ReclaimStep> {
     return this.lock.run(async () => {
-      const free = this.db.pragma('freelist_count', { simple: true }) as number;
-      const pages = this.db.pragma('page_count', { simple: true }) as number;
+      const pageBytes = this.db.pragma('page_size', { simple: true }) as number;
       // Giving back n pages shrinks the file too: n such that (free - n) <= keepFraction * (pages - n).
-      const n = keepFraction >= 1 ? 0 : Math.min(maxPages, Math.ceil((free - pages * keepFraction) / (1 - keepFraction)));
+      const beyondReserve = () => {
+        const free = this.db.pragma('freelist_count', { simple: true }) as number;
+        const pages = this.db.pragma('page_count', { simple: true }) as number;
+        return { free, n: keepFraction >= 1 ? 0 : Math.max(0, Math.ceil((free - pages * keepFraction) / (1 - keepFraction))) };
+      };
+      const before = beyondReserve();
+      const n = Math.min(maxPages, before.n);
       // auto_vacuum=NONE (an old file not switched yet): incremental_vacuum would do nothing.
-      if (n <= 0 || this.db.pragma('auto_vacuum', { simple: true }) !== AUTO_VACUUM_INCREMENTAL) return 0;
+      if (n <= 0 || this.db.pragma('auto_vacuum', { simple: true }) !== AUTO_VACUUM_INCREMENTAL) return { released: 0, left: 0, pageBytes };
       // BEGIN IMMEDIATE: waits for another process's writer (busy_timeout) rather than failing halfway.
       this.control.begin.run();
       try {
@@ -174,7 +179,8 @@ export class SqliteStore implements Store {
         if (this.db.inTransaction) this.control.rollback.run();
         throw err;
       }
-      return free - (this.db.pragma('freelist_count', { simple: true }) as number);
+      const after = beyondReserve();
+      return { released: before.free - after.free, left: after.n, pageBytes };
     });
   }
 
