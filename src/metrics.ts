@@ -8,7 +8,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './logger.js';
-import type { Store } from './store/store.js';
+import type { Store, TaskCount } from './store/store.js';
 
 export type TargetOutcome = 'completed' | 'failed' | 'canceled' | 'released' | 'lost';
 /** success: 2xx; http_error: another status; gone: 410 (not retried); timeout; network_error; blocked: refused by the URL guard. */
@@ -19,6 +19,13 @@ export type PrunedKind = 'events' | 'deliveries' | 'attempts' | 'tasks';
 
 /** How long after its completion time an ended task is still counted afresh at each scrape. */
 const ENDED_SETTLE_MS = 5 * 60_000;
+/**
+ * Ended tasks counted per slice when a process first counts the history: on SQLite a count runs
+ * on the event loop, and 2 million tasks in one count held it for seconds. The slices' time spans
+ * adapt to the history's density; the event loop turns between slices.
+ */
+const ENDED_SLICE_ROWS = 20_000;
+const FIRST_SLICE_MS = 60 * 60_000;
 
 export class Metrics {
   readonly registry = new Registry();
@@ -38,6 +45,7 @@ export class Metrics {
     private readonly store: Store,
     private readonly logger: Logger,
     info: { version: string; role: string },
+    private readonly opts: { endedSliceRows?: number } = {},
   ) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry });
@@ -102,17 +110,13 @@ export class Metrics {
   private async count(): Promise<void> {
     const now = Date.now();
     // Ended tasks never change status: those that ended before `settled` are counted once and kept
-    // (the first scrape reads them all), later scrapes add only the ones that ended since. The last
-    // few minutes are counted afresh at every scrape, so a task whose transaction committed a
-    // little after its completion time (another process, a slow commit) is never missed.
+    // (the first scrape reads them all, slice by slice), later scrapes add only the ones that ended
+    // since. The last few minutes are counted afresh at every scrape, so a task whose transaction
+    // committed a little after its completion time (another process, a slow commit) is never missed.
     const settleUpTo = Math.max(this.endedSettledUpTo ?? Number.MIN_SAFE_INTEGER, now - ENDED_SETTLE_MS);
     try {
-      const [open, newlySettled, recent, depth] = await Promise.all([
-        this.store.countOpenTasks(),
-        this.store.countEndedTasks(this.endedSettledUpTo, settleUpTo),
-        this.store.countEndedTasks(settleUpTo, null),
-        this.store.queueDepth(now),
-      ]);
+      const newlySettled = this.endedSettledUpTo === null ? await this.countHistory(settleUpTo) : await this.store.countEndedTasks(this.endedSettledUpTo, settleUpTo);
+      const [open, recent, depth] = await Promise.all([this.store.countOpenTasks(), this.store.countEndedTasks(settleUpTo, null), this.store.queueDepth(now)]);
       for (const c of newlySettled) this.endedSettled.set(`${c.status}\u0000${c.kind}`, (this.endedSettled.get(`${c.status}\u0000${c.kind}`) ?? 0) + c.count);
       this.endedSettledUpTo = settleUpTo;
       const counts = new Map<string, number>(this.endedSettled);
@@ -130,6 +134,25 @@ export class Metrics {
       // A scrape must still answer (with the last values) when the database hiccups.
       this.logger.warn({ err }, 'counting tasks and queues for /metrics failed');
     }
+  }
+
+  /** Every task that ended at or before `upTo`, counted in slices of about ENDED_SLICE_ROWS tasks. */
+  private async countHistory(upTo: number): Promise<TaskCount[]> {
+    const sliceRows = this.opts.endedSliceRows ?? ENDED_SLICE_ROWS;
+    const first = await this.store.firstEndedAt();
+    const all: TaskCount[] = [];
+    let span = FIRST_SLICE_MS;
+    for (let after = first === null ? upTo : first - 1; after < upTo; ) {
+      const until = Math.min(upTo, after + span);
+      const slice = await this.store.countEndedTasks(after, until);
+      all.push(...slice);
+      const rows = slice.reduce((n, c) => n + c.count, 0);
+      // The next slice's span: as many tasks as this one's density puts in sliceRows, growing at most fourfold.
+      span = Math.max(1, Math.min(span * 4, rows > 0 ? Math.floor((span * sliceRows) / rows) : span * 4));
+      after = until;
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    return all;
   }
 
   targetFinished(kind: string, outcome: TargetOutcome, seconds: number): void {

@@ -8,6 +8,9 @@ import Database from 'better-sqlite3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import type { TaskRow } from '../src/domain/types.js';
+import { createLogger } from '../src/logger.js';
+import { Metrics } from '../src/metrics.js';
 import { openStore } from '../src/store/open-store.js';
 import { freshDatabase, testDatabaseUrl, usePostgres, type TestDatabase } from './helpers/database.js';
 import { startFileServer, type FileServer } from './helpers/file-server.js';
@@ -135,6 +138,44 @@ describe('GET /metrics', () => {
     expect(value(m, 'hookwave_oldest_due_delivery_age_seconds')).toBeGreaterThanOrEqual(1);
     expect(value(m, 'hookwave_info', { role: 'api' })).toBe(1);
     expect(rx.received).toHaveLength(0);
+  });
+});
+
+describe('metrics on a long history', () => {
+  it('a process counts the ended tasks of months slice by slice, each once, and new ones as they end', async () => {
+    const svc = await service({ role: 'api' });
+    const store = svc.hw.store;
+    const now = Date.now();
+    const DAY = 86_400_000;
+    await store.insertTenant({ id: 'ten_history', name: 'history', webhook_secret: 'whsec_history', created_at: now - 100 * DAY });
+    const ended = (n: number, kind: string, status: 'completed' | 'failed' | 'canceled', completedAt: number): TaskRow => ({
+      id: `tsk_hist_${kind}_${status}_${n}`, tenant_id: 'ten_history', kind, status, title: null, input: {}, params: {}, metadata: null, webhook_url: null,
+      webhook_events: null, idempotency_key: null, request_hash: null, batch_id: null, cost: null, error: null,
+      created_at: completedAt - 1000, updated_at: completedAt, completed_at: completedAt, deadline_at: null, deleted_at: null, pruned_at: null,
+    });
+    // 90 days of extracts, a burst of stems failures, and 40 generate tasks canceled in the same millisecond.
+    for (let i = 0; i < 300; i++) await store.insertTask(ended(i, 'extract', 'completed', now - 90 * DAY + i * 7 * 3_600_000), []);
+    for (let i = 0; i < 60; i++) await store.insertTask(ended(i, 'stems', 'failed', now - 3 * DAY + i * 1000), []);
+    for (let i = 0; i < 40; i++) await store.insertTask(ended(i, 'generate', 'canceled', now - 2 * DAY), []);
+    // Just ended: still counted afresh at each scrape.
+    await store.insertTask(ended(0, 'extract', 'failed', now - 1000), []);
+
+    // Slices of about 7 tasks: dozens of them, with spans from hours down to the one millisecond that holds 40.
+    const metrics = new Metrics(store, createLogger('silent'), { version: 'test', role: 'api' }, { endedSliceRows: 7 });
+    const count = async (status: string, kind: string) => {
+      await metrics.refresh();
+      const gauge = (await metrics.registry.getSingleMetric('hookwave_tasks')!.get()).values;
+      return gauge.find((v) => v.labels.status === status && v.labels.kind === kind)?.value ?? 0;
+    };
+    expect(await count('completed', 'extract')).toBe(300);
+    expect(await count('failed', 'stems')).toBe(60);
+    expect(await count('canceled', 'generate')).toBe(40);
+    expect(await count('failed', 'extract')).toBe(1);
+
+    // The next scrape adds what ended since, and counts nothing twice.
+    await store.insertTask(ended(60, 'stems', 'failed', Date.now()), []);
+    expect(await count('failed', 'stems')).toBe(61);
+    expect(await count('completed', 'extract')).toBe(300);
   });
 });
 

@@ -769,6 +769,15 @@ const cases: Case[] = [
     check: (r) => expect(r).toEqual([[{ status: 'completed', kind: 'stems', count: 1 }], [{ status: 'completed', kind: 'stems', count: 1 }], [], []]),
   },
   {
+    op: 'firstEndedAt', does: 'finds the earliest completion time of any task',
+    run: async (s) => {
+      const before = await s.firstEndedAt();
+      await s.insertTask(task('tsk_e1', 'ten_b', { status: 'failed', created_at: T0 - 50, updated_at: T0 - 40, completed_at: T0 - 40 }), [target('tgt_e1', 'tsk_e1', 0, { status: 'failed' })]);
+      return [before, await s.firstEndedAt()];
+    },
+    check: (r) => expect(r).toEqual([T0 + 5, T0 - 40]),
+  },
+  {
     op: 'queueDepth', does: 'counts waiting targets and due deliveries with the oldest due time',
     run: async (s) => { await s.claimTargets('worker-1', 1, T0, T0 + MIN, 0); return [await s.queueDepth(T0), await s.queueDepth(T0 - 100)]; },
     check: (r) => expect(r).toMatchObject([

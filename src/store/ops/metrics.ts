@@ -24,6 +24,8 @@ export interface MetricOps {
    * most `upTo` (null: no limit). An ended task never changes status, so a caller can add up windows.
    */
   countEndedTasks(after: number | null, upTo: number | null): Promise<TaskCount[]>;
+  /** The earliest completed_at of any task, or null when none has ended. */
+  firstEndedAt(): Promise<number | null>;
   /** Work waiting at `now`: targets queued or running, pending deliveries already due and the earliest due time among them. */
   queueDepth(now: number): Promise<QueueDepth>;
 }
@@ -31,5 +33,6 @@ export interface MetricOps {
 export const METRIC_OPS: OpNames<MetricOps> = {
   countOpenTasks: true,
   countEndedTasks: true,
+  firstEndedAt: true,
   queueDepth: true,
 };

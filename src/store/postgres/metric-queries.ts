@@ -16,6 +16,11 @@ export class PostgresMetricQueries extends PostgresQueries implements MetricOps 
     );
   }
 
+  async firstEndedAt(): Promise<number | null> {
+    const row = await this.one<{ at: string | null }>('SELECT min(completed_at) AS at FROM tasks WHERE completed_at IS NOT NULL', []);
+    return row?.at == null ? null : Number(row.at);
+  }
+
   async queueDepth(now: number): Promise<QueueDepth> {
     // Each count reads one partial index (targets_queued, targets_leased, deliveries_due).
     const r = (await this.one<{ queued: number; processing: number; due: number; oldest: number | null }>(

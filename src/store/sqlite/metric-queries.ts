@@ -16,6 +16,10 @@ export class SqliteMetricQueries extends SqliteQueries implements Sync<MetricOps
     ).all(after ?? Number.MIN_SAFE_INTEGER, upTo ?? Number.MAX_SAFE_INTEGER) as TaskCount[];
   }
 
+  firstEndedAt(): number | null {
+    return (this.s('SELECT MIN(completed_at) AS at FROM tasks WHERE completed_at IS NOT NULL').get() as { at: number | null }).at;
+  }
+
   queueDepth(now: number): QueueDepth {
     // Each count reads one partial index (targets_queued, targets_leased, deliveries_due).
     const targets = this.s(
