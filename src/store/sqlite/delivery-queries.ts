@@ -140,9 +140,11 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
   }
 
   listDeliveries(q: ListDeliveriesQuery): DeliveryRow[] {
-    // A task's deliveries by task (deliveries_by_task): in the tenant's log they are a few rows
-    // among all, and walking it newest first finds fewer than a page, so reads it all.
-    const where = [q.taskId ? '+tenant_id = @tenantId' : 'tenant_id = @tenantId'];
+    // A task's deliveries by task (deliveries_by_task), an endpoint's by endpoint (deliveries_by_endpoint
+    // with a status, deliveries_by_endpoint_log without): in the tenant's log they may be a few rows among
+    // all, and walking it newest first would read it all to find a page. A status alone goes by
+    // deliveries_by_tenant_status.
+    const where = [q.taskId || q.endpointId ? '+tenant_id = @tenantId' : 'tenant_id = @tenantId'];
     if (q.status) where.push('status = @status');
     if (q.endpointId) where.push('endpoint_id = @endpointId');
     if (q.taskId) where.push('task_id = @taskId');
@@ -189,7 +191,7 @@ export class SqliteDeliveryQueries extends SqliteQueries implements Sync<Deliver
   requeueFailedDeliveries(tenantId: string, endpointId: string, since: number, now: number): number {
     return this.s(
       `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, final_attempt = attempt_count + 1, updated_at = ?
-        WHERE tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?`,
+        WHERE +tenant_id = ? AND endpoint_id = ? AND status = 'failed' AND created_at >= ?`,
     ).run(now, now, tenantId, endpointId, since).changes;
   }
 
