@@ -120,14 +120,39 @@ def band_sum_last(x, full=FULL_BINS, band=BAND):
     return np.concatenate([x[..., :full], hi], -1)
 
 
-def batch_tensors(y):
-    """y [B, S, C, N] float32 (stems of each excerpt, gains applied) -> model input |X| [B, C, F, T] and the
+_OCTAVES = np.log2(np.maximum(np.arange(IN_BINS) * SR / N_FFT, 20.0) / 1000.0).astype(np.float32)  # from 1 kHz
+
+
+def random_eq(rng, shape, p):
+    """Gains [*shape, IN_BINS] of a random smooth EQ per stem of each excerpt, applied with probability p: a
+    tilt of up to +-1.5 dB per octave around 1 kHz and one or two bell curves of +-8 dB, 0.3-1.5 octaves wide,
+    centred between 60 Hz and 12 kHz; at most +-12 dB in all. The held-out timbres (another soundfont, other
+    voices) differ from the training ones mostly by such spectral envelopes. Applied to each stem's STFT
+    before the mix is summed, so the mix stays the sum of its stems."""
+    g = np.ones(tuple(shape) + (IN_BINS,), np.float32)
+    for idx in np.ndindex(*shape):
+        if rng.random() >= p:
+            continue
+        db = rng.uniform(-1.5, 1.5) * _OCTAVES
+        for _ in range(int(rng.integers(1, 3))):
+            c = rng.uniform(np.log2(0.06), np.log2(12.0))
+            w = rng.uniform(0.3, 1.5)
+            db = db + rng.uniform(-8, 8) * np.exp(-0.5 * ((_OCTAVES - c) / w) ** 2)
+        g[idx] = 10 ** (np.clip(db, -12, 12) / 20)
+    return g
+
+
+def batch_tensors(y, eq=None):
+    """y [B, S, C, N] float32 (stems of each excerpt, gains applied), eq None or gains [B, S, IN_BINS] (random_eq)
+    -> model input |X| [B, C, F, T] and the
     loss terms in the network's layout [B, T, S, C, rows]: A = band sums of |X|^2, Bx = band sums of |X||S_j|,
     Cs = sum |S_j|^2 per stem (all over bins 0..IN_BINS-1)."""
     B, S, C, N = y.shape
     T = 1 + N // HOP
     Z = np.empty((B, S, C, T, IN_BINS), np.complex64)
     stft_frames_np(y, Z)
+    if eq is not None:
+        Z *= eq[:, :, None, None, :]
     X = Z.sum(1)  # [B, C, T, F]
     Xm = np.abs(X)
     Sm = np.abs(Z)  # [B, S, C, T, F]
@@ -248,6 +273,7 @@ def main():
     ap.add_argument('--loss', choices=['logratio', 'ratio'], default='logratio')
     ap.add_argument('--floor', type=float, default=3e-3, help='loss floor, as a fraction of the batch mix energy')
     ap.add_argument('--ema', type=float, default=0.997, help='decay of the weight average that is validated and saved in best.pt (0: off)')
+    ap.add_argument('--eq', type=float, default=0.0, help='probability of a random EQ curve per stem of an excerpt (random_eq)')
     ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
     ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
@@ -344,7 +370,7 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr
         y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals)
-        mag, A, Bx, Cs = batch_tensors(y)
+        mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor)
         opt.zero_grad()
