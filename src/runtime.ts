@@ -121,6 +121,7 @@ export async function startHookwave(overrides: Partial<Config> = {}, opts: Start
     logger,
     counter: metrics,
     retention: { eventMs: config.eventRetentionMs, deliveryMs: config.deliveryRetentionMs, taskMs: config.taskRetentionMs },
+    passIntervalMs: config.rowPruneMs,
   });
 
   let api: FastifyInstance | null = null;

@@ -73,7 +73,6 @@ const RECLAIM_STEP_TARGET_MS = 50;
 const RECLAIM_PASS_BUDGET_MS = 30_000;
 /** Above this many hours of passes to give the space back, the log suggests `hookwave vacuum`. */
 const ADVISE_VACUUM_AFTER_HOURS = 24;
-const PASS_INTERVAL_MS = 5 * 60_000;
 /**
  * Free pages kept in the SQLite file for the next inserts, as a fraction of it: a day's pruning
  * of 30 days of rows frees about 3 %, which the next day's inserts reuse, so in a steady state
@@ -100,6 +99,8 @@ export class RowPruner {
       keepFreeFraction?: number;
       /** Write-lock time a pass spends giving space back (default 30 s). */
       reclaimBudgetMs?: number;
+      /** How often passes run (config.rowPruneMs), for the estimate of how long giving space back will take. */
+      passIntervalMs?: number;
     },
   ) {}
 
@@ -214,7 +215,8 @@ export class RowPruner {
 
   /** Once per process: when giving the rest back pass by pass would take days, say what is faster. */
   private adviseVacuum(leftPages: number, pageBytes: number, pagesPerMs: number, budgetMs: number): void {
-    const hours = leftPages / (pagesPerMs * budgetMs) / (3_600_000 / PASS_INTERVAL_MS);
+    const passesPerHour = 3_600_000 / (this.d.passIntervalMs ?? 5 * 60_000);
+    const hours = leftPages / (pagesPerMs * budgetMs) / passesPerHour;
     if (this.vacuumAdvised || !(hours > ADVISE_VACUUM_AFTER_HOURS)) return;
     this.vacuumAdvised = true;
     this.d.logger.warn(
