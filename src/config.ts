@@ -157,6 +157,8 @@ const DAY = 24 * HOUR;
 const POSTGRES_POLL_INTERVAL_MS = 2 * SECOND;
 
 export const DEFAULT_RETRY_SCHEDULE_MS = [5 * SECOND, 5 * MINUTE, 30 * MINUTE, 2 * HOUR, 5 * HOUR, 10 * HOUR, 10 * HOUR];
+/** How often a row retention pass runs (config.rowPruneMs; set by overrides, no environment variable). */
+export const DEFAULT_ROW_PRUNE_MS = 5 * MINUTE;
 
 export function defaultConfig(): Config {
   return {
@@ -216,7 +218,7 @@ export function defaultConfig(): Config {
     // As HOOKWAVE_OUTPUT_RETENTION: a task's rows are reduced the day its files go, and a task
     // without files (failed, canceled) keeps its whole record just as long.
     taskRetentionMs: 7 * DAY,
-    rowPruneMs: 5 * MINUTE,
+    rowPruneMs: DEFAULT_ROW_PRUNE_MS,
     externalEngines: [],
     costPerSecond: { default: 0.001 },
     storage: 'local',

@@ -17,6 +17,7 @@
  * (incremental vacuum, in bounded steps); PostgreSQL's autovacuum makes the space reusable.
  */
 import type { Logger } from 'pino';
+import { DEFAULT_ROW_PRUNE_MS } from '../config.js';
 import type { Store } from '../store/store.js';
 
 export interface RowRetention {
@@ -215,7 +216,7 @@ export class RowPruner {
 
   /** Once per process: when giving the rest back pass by pass would take days, say what is faster. */
   private adviseVacuum(leftPages: number, pageBytes: number, pagesPerMs: number, budgetMs: number): void {
-    const passesPerHour = 3_600_000 / (this.d.passIntervalMs ?? 5 * 60_000);
+    const passesPerHour = 3_600_000 / (this.d.passIntervalMs ?? DEFAULT_ROW_PRUNE_MS);
     const hours = leftPages / (pagesPerMs * budgetMs) / passesPerHour;
     if (this.vacuumAdvised || !(hours > ADVISE_VACUUM_AFTER_HOURS)) return;
     this.vacuumAdvised = true;
