@@ -64,12 +64,12 @@ beforeAll(async () => {
 
 describe('stems model: separating a clip it never saw', () => {
   /**
-   * Per-stem SDR floors on the 7 s fixture, a few tenths of a dB under what hookwave-stems-v5 measures
-   * (drums 0.70, bass 1.95, other 6.15, vocals 3.60 dB; mix as is: -18.3, -7.9, 2.5, -6.0; v4 measured 0.59,
-   * 1.47, 5.13, 1.73, v3 0.46, 1.55, 5.25, 2.23, v2 0.07, 1.31, 3.50, -0.05).
+   * Per-stem SDR floors on the 7 s fixture, a few tenths of a dB under what hookwave-stems-v6 measures
+   * (drums 1.02, bass 2.11, other 7.51, vocals 6.73 dB; mix as is: -18.3, -7.9, 2.5, -6.0; v5 measured 0.70,
+   * 1.95, 6.15, 3.60, v4 0.59, 1.47, 5.13, 1.73, v3 0.46, 1.55, 5.25, 2.23, v2 0.07, 1.31, 3.50, -0.05).
    * Raise them with a better model; a change that drops below one made that stem worse.
    */
-  const FLOORS = { drums: 0.4, bass: 1.65, other: 5.8, vocals: 3.2 };
+  const FLOORS = { drums: 0.7, bass: 1.8, other: 7.1, vocals: 6.3 };
   const stems: Record<string, Float32Array> = {};
   const files: Record<string, string> = {};
 
@@ -94,7 +94,7 @@ describe('stems model: separating a clip it never saw', () => {
     // The margins over the mix as is that the model card names for this clip.
     expect(sdr(stems.drums!, truth.drums!) - sdr(mix, truth.drums!)).toBeGreaterThan(10);
     expect(sdr(stems.bass!, truth.bass!) - sdr(mix, truth.bass!)).toBeGreaterThan(8);
-    expect(sdr(stems.vocals!, truth.vocals!) - sdr(mix, truth.vocals!)).toBeGreaterThan(9);
+    expect(sdr(stems.vocals!, truth.vocals!) - sdr(mix, truth.vocals!)).toBeGreaterThan(12);
   });
 
   it('gives stems that add back up to the input, and files where instrumental = mix - vocals', () => {

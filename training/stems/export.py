@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import FULL_BINS, BAND, HOP, IN_BINS, N_BINS, N_FFT, SR, STEMS, StemsNet  # noqa: E402
+from model import FULL_BINS, BAND, HOP, IN_BINS, N_BINS, N_FFT, SR, STEMS, from_checkpoint  # noqa: E402
 import separate  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..'))
@@ -35,7 +35,7 @@ def main():
     args = ap.parse_args()
     torch.set_num_threads(1)
     ck = torch.load(args.ckpt, map_location='cpu')
-    model = StemsNet(hidden=ck.get('hidden', 256))
+    model = from_checkpoint(ck)
     model.load_state_dict(ck['model'])
     model.eval()
     os.makedirs(args.out, exist_ok=True)

@@ -58,11 +58,47 @@ class Block(nn.Module):
         return x + torch.relu(self.bn(y)).reshape(B, T, H)
 
 
+class Detail(nn.Module):
+    """A small convolutional path over the (rows x frames) plane of the normalised log-magnitude, whose output is
+    added to the trunk's mask logits. The trunk squeezes each frame through 256 numbers, so its logits can only
+    follow the spectrum's coarse shape; this path sees each bin's neighbourhood (a 5x5 patch, then +-12 frames
+    along time and +-12 rows along frequency), i.e. whether the bin lies on a horizontal ridge (a sustained
+    partial: bass, other, vocals) or a vertical one (a hit: drums) - what harmonic/percussive separation uses.
+    No batch norm, so the ONNX export keeps every weight under its own name (onnx_to_ckpt.py maps it back).
+    Its last layer starts at zero: added to a trained trunk, the model starts out as the trunk alone."""
+
+    def __init__(self, width, channels=2, n_stems=4):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, (5, 5), padding=(2, 2)), nn.ReLU(),
+            nn.Conv2d(width, width, (1, 7), dilation=(1, 2), padding=(0, 6)), nn.ReLU(),
+            nn.Conv2d(width, width, (7, 1), dilation=(2, 1), padding=(6, 0)), nn.ReLU(),
+            nn.Conv2d(width, n_stems * channels, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.net.to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        # x: [B, C, rows, T] -> logits [B, S*C, rows, T]. Channels-last: torch 1.13's CPU convolutions with a
+        # handful of channels train about twice as fast that way (the ONNX graph is the same)
+        return self.net(x.contiguous(memory_format=torch.channels_last))
+
+
+def rows_mean(x, full=FULL_BINS, band=BAND):
+    """[..., F, T] (F = IN_BINS) -> [..., rows, T]: bins below `full` as they are, the mean of each band above"""
+    F = x.shape[-2]
+    n = (F - full + band - 1) // band
+    hi = torch.nn.functional.pad(x[..., full:, :], (0, 0, 0, n * band - (F - full)))
+    hi = hi.reshape(hi.shape[:-2] + (n, band, hi.shape[-1])).mean(-2)
+    return torch.cat([x[..., :full, :], hi], -2)
+
+
 class StemsNet(nn.Module):
     def __init__(self, hidden=256, dilations=(1, 2, 4, 8, 16, 32, 1, 2, 4, 8), in_bins=IN_BINS, n_bins=N_BINS,
-                 channels=2, n_stems=4):
+                 channels=2, n_stems=4, detail=0):
         super().__init__()
         self.in_bins, self.n_bins, self.channels, self.n_stems = in_bins, n_bins, channels, n_stems
+        self.detail = Detail(detail, channels, n_stems) if detail else None
         idx, n_rows = out_index(n_bins)
         self.register_buffer('out_idx', idx, persistent=False)
         self.n_rows = n_rows
@@ -89,15 +125,23 @@ class StemsNet(nn.Module):
         B, C, F, T = mag.shape
         x = torch.log1p(mag[:, :, :self.in_bins, :])
         x = x.reshape(B, C * self.in_bins, T)
-        x = ((x + self.input_mean) * self.input_scale).transpose(1, 2)  # [B, T, C*Fin]
-        h = self.fc1(x)
+        x = (x + self.input_mean) * self.input_scale  # [B, C*Fin, T]
+        h = self.fc1(x.transpose(1, 2))
         H = h.shape[-1]
         h = torch.tanh(self.bn1(h.reshape(B * T, H))).reshape(B, T, H)
         l = self.blocks(h)
         y = self.fc2(torch.cat([h, l], -1)).reshape(B * T, H)
         y = torch.relu(self.bn2(y))
         y = self.fc3(y).reshape(B, T, self.n_stems, C, self.n_rows)
+        if self.detail is not None:
+            d = self.detail(rows_mean(x.reshape(B, C, self.in_bins, T)))
+            y = y + d.reshape(B, self.n_stems, C, self.n_rows, T).permute(0, 4, 1, 2, 3)
         return torch.softmax(y, dim=2)
+
+
+def from_checkpoint(ck):
+    """the network a checkpoint's weights belong to (v1-v5: no detail path)"""
+    return StemsNet(hidden=ck.get('hidden', 256), detail=ck.get('detail', 0))
 
 
 def band_sum(x, full=FULL_BINS, band=BAND):

@@ -5,7 +5,8 @@
 (hookwave-stems-v1, recovered this way from git history, re-exports to the identical file: same sha256.)
 
 export.py keeps the BatchNormalization nodes (no fusing: the Linear layers sit before a reshape), so every
-parameter and running statistic is stored as is. Named initializers map by name; the Linear weights of
+parameter and running statistic is stored as is (the detail path's convolutions too: it has no batch norm to
+fuse). Named initializers map by name; the Linear weights of
 fc1, blocks.*.lin and fc2 are exported transposed as anonymous MatMul operands, which map by the order of
 their MatMul nodes in the graph (the forward order fc1, blocks.0..9, fc2). The result is verified by
 exporting it again and comparing every initializer.
@@ -34,7 +35,8 @@ def main():
     src, dst = sys.argv[1], sys.argv[2]
     init, matmul = initializers(src)
     hidden = init['bn1.weight'].shape[0]
-    model = StemsNet(hidden=hidden)
+    detail = init['detail.net.0.weight'].shape[0] if 'detail.net.0.weight' in init else 0  # v6 on: conv detail path
+    model = StemsNet(hidden=hidden, detail=detail)
     sd = model.state_dict()
     linear = ['fc1.weight'] + ['blocks.%d.lin.weight' % i for i in range(len(model.blocks))] + ['fc2.weight']
     if len(matmul) != len(linear):
@@ -66,7 +68,7 @@ def main():
     diff = max(diff, max(float(np.abs(init[a] - init2[b]).max()) for a, b in zip(matmul, matmul2)))
     if diff != 0:
         raise SystemExit('re-export differs from %s: max abs %g' % (src, diff))
-    torch.save({'model': model.state_dict(), 'hidden': hidden, 'step': 'from ' + os.path.basename(src)}, dst)
+    torch.save({'model': model.state_dict(), 'hidden': hidden, 'detail': detail, 'step': 'from ' + os.path.basename(src)}, dst)
     print('%s -> %s: %d tensors, re-export identical' % (src, dst, len(new)))
 
 

@@ -91,10 +91,10 @@ def wiener(Y, X):
 class TorchRunner:
     def __init__(self, ckpt):
         import torch
-        from model import StemsNet
+        from model import from_checkpoint
         ck = torch.load(ckpt, map_location='cpu')
         self.torch = torch
-        self.model = StemsNet(hidden=ck.get('hidden', 256))
+        self.model = from_checkpoint(ck)
         self.model.load_state_dict(ck['model'])
         self.model.eval()
 

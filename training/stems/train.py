@@ -21,7 +21,7 @@ import scipy.io.wavfile as wavfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, istft, stft  # noqa: E402
+from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, from_checkpoint, istft, stft  # noqa: E402
 import separate  # noqa: E402
 
 
@@ -63,20 +63,44 @@ class Songs:
         return self.stem(d, 'drums').shape[0]
 
 
-def sample_batch(songs, rng, batch, seg, v2_vocals=0.0):
+def resampled(x, a, seg, r):
+    """seg samples of x [N, C] read from sample a at speed r (linear interpolation) -> [C, seg]. r > 1 plays it
+    faster: pitch, tempo and spectral envelope all move up by r. Aliasing lands above 44.1 kHz - 22.05 kHz x r
+    (> 18 kHz for r <= 1.18), outside the 16 kHz the model reads."""
+    n = min(x.shape[0] - a, int(np.ceil(seg * r)) + 2)
+    y = x[a:a + n].astype(np.float32) / 32768.0
+    pos = np.arange(seg, dtype=np.float64) * r
+    i = np.minimum(pos.astype(np.int64), n - 1)
+    f = (pos - i).astype(np.float32)[:, None]
+    j = np.minimum(i + 1, n - 1)
+    out = y[i] * (1 - f) + y[j] * f
+    out[pos > n - 1] = 0
+    return out.T
+
+
+def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18)):
     """v2_vocals: in re-mixed excerpts, the probability that the vocals come from a data-version-2 song (vocal
-    air, more voices) rather than from any song"""
+    air, more voices) rather than from any song. speed: the probability that a stem (all stems of a same-song
+    excerpt alike, so they stay in time) is played at a random speed in speed_range (log-uniform): new pitches
+    and, above all, new timbres - a drum kit tuned up or down, a bass with its formants moved - beyond the two
+    training soundfonts"""
     out = np.zeros((batch, 4, 2, seg), np.float32)
+    lr_ = np.log(speed_range)
     for b in range(batch):
         same = rng.random() < 0.4
         d0 = songs.songs[rng.integers(len(songs.songs))]
+        r0 = float(np.exp(rng.uniform(*lr_))) if rng.random() < speed else 1.0
         for si, s in enumerate(STEMS):
             d = d0 if same else songs.songs[rng.integers(len(songs.songs))]
             if s == 'vocals' and not same and songs.songs_v2_vocals and v2_vocals > 0 and rng.random() < v2_vocals:
                 d = songs.songs_v2_vocals[rng.integers(len(songs.songs_v2_vocals))]
             n = songs.length(d)
-            a = int(rng.integers(0, max(1, n - seg)))
-            x = songs.stem(d, s)[a:a + seg].T.astype(np.float32) / 32768.0
+            r = r0 if same else (float(np.exp(rng.uniform(*lr_))) if rng.random() < speed else 1.0)
+            a = int(rng.integers(0, max(1, n - int(seg * r))))
+            if r == 1.0:
+                x = songs.stem(d, s)[a:a + seg].T.astype(np.float32) / 32768.0
+            else:
+                x = resampled(songs.stem(d, s), a, seg, r)
             g = rng.uniform(0.25, 1.25)
             if rng.random() < 0.5:
                 x = x[::-1]
@@ -277,6 +301,9 @@ def main():
     ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
     ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
+    ap.add_argument('--detail', type=int, default=0, help='width of the convolutional detail path (model.Detail; 0: none, as v1-v5)')
+    ap.add_argument('--detail-lr-mult', type=float, default=1.0, help="the detail path's learning rate relative to --lr")
+    ap.add_argument('--speed', type=float, default=0.0, help='probability of a random playback speed per stem (see sample_batch)')
     ap.add_argument('--threads', type=int, default=2)
     ap.add_argument('--val-every', type=int, default=300)
     ap.add_argument('--val-seconds', type=float, default=12.0, help='first N seconds of each validation song')
@@ -290,8 +317,11 @@ def main():
     songs = Songs(os.path.join(args.data, 'train'))
     val_dirs = sorted(d for d in glob.glob(os.path.join(args.data, 'val', 'song*')) if os.path.exists(os.path.join(d, 'meta.json')))
     seg = int(args.seconds * SR)
-    model = StemsNet(hidden=args.hidden)
-    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=1e-5)
+    model = StemsNet(hidden=args.hidden, detail=args.detail)
+    detail_p = list(model.detail.parameters()) if model.detail is not None else []
+    trunk_p = [p for p in model.parameters() if all(p is not q for q in detail_p)]
+    groups = [{'params': trunk_p, 'mult': 1.0}] + ([{'params': detail_p, 'mult': args.detail_lr_mult}] if detail_p else [])
+    opt = torch.optim.Adam(groups, lr=args.lr, weight_decay=1e-5)
     step = 0
     best = -1e9
     rng = np.random.default_rng(args.seed)
@@ -307,7 +337,11 @@ def main():
         log(args.run, 'resumed from %s at step %d (best val %.2f)' % (last, step, best))
     elif args.init:
         ck = torch.load(args.init)
-        model.load_state_dict(ck['model'])
+        missing, unexpected = model.load_state_dict(ck['model'], strict=False)
+        if unexpected or any(not k.startswith('detail.') for k in missing):
+            raise SystemExit('--init %s does not fit this network: missing %s, unexpected %s' % (args.init, missing, unexpected))
+        if missing:  # a detail path on a trained trunk: it starts at zero (model.Detail), the model as the trunk
+            log(args.run, 'detail path (width %d) added to the weights of %s' % (args.detail, args.init))
         json.dump(vars(args), open(os.path.join(args.run, 'args.json'), 'w'), indent=1)
         log(args.run, 'new run from the weights of %s (step %s): %d training songs, %d validation songs' % (
             args.init, ck.get('step'), len(songs.songs), len(val_dirs)))
@@ -318,7 +352,7 @@ def main():
             log(args.run, 'VAL (init) step 0 %s mean=%.2f (%.0fs)' % (' '.join('%s=%.2f' % kv for kv in v.items()),
                                                                       best, time.time() - tv))
             torch.save({'model': model.state_dict(), 'step': 0, 'best': best, 'args': vars(args),
-                        'hidden': args.hidden, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
+                        'hidden': args.hidden, 'detail': args.detail, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
     else:
         # input statistics (Open-Unmix style learnt affine, initialised from data)
         acc = []
@@ -347,7 +381,7 @@ def main():
 
     def save(path, extra=None):
         ck = {'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'best': best,
-              'args': vars(args), 'hidden': args.hidden}
+              'args': vars(args), 'hidden': args.hidden, 'detail': args.detail}
         if ema is not None:
             ck['ema'] = ema.state_dict()
         if extra:
@@ -358,7 +392,8 @@ def main():
     def save_eval_model(path, extra):
         """a checkpoint whose 'model' is the validated weights (the EMA if on): evaluate/export/separate read it"""
         net = ema if ema is not None else model
-        ck = {'model': net.state_dict(), 'step': step, 'best': best, 'args': vars(args), 'hidden': args.hidden}
+        ck = {'model': net.state_dict(), 'step': step, 'best': best, 'args': vars(args), 'hidden': args.hidden,
+              'detail': args.detail}
         ck.update(extra)
         torch.save(ck, path + '.tmp')
         os.replace(path + '.tmp', path)
@@ -368,8 +403,8 @@ def main():
             songs.rescan()
         lr = lr_at(args, step)
         for g in opt.param_groups:
-            g['lr'] = lr
-        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals)
+            g['lr'] = lr * g.get('mult', 1.0)
+        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed)
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor)
