@@ -11,7 +11,9 @@ Design (after reading Open-Unmix, Spleeter and Demucs; no code copied):
   * unlike Open-Unmix (one network per target), one shared trunk and a softmax across the four stems
     (Spleeter-style ratio masks), so stems add back up to the mix by construction and one forward pass
     serves all four stems (a quarter of the compute, which is what lets it run >10x realtime on one core);
-  * log1p compression of the magnitude before the affine, so the network sees a level-robust input.
+  * log1p compression of the magnitude before the affine, so the network sees a level-robust input;
+  * (v6) a small convolutional detail path over each bin's time-frequency neighbourhood, added to the mask
+    logits (Detail below): the per-bin, HPSS-like cue that a dense bottleneck per frame cannot carry.
 The STFT/iSTFT and the multichannel Wiener filter are outside the network (done in numpy/TypeScript).
 """
 import torch

@@ -21,7 +21,7 @@ import scipy.io.wavfile as wavfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, from_checkpoint, istft, stft  # noqa: E402
+from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, istft, stft  # noqa: E402
 import separate  # noqa: E402
 
 
