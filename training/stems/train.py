@@ -317,9 +317,11 @@ def main():
     songs = Songs(os.path.join(args.data, 'train'))
     val_dirs = sorted(d for d in glob.glob(os.path.join(args.data, 'val', 'song*')) if os.path.exists(os.path.join(d, 'meta.json')))
     seg = int(args.seconds * SR)
-    model = StemsNet(hidden=args.hidden, detail=args.detail)
-    detail_p = list(model.detail.parameters()) if model.detail is not None else []
-    trunk_p = [p for p in model.parameters() if all(p is not q for q in detail_p)]
+    arch = {'hidden': args.hidden, 'detail': args.detail}  # what model.from_checkpoint rebuilds the network from
+    model = StemsNet(**arch)
+    named = list(model.named_parameters())
+    detail_p = [p for n, p in named if n.startswith('detail.')]
+    trunk_p = [p for n, p in named if not n.startswith('detail.')]
     groups = [{'params': trunk_p, 'mult': 1.0}] + ([{'params': detail_p, 'mult': args.detail_lr_mult}] if detail_p else [])
     opt = torch.optim.Adam(groups, lr=args.lr, weight_decay=1e-5)
     step = 0
@@ -352,7 +354,7 @@ def main():
             log(args.run, 'VAL (init) step 0 %s mean=%.2f (%.0fs)' % (' '.join('%s=%.2f' % kv for kv in v.items()),
                                                                       best, time.time() - tv))
             torch.save({'model': model.state_dict(), 'step': 0, 'best': best, 'args': vars(args),
-                        'hidden': args.hidden, 'detail': args.detail, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
+                        **arch, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
     else:
         # input statistics (Open-Unmix style learnt affine, initialised from data)
         acc = []
@@ -381,7 +383,7 @@ def main():
 
     def save(path, extra=None):
         ck = {'model': model.state_dict(), 'opt': opt.state_dict(), 'step': step, 'best': best,
-              'args': vars(args), 'hidden': args.hidden, 'detail': args.detail}
+              'args': vars(args), **arch}
         if ema is not None:
             ck['ema'] = ema.state_dict()
         if extra:
@@ -392,8 +394,7 @@ def main():
     def save_eval_model(path, extra):
         """a checkpoint whose 'model' is the validated weights (the EMA if on): evaluate/export/separate read it"""
         net = ema if ema is not None else model
-        ck = {'model': net.state_dict(), 'step': step, 'best': best, 'args': vars(args), 'hidden': args.hidden,
-              'detail': args.detail}
+        ck = {'model': net.state_dict(), 'step': step, 'best': best, 'args': vars(args), **arch}
         ck.update(extra)
         torch.save(ck, path + '.tmp')
         os.replace(path + '.tmp', path)
