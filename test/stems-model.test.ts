@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TargetSpec } from '../src/engines/engine.js';
 import { stemsEngine } from '../src/engines/stems.js';
-import { BUILTIN_MODEL_DIR, loadStemsModel } from '../src/engines/stems-model/model-file.js';
+import { BUILTIN_MODEL_DIR, loadStemsModel, parseSpec } from '../src/engines/stems-model/model-file.js';
 import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
 import { stemsSession, type StemsSession } from '../src/engines/stems-model/session.js';
 import { engineContext, engineTempDir } from './helpers/engine-context.js';
@@ -176,18 +176,18 @@ describe('stems model: the TypeScript port equals the Python reference', () => {
 });
 
 describe('stems model: chunks', () => {
-  it('are seamless: small chunks give what one chunk gives', async () => {
+  it.each([false, true])('are seamless: small chunks give what one chunk gives (Wiener step: %s)', async (wiener) => {
     const clip = mix.subarray(0, 2 * 44100 * 3);
     const vi = session.spec.stems.indexOf('vocals');
-    const [one] = await separate(session, clip, [[vi]]);
-    const [many] = await separate(session, clip, [[vi]], { coreFrames: 40, piece: 2 * 777 });
+    const [one] = await separate(session, clip, [[vi]], { wiener });
+    const [many] = await separate(session, clip, [[vi]], { coreFrames: 40, piece: 2 * 777, wiener });
     expect(maxAbsDiff(one!, many!)).toBeLessThan(1e-5);
   });
 
-  it('leave no click at a boundary on a steady tone', async () => {
+  it.each([false, true])('leave no click at a boundary on a steady tone (Wiener step: %s)', async (wiener) => {
     const tone = readWav(await makeTone(tempDir('hookwave-stems-tone-'), { seconds: 2.5, frequency: 330 })).samples;
     const core = 24;
-    const [bass] = await separate(session, tone, [[session.spec.stems.indexOf('bass')]], { coreFrames: core });
+    const [bass] = await separate(session, tone, [[session.spec.stems.indexOf('bass')]], { coreFrames: core, wiener });
     // Second differences of a smooth stem stay small; a seam would spike them at a chunk edge.
     const hop = session.spec.hop;
     const lead = session.spec.nFft / 2;
@@ -251,5 +251,19 @@ describe('stems model: a broken model file', () => {
     expect(err?.message).toContain(`${onnx} is missing`);
     const api = await startService({ stemsModelDir: dir, role: 'api' });
     await api.close();
+  });
+});
+
+describe('stems model: a spec that enables the Wiener step', () => {
+  it('needs its decay, and names spec.json when the value is missing or out of range', () => {
+    const spec = JSON.parse(readFileSync(join(BUILTIN_MODEL_DIR, 'spec.json'), 'utf8')) as { wiener: Record<string, unknown> };
+    const dir = '/models/custom';
+    const withWiener = (wiener: Record<string, unknown>) => parseSpec({ ...spec, wiener }, dir);
+    expect(withWiener({ ...spec.wiener, enabled: true }).wiener).toMatchObject({ enabled: true, decay: spec.wiener.decay });
+    const { decay: _dropped, ...noDecay } = spec.wiener;
+    expect(() => withWiener({ ...noDecay, enabled: true })).toThrow(`${join(dir, 'spec.json')} has no valid wiener.decay`);
+    expect(() => withWiener({ ...spec.wiener, enabled: true, decay: 1 })).toThrow('outside (0, 1)');
+    // An older spec with the step off still loads; only running the step with it is refused.
+    expect(withWiener({ ...noDecay, enabled: false }).wiener.decay).toBe(0);
   });
 });

@@ -107,13 +107,18 @@ def main():
                      if args.wiener == 'on' else
                      'enabled=false: the masks alone (Y_j = m_j * X, which already sum to X) are the output; '
                      'the held-out set measured the Wiener step as worse for this checkpoint (see heldout_sdr_db)'),
-            'scope': "per chunk: statistics over the chunk's core frames",
+            'scope': 'causal: the statistics at frame t are exponentially weighted sums over frames 0..t, carried '
+                     'from chunk to chunk, so chunking does not change the result',
+            'decay': separate.WIENER_DECAY,
+            'time_constant_seconds': separate.WIENER_SECONDS,
             'algorithm': [
                 'Y_j = m_j * X (complex, per channel); v_j[f,t] = mean_c |Y_j[c,f,t]|^2',
-                'R_j[f] = sum_t Y_j[:,f,t] Y_j[:,f,t]^H / (sum_t v_j[f,t] + eps)   (2x2 Hermitian)',
-                'R_j[f] += diag_load * (trace(R_j[f]) / 2) * I',
-                'Cxx[f,t] = sum_j v_j[f,t] R_j[f] + eps * I',
-                'Y_j[:,f,t] = v_j[f,t] * R_j[f] * inverse(Cxx[f,t]) * X[:,f,t]   (closed-form 2x2 inverse)',
+                'S_j[f,t] = Y_j[:,f,t] Y_j[:,f,t]^H + decay * S_j[f,t-1];  N_j[f,t] = v_j[f,t] + decay * N_j[f,t-1]'
+                '   (S_j = 0, N_j = 0 before the first frame)',
+                'R_j[f,t] = S_j[f,t] / (N_j[f,t] + eps)   (2x2 Hermitian)',
+                'R_j[f,t] += diag_load * (trace(R_j[f,t]) / 2) * I',
+                'Cxx[f,t] = sum_j v_j[f,t] R_j[f,t] + eps * I',
+                'Y_j[:,f,t] = v_j[f,t] * R_j[f,t] * inverse(Cxx[f,t]) * X[:,f,t]   (closed-form 2x2 inverse)',
                 'Y_j += m_j * (X - sum_k Y_k)   (so the stems add up to the mix exactly)',
             ],
             'eps': separate.WIENER_EPS, 'diag_load': separate.WIENER_DIAG,

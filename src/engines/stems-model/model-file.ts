@@ -20,6 +20,8 @@ export interface WienerSpec {
   iterations: number;
   eps: number;
   diagLoad: number;
+  /** Per frame: the weight of the statistics so far when the next frame is added (causal exponential sums). */
+  decay: number;
 }
 
 export interface StemsModelSpec {
@@ -82,6 +84,17 @@ function num(v: unknown, what: string, dir: string): number {
   return v;
 }
 
+/**
+ * Specs before v7 described statistics per chunk, which the engine no longer implements; they never enabled
+ * the step, so such a spec still loads and only asking for the step fails.
+ */
+function wienerDecay(w: Record<string, unknown> | undefined, dir: string): number {
+  if (w?.decay === undefined && w?.enabled !== true) return 0;
+  const decay = num(w?.decay, 'wiener.decay', dir);
+  if (!(decay > 0 && decay < 1)) fail(dir, 'spec.json', `has wiener.decay ${decay}, outside (0, 1)`);
+  return decay;
+}
+
 /** Reads and checks spec.json (the shapes the engine relies on). */
 export function parseSpec(raw: unknown, dir: string): StemsModelSpec {
   const s = raw as Record<string, any>;
@@ -110,6 +123,7 @@ export function parseSpec(raw: unknown, dir: string): StemsModelSpec {
       iterations: s.wiener?.iterations ?? 1,
       eps: s.wiener?.eps ?? 1e-10,
       diagLoad: s.wiener?.diag_load ?? 1e-3,
+      decay: wienerDecay(s.wiener, dir),
     },
   };
 }

@@ -63,6 +63,7 @@ export class ModelSeparator {
     this.istfts = this.outputs.map((_, o) => new StreamingIstft(spec.nFft, spec.hop, (data, frames) => options.onOutput(o, data, frames)));
     const useWiener = options.wiener ?? spec.wiener.enabled;
     if (useWiener && spec.wiener.iterations !== 1) throw new Error(`stems model ${spec.name}: only one Wiener iteration is implemented, the spec asks for ${spec.wiener.iterations}`);
+    if (useWiener && !(spec.wiener.decay > 0)) throw new Error(`stems model ${spec.name}: its spec.json has no wiener.decay, so the Wiener step cannot run with it`);
     this.wiener = useWiener ? new WienerFilter(this.stemCount, this.bins, spec.wiener) : null;
     this.work = this.outputs.map(() => new Float64Array(4 * this.bins));
   }
@@ -114,21 +115,11 @@ export class ModelSeparator {
     let col = 0;
     const mask = (j: number, c: number, f: number) => masks[((j * 2 + c) * bins + f) * width + col]!;
     const wiener = this.wiener;
-    if (wiener) {
-      // Statistics over the chunk's core frames come first.
-      wiener.reset();
-      const vsum = new Float64Array(stemCount * bins);
-      for (let t = t0; t < t1; t++) {
-        col = context + (t - t0);
-        wiener.accumulate(spectra.subarray((t % ring) * 4 * bins, ((t % ring) + 1) * 4 * bins), mask, vsum);
-      }
-      wiener.normalise(vsum);
-    }
     for (let t = t0; t < t1; t++) {
       col = context + (t - t0);
       const x = spectra.subarray((t % ring) * 4 * bins, ((t % ring) + 1) * 4 * bins);
       if (wiener) {
-        wiener.apply(x, mask, outputs, this.work);
+        wiener.frame(x, mask, outputs, this.work);
       } else {
         for (let o = 0; o < outputs.length; o++) {
           const dst = this.work[o]!;

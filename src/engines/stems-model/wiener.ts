@@ -1,17 +1,25 @@
 /**
- * One EM iteration of the multichannel (2×2) Wiener filter over one chunk's core frames, as spec.json
- * `wiener` and training/stems/separate.py `wiener` define it (norbert-style): each stem's spatial covariance
- * per bin from its masked estimate, then every bin of every frame re-estimated as v_j R_j Cxx⁻¹ x, and the
- * residual handed back in proportion to the masks so the stems still add up to the mix exactly.
+ * One EM iteration of the multichannel (2×2) Wiener filter, as spec.json `wiener` and
+ * training/stems/separate.py `wiener` define it (norbert-style): each stem's spatial covariance per bin from
+ * its masked estimate, then every bin re-estimated as v_j R_j Cxx⁻¹ x, and the residual handed back in
+ * proportion to the masks so the stems still add up to the mix exactly.
+ *
+ * The covariances are exponentially weighted sums over every frame so far (causal), updated frame by frame.
+ * Statistics over a chunk's frames would change with the chunk size and jump at chunk edges; these depend only
+ * on the track, so chunked output stays exactly one pass over the whole track.
  *
  * Complex 2×2 Hermitian matrices are kept as (a real, d real, b complex): [[a, b], [conj b, d]].
  */
 import type { WienerSpec } from './model-file.js';
 
+/** `mask(j, c, f)`: stem j's mask for channel c at bin f in the current frame. */
+export type FrameMask = (j: number, c: number, f: number) => number;
+
 export class WienerFilter {
-  /** Per stem and bin: R00, R11, Re R01, Im R01. */
-  private readonly r: Float64Array;
+  /** Per stem and bin, decayed sums: |y0|², |y1|², Re y0·conj(y1), Im y0·conj(y1), v. */
+  private readonly sums: Float64Array;
   private readonly v: Float64Array;
+  private readonly r: Float64Array;
   private readonly y: Float64Array;
 
   constructor(
@@ -19,70 +27,28 @@ export class WienerFilter {
     private readonly bins: number,
     private readonly spec: WienerSpec,
   ) {
-    this.r = new Float64Array(stems * bins * 4);
+    this.sums = new Float64Array(stems * bins * 5);
     this.v = new Float64Array(stems);
+    this.r = new Float64Array(stems * 4);
     this.y = new Float64Array(stems * 4);
   }
 
-  /** Starts a chunk. */
-  reset(): void {
-    this.r.fill(0);
-  }
-
   /**
-   * Pass 1, once per core frame: accumulates Σ_t y yᴴ and Σ_t v for each stem and bin. `x` is one frame's
-   * spectrum ([L re, L im]×bins, [R re, R im]×bins), `mask(j, c, f)` the stem's mask.
+   * The next frame of the track: `x` is its spectrum ([L re, L im]×bins, [R re, R im]×bins). Writes, for each
+   * output o (its stems in `outputs[o]`), the filtered sum of those stems into `out[o]` in the same layout.
    */
-  accumulate(x: Float32Array, mask: (j: number, c: number, f: number) => number, vsum: Float64Array): void {
-    const { r, bins, stems } = this;
-    for (let j = 0; j < stems; j++) {
-      for (let f = 0; f < bins; f++) {
-        const m0 = mask(j, 0, f);
-        const m1 = mask(j, 1, f);
-        const y0r = m0 * x[2 * f]!;
-        const y0i = m0 * x[2 * f + 1]!;
-        const y1r = m1 * x[2 * (bins + f)]!;
-        const y1i = m1 * x[2 * (bins + f) + 1]!;
-        const p0 = y0r * y0r + y0i * y0i;
-        const p1 = y1r * y1r + y1i * y1i;
-        const at = 4 * (j * bins + f);
-        r[at] = r[at]! + p0;
-        r[at + 1] = r[at + 1]! + p1;
-        // y0 · conj(y1)
-        r[at + 2] = r[at + 2]! + (y0r * y1r + y0i * y1i);
-        r[at + 3] = r[at + 3]! + (y0i * y1r - y0r * y1i);
-        vsum[j * bins + f] = vsum[j * bins + f]! + 0.5 * (p0 + p1);
-      }
-    }
-  }
-
-  /** Between the passes: R_j = Σ y yᴴ / (Σ v + eps), plus diagonal loading. */
-  normalise(vsum: Float64Array): void {
-    const { r, bins, stems, spec } = this;
-    for (let i = 0; i < stems * bins; i++) {
-      const den = vsum[i]! + spec.eps;
-      const a = r[4 * i]! / den;
-      const d = r[4 * i + 1]! / den;
-      const load = spec.diagLoad * ((a + d) / 2);
-      r[4 * i] = a + load;
-      r[4 * i + 1] = d + load;
-      r[4 * i + 2] = r[4 * i + 2]! / den;
-      r[4 * i + 3] = r[4 * i + 3]! / den;
-    }
-  }
-
-  /**
-   * Pass 2, per core frame: the filtered estimate of every stem at every bin, summed into `out[o]` for each
-   * output o (its stems in `outputs[o]`), in the spectrum layout.
-   */
-  apply(x: Float32Array, mask: (j: number, c: number, f: number) => number, outputs: readonly (readonly number[])[], out: Float64Array[]): void {
-    const { r, bins, stems, spec, v, y } = this;
-    for (const o of out) o.fill(0);
+  frame(x: Float32Array, mask: FrameMask, outputs: readonly (readonly number[])[], out: Float64Array[]): void {
+    const { sums, bins, stems, spec, v, r, y } = this;
+    const decay = spec.decay;
     for (let f = 0; f < bins; f++) {
       const x0r = x[2 * f]!;
       const x0i = x[2 * f + 1]!;
       const x1r = x[2 * (bins + f)]!;
       const x1i = x[2 * (bins + f) + 1]!;
+      const p0x = x0r * x0r + x0i * x0i;
+      const p1x = x1r * x1r + x1i * x1i;
+      const cxr = x0r * x1r + x0i * x1i;
+      const cxi = x0i * x1r - x0r * x1i;
       // Cxx = Σ_j v_j R_j + eps I
       let a = spec.eps;
       let d = spec.eps;
@@ -91,13 +57,35 @@ export class WienerFilter {
       for (let j = 0; j < stems; j++) {
         const m0 = mask(j, 0, f);
         const m1 = mask(j, 1, f);
-        const vj = 0.5 * (m0 * m0 * (x0r * x0r + x0i * x0i) + m1 * m1 * (x1r * x1r + x1i * x1i));
+        // y_j = m_j x per channel, so |y0|² = m0² |x0|² and y0·conj(y1) = m0 m1 x0·conj(x1).
+        const p0 = m0 * m0 * p0x;
+        const p1 = m1 * m1 * p1x;
+        const m01 = m0 * m1;
+        const vj = 0.5 * (p0 + p1);
+        const at = 5 * (j * bins + f);
+        const s00 = p0 + decay * sums[at]!;
+        const s11 = p1 + decay * sums[at + 1]!;
+        const s01r = m01 * cxr + decay * sums[at + 2]!;
+        const s01i = m01 * cxi + decay * sums[at + 3]!;
+        const sv = vj + decay * sums[at + 4]!;
+        sums[at] = s00;
+        sums[at + 1] = s11;
+        sums[at + 2] = s01r;
+        sums[at + 3] = s01i;
+        sums[at + 4] = sv;
+        const den = sv + spec.eps;
+        const r00 = s00 / den;
+        const r11 = s11 / den;
+        const load = spec.diagLoad * ((r00 + r11) / 2);
+        r[4 * j] = r00 + load;
+        r[4 * j + 1] = r11 + load;
+        r[4 * j + 2] = s01r / den;
+        r[4 * j + 3] = s01i / den;
         v[j] = vj;
-        const at = 4 * (j * bins + f);
-        a += vj * r[at]!;
-        d += vj * r[at + 1]!;
-        br += vj * r[at + 2]!;
-        bi += vj * r[at + 3]!;
+        a += vj * r[4 * j]!;
+        d += vj * r[4 * j + 1]!;
+        br += vj * r[4 * j + 2]!;
+        bi += vj * r[4 * j + 3]!;
       }
       // z = Cxx⁻¹ x; det is real for a Hermitian matrix.
       const det = a * d - (br * br + bi * bi);
@@ -111,11 +99,10 @@ export class WienerFilter {
       let s1r = 0;
       let s1i = 0;
       for (let j = 0; j < stems; j++) {
-        const at = 4 * (j * bins + f);
-        const r00 = r[at]!;
-        const r11 = r[at + 1]!;
-        const r01r = r[at + 2]!;
-        const r01i = r[at + 3]!;
+        const r00 = r[4 * j]!;
+        const r11 = r[4 * j + 1]!;
+        const r01r = r[4 * j + 2]!;
+        const r01i = r[4 * j + 3]!;
         const vj = v[j]!;
         // y0 = v (R00 z0 + R01 z1), y1 = v (conj(R01) z0 + R11 z1)
         const y0r = vj * (r00 * z0r + (r01r * z1r - r01i * z1i));
