@@ -87,12 +87,10 @@ class Detail(nn.Module):
 
 
 def rows_mean(x, full=FULL_BINS, band=BAND):
-    """[..., F, T] (F = IN_BINS) -> [..., rows, T]: bins below `full` as they are, the mean of each band above"""
-    F = x.shape[-2]
-    n = (F - full + band - 1) // band
-    hi = torch.nn.functional.pad(x[..., full:, :], (0, 0, 0, n * band - (F - full)))
-    hi = hi.reshape(hi.shape[:-2] + (n, band, hi.shape[-1])).mean(-2)
-    return torch.cat([x[..., :full, :], hi], -2)
+    """[..., F, T] (F = IN_BINS) -> [..., rows, T]: bins below `full` as they are, the mean of each band above
+    (band_sum / band: the last band's padding counts as zeros)"""
+    s = band_sum(x, full, band)
+    return torch.cat([s[..., :full, :], s[..., full:, :] / band], -2)
 
 
 class StemsNet(nn.Module):
