@@ -40,22 +40,27 @@ async function benchHeldout(): Promise<void> {
   }
   const songs = readdirSync(HELDOUT).filter((d) => d.startsWith('heldout') && existsSync(path.join(HELDOUT, d, 'vocals.flac'))).sort();
   const session = await stemsSession();
-  const scores: Record<string, Record<string, number[]>> = { mix: {}, fast: {}, model: {} };
+  const scores: Record<string, Record<string, number[]>> = { mix: {}, fast: {}, model: {}, masks: {} };
   for (const k of Object.keys(scores)) for (const s of STEMS) scores[k]![s] = [];
   for (const song of songs) {
     const refs = await Promise.all(STEMS.map((s) => decodeF32(path.join(HELDOUT, song, `${s}.flac`), { channels: 2 })));
     const mix = new Float32Array(refs[0]!.length);
     for (const r of refs) for (let i = 0; i < mix.length; i++) mix[i] = mix[i]! + r[i]!;
-    const modelOut = STEMS.map(() => new Float32Array(mix.length));
-    const modelAt = STEMS.map(() => 0);
-    const model = new ModelSeparator({
-      spec: session.spec,
-      outputs: STEMS.map((s) => [session.spec.stems.indexOf(s)]),
-      masks: session.masks,
-      onOutput: (o, d, f) => {
-        modelOut[o]!.set(d.subarray(0, 2 * f), modelAt[o]);
-        modelAt[o]! += 2 * f;
-      },
+    // The shipped setting, and the masks alone when the spec turns the Wiener step on (what the step adds).
+    const runs = [session.spec.wiener.enabled, ...(session.spec.wiener.enabled ? [false] : [])].map((wiener) => {
+      const out = STEMS.map(() => new Float32Array(mix.length));
+      const at = STEMS.map(() => 0);
+      const separator = new ModelSeparator({
+        spec: session.spec,
+        outputs: STEMS.map((s) => [session.spec.stems.indexOf(s)]),
+        masks: session.masks,
+        wiener,
+        onOutput: (o, d, f) => {
+          out[o]!.set(d.subarray(0, 2 * f), at[o]);
+          at[o]! += 2 * f;
+        },
+      });
+      return { out, separator };
     });
     const fastOut = STEMS.map(() => new Float32Array(mix.length));
     const fastAt = STEMS.map(() => 0);
@@ -70,10 +75,10 @@ async function benchHeldout(): Promise<void> {
     });
     for (let i = 0; i < mix.length; i += 2 * 16384) {
       const piece = mix.subarray(i, Math.min(mix.length, i + 2 * 16384));
-      await model.push(piece);
+      for (const run of runs) await run.separator.push(piece);
       fast.push(piece);
     }
-    await model.finish();
+    for (const run of runs) await run.separator.finish();
     fast.finish();
     const mixEnergy = stemEnergy(mix);
     STEMS.forEach((s, k) => {
@@ -81,7 +86,8 @@ async function benchHeldout(): Promise<void> {
       if (stemEnergy(refs[k]!) < 1e-6 * mixEnergy) return;
       scores.mix![s]!.push(sdr(mix, refs[k]!));
       scores.fast![s]!.push(sdr(fastOut[k]!, refs[k]!));
-      scores.model![s]!.push(sdr(modelOut[k]!, refs[k]!));
+      scores.model![s]!.push(sdr(runs[0]!.out[k]!, refs[k]!));
+      if (runs[1]) scores.masks![s]!.push(sdr(runs[1].out[k]!, refs[k]!));
     });
   }
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
@@ -90,7 +96,8 @@ async function benchHeldout(): Promise<void> {
     songs: scores.model![s]!.length,
     'mix as is': `${mean(scores.mix![s]!).toFixed(2)} dB`,
     'DSP (method fast)': `${mean(scores.fast![s]!).toFixed(2)} dB`,
-    [`model (${session.spec.name})`]: `${mean(scores.model![s]!).toFixed(2)} dB`,
+    ...(session.spec.wiener.enabled ? { 'model, masks only': `${mean(scores.masks![s]!).toFixed(2)} dB` } : {}),
+    [`model (${session.spec.name}${session.spec.wiener.enabled ? ', + Wiener' : ''})`]: `${mean(scores.model![s]!).toFixed(2)} dB`,
     'model − DSP': `${(mean(scores.model![s]!) - mean(scores.fast![s]!)).toFixed(2)} dB`,
   }));
   table(`stems: mean SDR on the held-out set (${songs.length} songs × 30 s, ${HELDOUT}; SDR = 10·log10(‖s‖² / ‖s − ŝ‖²) over the whole stereo song)`, rows);
