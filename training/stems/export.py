@@ -102,11 +102,12 @@ def main():
         },
         'wiener': {
             'enabled': args.wiener == 'on', 'iterations': 1,
-            'note': ('enabled=true: the engine applies the step below to the masked stems; the held-out set '
-                     'measured it as better for this checkpoint (see heldout_sdr_db: model vs model_no_wiener)'
+            'note': ('enabled=true: the engine applies the step below to the masked stems; chosen on the validation '
+                     'songs, where it was better for this checkpoint (the held-out set agrees: heldout_sdr_db, model '
+                     'vs model_no_wiener)'
                      if args.wiener == 'on' else
                      'enabled=false: the masks alone (Y_j = m_j * X, which already sum to X) are the output; '
-                     'the held-out set measured the Wiener step as worse for this checkpoint (see heldout_sdr_db)'),
+                     'the validation songs measured the Wiener step as worse for this checkpoint'),
             'scope': 'causal: the statistics at frame t are exponentially weighted sums over frames 0..t, carried '
                      'from chunk to chunk, so chunking does not change the result',
             'decay': separate.WIENER_DECAY,
