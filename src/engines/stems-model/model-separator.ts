@@ -112,14 +112,12 @@ export class ModelSeparator {
     const masks = await this.options.masks(input, width);
     if (masks.length !== stemCount * 2 * bins * width) throw new Error(`the stems model returned ${masks.length} mask values for ${width} frames`);
 
-    let col = 0;
-    const mask = (j: number, c: number, f: number) => masks[((j * 2 + c) * bins + f) * width + col]!;
     const wiener = this.wiener;
     for (let t = t0; t < t1; t++) {
-      col = context + (t - t0);
+      const col = context + (t - t0);
       const x = spectra.subarray((t % ring) * 4 * bins, ((t % ring) + 1) * 4 * bins);
       if (wiener) {
-        wiener.frame(x, mask, outputs, this.work);
+        wiener.frame(x, masks, width, col, outputs, this.work);
       } else {
         for (let o = 0; o < outputs.length; o++) {
           const dst = this.work[o]!;

@@ -12,15 +12,14 @@
  */
 import type { WienerSpec } from './model-file.js';
 
-/** `mask(j, c, f)`: stem j's mask for channel c at bin f in the current frame. */
-export type FrameMask = (j: number, c: number, f: number) => number;
-
 export class WienerFilter {
   /** Per stem and bin, decayed sums: |y0|², |y1|², Re y0·conj(y1), Im y0·conj(y1), v. */
   private readonly sums: Float64Array;
   private readonly v: Float64Array;
   private readonly r: Float64Array;
   private readonly y: Float64Array;
+  /** The current bin's masks, [stem][channel]. */
+  private readonly m: Float64Array;
 
   constructor(
     private readonly stems: number,
@@ -31,16 +30,19 @@ export class WienerFilter {
     this.v = new Float64Array(stems);
     this.r = new Float64Array(stems * 4);
     this.y = new Float64Array(stems * 4);
+    this.m = new Float64Array(stems * 2);
   }
 
   /**
-   * The next frame of the track: `x` is its spectrum ([L re, L im]×bins, [R re, R im]×bins). Writes, for each
-   * output o (its stems in `outputs[o]`), the filtered sum of those stems into `out[o]` in the same layout.
+   * The next frame of the track: `x` is its spectrum ([L re, L im]×bins, [R re, R im]×bins), its masks are
+   * column `col` of `masks` ([stem, channel, bin, column], `width` columns). Writes, for each output o (its
+   * stems in `outputs[o]`), the filtered sum of those stems into `out[o]` in the spectrum's layout.
    */
-  frame(x: Float32Array, mask: FrameMask, outputs: readonly (readonly number[])[], out: Float64Array[]): void {
-    const { sums, bins, stems, spec, v, r, y } = this;
+  frame(x: Float32Array, masks: Float32Array, width: number, col: number, outputs: readonly (readonly number[])[], out: Float64Array[]): void {
+    const { sums, bins, stems, spec, v, r, y, m } = this;
     const decay = spec.decay;
     for (let f = 0; f < bins; f++) {
+      for (let jc = 0; jc < 2 * stems; jc++) m[jc] = masks[(jc * bins + f) * width + col]!;
       const x0r = x[2 * f]!;
       const x0i = x[2 * f + 1]!;
       const x1r = x[2 * (bins + f)]!;
@@ -55,8 +57,8 @@ export class WienerFilter {
       let br = 0;
       let bi = 0;
       for (let j = 0; j < stems; j++) {
-        const m0 = mask(j, 0, f);
-        const m1 = mask(j, 1, f);
+        const m0 = m[2 * j]!;
+        const m1 = m[2 * j + 1]!;
         // y_j = m_j x per channel, so |y0|² = m0² |x0|² and y0·conj(y1) = m0 m1 x0·conj(x1).
         const p0 = m0 * m0 * p0x;
         const p1 = m1 * m1 * p1x;
@@ -73,14 +75,14 @@ export class WienerFilter {
         sums[at + 2] = s01r;
         sums[at + 3] = s01i;
         sums[at + 4] = sv;
-        const den = sv + spec.eps;
-        const r00 = s00 / den;
-        const r11 = s11 / den;
+        const inv = 1 / (sv + spec.eps);
+        const r00 = s00 * inv;
+        const r11 = s11 * inv;
         const load = spec.diagLoad * ((r00 + r11) / 2);
         r[4 * j] = r00 + load;
         r[4 * j + 1] = r11 + load;
-        r[4 * j + 2] = s01r / den;
-        r[4 * j + 3] = s01i / den;
+        r[4 * j + 2] = s01r * inv;
+        r[4 * j + 3] = s01i * inv;
         v[j] = vj;
         a += vj * r[4 * j]!;
         d += vj * r[4 * j + 1]!;
@@ -88,12 +90,12 @@ export class WienerFilter {
         bi += vj * r[4 * j + 3]!;
       }
       // z = Cxx⁻¹ x; det is real for a Hermitian matrix.
-      const det = a * d - (br * br + bi * bi);
+      const invDet = 1 / (a * d - (br * br + bi * bi));
       // z0 = (d x0 - b x1) / det, z1 = (-conj(b) x0 + a x1) / det
-      const z0r = (d * x0r - (br * x1r - bi * x1i)) / det;
-      const z0i = (d * x0i - (br * x1i + bi * x1r)) / det;
-      const z1r = (-(br * x0r + bi * x0i) + a * x1r) / det;
-      const z1i = (-(br * x0i - bi * x0r) + a * x1i) / det;
+      const z0r = (d * x0r - (br * x1r - bi * x1i)) * invDet;
+      const z0i = (d * x0i - (br * x1i + bi * x1r)) * invDet;
+      const z1r = (-(br * x0r + bi * x0i) + a * x1r) * invDet;
+      const z1i = (-(br * x0i - bi * x0r) + a * x1i) * invDet;
       let s0r = 0;
       let s0i = 0;
       let s1r = 0;
@@ -130,8 +132,8 @@ export class WienerFilter {
         let o1r = 0;
         let o1i = 0;
         for (const j of outputs[o]!) {
-          const m0 = mask(j, 0, f);
-          const m1 = mask(j, 1, f);
+          const m0 = m[2 * j]!;
+          const m1 = m[2 * j + 1]!;
           o0r += y[4 * j]! + m0 * e0r;
           o0i += y[4 * j + 1]! + m0 * e0i;
           o1r += y[4 * j + 2]! + m1 * e1r;
