@@ -5,7 +5,8 @@
  * The model sees the magnitude spectrogram in chunks: `core` frames plus `context` frames of real neighbours
  * on each side (zeros beyond the track's ends), and only the core's masks are kept. The context exceeds the
  * network's receptive field, so the result equals one pass over the whole track: chunks tile the track with
- * no crossfade and no seam. A ring of core + 2·context frames holds what the next chunk needs.
+ * no crossfade and no seam. The Wiener step keeps that: its statistics run frame by frame across chunks.
+ * A ring of core + 2·context frames holds what the next chunk needs.
  */
 import type { StemsModelSpec } from './model-file.js';
 import { StreamingIstft, StreamingStft } from './spectrogram.js';
