@@ -43,7 +43,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', default=os.environ.get('HOOKWAVE_STEMS_HELDOUT', '/work/data/stems/heldout'))
     ap.add_argument('--fixture', default=None, help='also cut the CI fixture into this folder')
+    ap.add_argument('--soundfont', default=None,
+                    help='diagnostic only: render the same songs with this soundfont instead of MuseScore_General '
+                         '(e.g. a training one, to see how much of the held-out gap is timbre); never for the set '
+                         'itself or the fixture')
     args = ap.parse_args()
+    if args.soundfont:
+        if args.fixture:
+            ap.error('--soundfont makes a diagnostic set; cut the fixture from the real one')
+        gen.HELDOUT_SF = [args.soundfont]  # a one-item list: the song's other random draws stay the same
     os.makedirs(args.out, exist_ok=True)
     for i in range(N_SONGS):
         d = os.path.join(args.out, 'heldout%04d' % i)
