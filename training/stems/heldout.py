@@ -51,12 +51,11 @@ def main():
     if args.soundfont:
         if args.fixture:
             ap.error('--soundfont makes a diagnostic set; cut the fixture from the real one')
-        gen.HELDOUT_SF = [args.soundfont]  # a one-item list: the song's other random draws stay the same
     os.makedirs(args.out, exist_ok=True)
     for i in range(N_SONGS):
         d = os.path.join(args.out, 'heldout%04d' % i)
         if not os.path.exists(os.path.join(d, 'mix.flac')):
-            gen.render_song('heldout', i, args.out)
+            gen.render_song('heldout', i, args.out, soundfonts=[args.soundfont] if args.soundfont else None)
             mix = sum(read_audio(os.path.join(d, s + '.flac')) for s in STEMS)
             write_flac(os.path.join(d, 'mix.flac'), mix, 24)
         print(d, json.load(open(os.path.join(d, 'meta.json')))['source'], flush=True)

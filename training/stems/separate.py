@@ -118,26 +118,38 @@ class TorchRunner:
             return self.model(self.torch.from_numpy(mag)).numpy()
 
 
-def separate(mix, runner, use_wiener=True, chunk=CHUNK, context=CONTEXT):
-    """mix [2, N] float -> stems [4, 2, N] float64 (drums, bass, other, vocals); sums to mix."""
-    N = mix.shape[1]
-    X = stft_np(mix.astype(np.float64))  # [2, F, T]
+def chunk_masks(X, runner, chunk=CHUNK, context=CONTEXT):
+    """The model over the STFT X [2, F, T] in chunks: yields (t0, t1, masks [4, 2, F, t1-t0] float64) for the
+    core frames [t0, t1) of each chunk, in order."""
     T = X.shape[-1]
     mag = np.abs(X).astype(np.float32)
-    Y = np.empty((4,) + X.shape, np.complex128)
-    state = None
     for t0 in range(0, T, chunk):
         t1 = min(T, t0 + chunk)
         a, b = max(0, t0 - context), min(T, t1 + context)
         inp = np.zeros((1, 2, X.shape[1], (t1 - t0) + 2 * context), np.float32)
         inp[0, :, :, context - (t0 - a):context + (t1 - t0) + (b - t1)] = mag[:, :, a:b]
-        m = runner(inp)[0][..., context:context + (t1 - t0)].astype(np.float64)  # [4, 2, F, t1-t0]
+        yield t0, t1, runner(inp)[0][..., context:context + (t1 - t0)].astype(np.float64)
+
+
+def wiener_stems(m, Xc, state):
+    """The Wiener step on masked stems m * Xc, with the residual given back in proportion to the masks so
+    the stems add up to the mix. Returns (stems [4, 2, F, T], state for the next frames)."""
+    Yw, state = wiener(m * Xc[None], Xc, state)
+    return Yw + m * (Xc[None] - Yw.sum(0, keepdims=True)), state
+
+
+def separate(mix, runner, use_wiener=True, chunk=CHUNK, context=CONTEXT):
+    """mix [2, N] float -> stems [4, 2, N] float64 (drums, bass, other, vocals); sums to mix."""
+    N = mix.shape[1]
+    X = stft_np(mix.astype(np.float64))  # [2, F, T]
+    Y = np.empty((4,) + X.shape, np.complex128)
+    state = None
+    for t0, t1, m in chunk_masks(X, runner, chunk, context):
         Xc = X[:, :, t0:t1]
-        Yc = m * Xc[None]
         if use_wiener:
-            Yc, state = wiener(Yc, Xc, state)
-            Yc = Yc + m * (Xc[None] - Yc.sum(0, keepdims=True))  # residual back, in proportion to the masks
-        Y[..., t0:t1] = Yc
+            Y[..., t0:t1], state = wiener_stems(m, Xc, state)
+        else:
+            Y[..., t0:t1] = m * Xc[None]
     return istft_np(Y, N)
 
 
@@ -146,22 +158,13 @@ def separate_both(mix, runner, chunk=CHUNK, context=CONTEXT):
     separate(use_wiener=True), for evaluation at about half the CPU."""
     N = mix.shape[1]
     X = stft_np(mix.astype(np.float64))
-    T = X.shape[-1]
-    mag = np.abs(X).astype(np.float32)
     Y0 = np.empty((4,) + X.shape, np.complex128)
     Y1 = np.empty((4,) + X.shape, np.complex128)
     state = None
-    for t0 in range(0, T, chunk):
-        t1 = min(T, t0 + chunk)
-        a, b = max(0, t0 - context), min(T, t1 + context)
-        inp = np.zeros((1, 2, X.shape[1], (t1 - t0) + 2 * context), np.float32)
-        inp[0, :, :, context - (t0 - a):context + (t1 - t0) + (b - t1)] = mag[:, :, a:b]
-        m = runner(inp)[0][..., context:context + (t1 - t0)].astype(np.float64)
+    for t0, t1, m in chunk_masks(X, runner, chunk, context):
         Xc = X[:, :, t0:t1]
-        Yc = m * Xc[None]
-        Y0[..., t0:t1] = Yc
-        Yw, state = wiener(Yc, Xc, state)
-        Y1[..., t0:t1] = Yw + m * (Xc[None] - Yw.sum(0, keepdims=True))
+        Y0[..., t0:t1] = m * Xc[None]
+        Y1[..., t0:t1], state = wiener_stems(m, Xc, state)
     return istft_np(Y0, N), istft_np(Y1, N)
 
 

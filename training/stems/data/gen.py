@@ -252,7 +252,9 @@ def song_seed(split, i):
 DATA_VERSION = 2  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices
 
 
-def render_song(split, i, out_root, length=None, data_version=None):
+def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
+    """soundfonts: the list to draw this song's soundfont from instead of the split's (same length: the song's
+    other random draws stay the same)"""
     heldout = split == 'heldout'
     data_version = data_version or DATA_VERSION
     rng = np.random.default_rng(song_seed(split, i))
@@ -261,7 +263,7 @@ def render_song(split, i, out_root, length=None, data_version=None):
     if not heldout:
         meta['data_version'] = data_version
     length = length or (30.0 if heldout else float(rng.uniform(30, 45)))
-    sf = str(rng.choice(HELDOUT_SF if heldout else TRAIN_SF))
+    sf = str(rng.choice(soundfonts or (HELDOUT_SF if heldout else TRAIN_SF)))
     meta['soundfont'] = os.path.basename(sf)
     with tempfile.TemporaryDirectory(prefix='song') as tmp:
         use_blupi = (i < 3) if heldout else (rng.random() < 0.12)
