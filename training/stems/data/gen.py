@@ -27,6 +27,7 @@ import scipy.io.wavfile as wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import midi as M  # noqa: E402
+import variety as VAR  # noqa: E402
 import vocals as V  # noqa: E402
 
 SR = 44100
@@ -131,10 +132,11 @@ def ts_numerator(mid):
     return 4
 
 
-def split_midi(mid, rng, randomize=True, lead=None):
+def split_midi(mid, rng, randomize=True, lead=None, drum_edit=None):
     """Split into per-stem Midi objects. Notes are classified by channel (10 = drums) and by the program in
     force on their channel at note-on time (GM 33-40 = bass). Non-note events go to every stem, so each
-    stem renders with the same controllers/tempo. Pan (CC10) is replaced by a random pan per channel."""
+    stem renders with the same controllers/tempo. Pan (CC10) is replaced by a random pan per channel.
+    drum_edit (variety.DrumEdit): re-writes the drum hits (data version 3)."""
     events = []  # (tick, seq, track_index, bytes)
     seq = 0
     for ti, tr in enumerate(mid.tracks):
@@ -182,12 +184,20 @@ def split_midi(mid, rng, randomize=True, lead=None):
             key = (ch, b[1])
             if hi == 0x90 and b[2] > 0:
                 stem = 'drums' if ch == 9 else ('bass' if prog[ch] in BASS_PROGRAMS else 'other')
+                if stem == 'drums' and drum_edit is not None:
+                    hit = drum_edit.note_on(b[1], b[2])
+                    if hit is None:  # dropped: its note-off is dropped too
+                        active.setdefault(key, []).append(None)
+                        continue
+                    b = bytes([st, hit[0], hit[1]])
                 active.setdefault(key, []).append(stem)
                 out[stem][ti].append((t, b))
             else:
                 lst = active.get(key)
                 stem = lst.pop(0) if lst else None
                 if stem:
+                    if stem == 'drums' and drum_edit is not None:
+                        b = bytes([st, drum_edit.note(b[1]), b[2]])
                     out[stem][ti].append((t, b))
             continue
         for s in out:
@@ -249,7 +259,8 @@ def song_seed(split, i):
     return int.from_bytes(hashlib.sha256(('%s:%d' % (split, i)).encode()).digest()[:8], 'little')
 
 
-DATA_VERSION = 2  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices
+DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices;
+# 3: + drum parts re-written and bass/other tones (variety.py; songs otherwise the same as version 2)
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
@@ -333,7 +344,14 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             # melody beat grid assumes constant tempo (true for mma; approximate for planetblupi)
             lead = lead_track(lnotes, 15 if not use_blupi else 14, lead_prog, mid.division, start_tick, rng)
             meta['lead_program'] = lead_prog
-        parts = split_midi(mid, rng, randomize=not heldout, lead=lead)
+        # version 3's draws come from their own generator, so the rest of the song is version 2's
+        rng3 = np.random.default_rng([song_seed(split, i), 3])
+        v3 = data_version >= 3 and not heldout
+        drum_edit = VAR.DrumEdit(rng3) if v3 and rng3.random() < 0.6 else None
+        parts = split_midi(mid, rng, randomize=not heldout, lead=lead, drum_edit=drum_edit)
+        if drum_edit is not None:
+            meta['drum_edit'] = {'map': drum_edit.map, 'drop': drum_edit.drop, 'gamma': round(drum_edit.gamma, 3),
+                                 'scale': round(drum_edit.scale, 3)}
         gain = float(rng.uniform(0.3, 0.6))
         reverb, chorus = bool(rng.random() < 0.7), bool(rng.random() < 0.5)
         if heldout:
@@ -354,6 +372,12 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             x = x[:, a:a + int(length * SR)]
             x = np.pad(x, ((0, 0), (0, int(length * SR) - x.shape[1])))
             stems[s] = x
+        if v3:
+            meta['tone'] = []
+            for s, p in (('bass', 0.5), ('other', 0.2)):
+                if rng3.random() < p:
+                    stems[s] = VAR.tone(stems[s], rng3, SR)
+                    meta['tone'].append(s)
         if not heldout:
             stems['other'] = stereo_width(stems['other'], float(rng.uniform(0.3, 1.6)))
             stems['drums'] = stereo_width(stems['drums'], float(rng.uniform(0.5, 1.3)))
@@ -409,7 +433,7 @@ def main():
     ap.add_argument('--start', type=int, default=0)
     ap.add_argument('--count', type=int, default=100)
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
