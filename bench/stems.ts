@@ -19,7 +19,7 @@ import { StemSeparator } from '../src/engines/dsp/separator.js';
 import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
 import { stemsSession } from '../src/engines/stems-model/session.js';
 import { stemsEngine } from '../src/engines/stems.js';
-import { decodeF32, makeStemMix, sdr, type StemSource } from '../test/helpers/media.js';
+import { decodeF32, makeStemMix, sdr, stereoCollector, type StemSource } from '../test/helpers/media.js';
 import { ffmpeg, goal, inChild, makeTrack, mb, x, type ChildReport } from './engines.js';
 import { medianBy, table } from './table.js';
 
@@ -48,31 +48,18 @@ async function benchHeldout(): Promise<void> {
     for (const r of refs) for (let i = 0; i < mix.length; i++) mix[i] = mix[i]! + r[i]!;
     // The shipped setting, and the masks alone when the spec turns the Wiener step on (what the step adds).
     const runs = [session.spec.wiener.enabled, ...(session.spec.wiener.enabled ? [false] : [])].map((wiener) => {
-      const out = STEMS.map(() => new Float32Array(mix.length));
-      const at = STEMS.map(() => 0);
+      const { outs: out, onOutput } = stereoCollector(STEMS.length, mix.length);
       const separator = new ModelSeparator({
         spec: session.spec,
         outputs: STEMS.map((s) => [session.spec.stems.indexOf(s)]),
         masks: session.masks,
         wiener,
-        onOutput: (o, d, f) => {
-          out[o]!.set(d.subarray(0, 2 * f), at[o]);
-          at[o]! += 2 * f;
-        },
+        onOutput,
       });
       return { out, separator };
     });
-    const fastOut = STEMS.map(() => new Float32Array(mix.length));
-    const fastAt = STEMS.map(() => 0);
-    const fast = new StemSeparator({
-      stems: [...STEMS],
-      stereoCues: true,
-      sampleRate: 44100,
-      onOutput: (o, d, f) => {
-        fastOut[o]!.set(d.subarray(0, 2 * f), fastAt[o]);
-        fastAt[o]! += 2 * f;
-      },
-    });
+    const { outs: fastOut, onOutput } = stereoCollector(STEMS.length, mix.length);
+    const fast = new StemSeparator({ stems: [...STEMS], stereoCues: true, sampleRate: 44100, onOutput });
     for (let i = 0; i < mix.length; i += 2 * 16384) {
       const piece = mix.subarray(i, Math.min(mix.length, i + 2 * 16384));
       for (const run of runs) await run.separator.push(piece);

@@ -13,7 +13,7 @@ import { BUILTIN_MODEL_DIR, loadStemsModel, parseSpec } from '../src/engines/ste
 import { ModelSeparator } from '../src/engines/stems-model/model-separator.js';
 import { stemsSession, type StemsSession } from '../src/engines/stems-model/session.js';
 import { engineContext, engineTempDir } from './helpers/engine-context.js';
-import { decodeF32, makeTone, readWav, sdr } from './helpers/media.js';
+import { decodeF32, makeTone, readWav, sdr, stereoCollector } from './helpers/media.js';
 import { startService } from './helpers/service.js';
 
 const FIXTURE = join(import.meta.dirname, 'fixtures/stems');
@@ -26,23 +26,12 @@ const context = (input: string, target: TargetSpec, params: Record<string, unkno
 
 /** Runs the separator in-process on interleaved stereo, one output per entry of `outputs`. */
 async function separate(session: StemsSession, mix: Float32Array, outputs: number[][], options: { coreFrames?: number; wiener?: boolean; piece?: number } = {}): Promise<Float32Array[]> {
-  const outs = outputs.map(() => new Float32Array(mix.length));
-  const at = outputs.map(() => 0);
-  const separator = new ModelSeparator({
-    spec: session.spec,
-    outputs,
-    masks: session.masks,
-    coreFrames: options.coreFrames,
-    wiener: options.wiener,
-    onOutput: (o, data, frames) => {
-      outs[o]!.set(data.subarray(0, 2 * frames), at[o]);
-      at[o]! += 2 * frames;
-    },
-  });
+  const { outs, filled, onOutput } = stereoCollector(outputs.length, mix.length);
+  const separator = new ModelSeparator({ spec: session.spec, outputs, masks: session.masks, coreFrames: options.coreFrames, wiener: options.wiener, onOutput });
   const piece = options.piece ?? 2 * 12_345;
   for (let i = 0; i < mix.length; i += piece) await separator.push(mix.subarray(i, Math.min(mix.length, i + piece)));
   await separator.finish();
-  expect(at).toEqual(outputs.map(() => mix.length));
+  expect(filled).toEqual(outputs.map(() => mix.length));
   return outs;
 }
 

@@ -385,3 +385,14 @@ export function sdr(estimate: Float32Array, reference: Float32Array): number {
   }
   return 10 * Math.log10(signal / error);
 }
+
+/** Interleaved stereo buffers that a streaming separator's `onOutput(output, data, frames)` fills in order. */
+export function stereoCollector(outputs: number, samples: number): { outs: Float32Array[]; filled: number[]; onOutput: (output: number, data: Float32Array, frames: number) => void } {
+  const outs = Array.from({ length: outputs }, () => new Float32Array(samples));
+  const filled = outs.map(() => 0);
+  const onOutput = (o: number, data: Float32Array, frames: number): void => {
+    outs[o]!.set(data.subarray(0, 2 * frames), filled[o]);
+    filled[o]! += 2 * frames;
+  };
+  return { outs, filled, onOutput };
+}
