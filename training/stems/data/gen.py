@@ -434,7 +434,8 @@ def main():
     ap.add_argument('--count', type=int, default=100)
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
     ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3],
-                    help='1 reproduces the songs of the v1 model (no vocal air, five festival voices)')
+                    help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
+                         '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
