@@ -48,9 +48,8 @@ def main():
                          '(e.g. a training one, to see how much of the held-out gap is timbre); never for the set '
                          'itself or the fixture')
     args = ap.parse_args()
-    if args.soundfont:
-        if args.fixture:
-            ap.error('--soundfont makes a diagnostic set; cut the fixture from the real one')
+    if args.soundfont and args.fixture:
+        ap.error('--soundfont makes a diagnostic set; cut the fixture from the real one')
     os.makedirs(args.out, exist_ok=True)
     for i in range(N_SONGS):
         d = os.path.join(args.out, 'heldout%04d' % i)
