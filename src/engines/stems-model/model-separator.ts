@@ -41,6 +41,8 @@ export class ModelSeparator {
   private readonly stemCount: number;
   private readonly wiener: WienerFilter | null;
   private readonly work: Float64Array[];
+  /** One frame's masks, [stem, channel, bin]. */
+  private readonly frameMasks: Float32Array;
   /** First frame of the next chunk's core. */
   private nextChunk = 0;
   private finished = false;
@@ -67,6 +69,7 @@ export class ModelSeparator {
     if (useWiener && !(spec.wiener.decay > 0)) throw new Error(`stems model ${spec.name}: its spec.json has no wiener.decay, so the Wiener step cannot run with it`);
     this.wiener = useWiener ? new WienerFilter(this.stemCount, this.bins, spec.wiener) : null;
     this.work = this.outputs.map(() => new Float64Array(4 * this.bins));
+    this.frameMasks = new Float32Array(this.stemCount * 2 * this.bins);
   }
 
   /** Input samples per channel so far. */
@@ -114,22 +117,26 @@ export class ModelSeparator {
     if (masks.length !== stemCount * 2 * bins * width) throw new Error(`the stems model returned ${masks.length} mask values for ${width} frames`);
 
     const wiener = this.wiener;
+    const m = this.frameMasks;
     for (let t = t0; t < t1; t++) {
       const col = context + (t - t0);
       const x = spectra.subarray((t % ring) * 4 * bins, ((t % ring) + 1) * 4 * bins);
+      // The model's masks are [stem, channel, bin, column]; one frame's column, [stem, channel, bin], is what
+      // both paths below read.
+      for (let jcf = 0; jcf < m.length; jcf++) m[jcf] = masks[jcf * width + col]!;
       if (wiener) {
-        wiener.frame(x, masks, width, col, outputs, this.work);
+        wiener.frame(x, m, outputs, this.work);
       } else {
         for (let o = 0; o < outputs.length; o++) {
           const dst = this.work[o]!;
           const stems = outputs[o]!;
           for (let c = 0; c < 2; c++) {
             for (let f = 0; f < bins; f++) {
-              let m = 0;
-              for (const j of stems) m += masks[((j * 2 + c) * bins + f) * width + col]!;
+              let g = 0;
+              for (const j of stems) g += m[(j * 2 + c) * bins + f]!;
               const at = 2 * (c * bins + f);
-              dst[at] = m * x[at]!;
-              dst[at + 1] = m * x[at + 1]!;
+              dst[at] = g * x[at]!;
+              dst[at + 1] = g * x[at + 1]!;
             }
           }
         }

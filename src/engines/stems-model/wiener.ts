@@ -34,15 +34,15 @@ export class WienerFilter {
   }
 
   /**
-   * The next frame of the track: `x` is its spectrum ([L re, L im]×bins, [R re, R im]×bins), its masks are
-   * column `col` of `masks` ([stem, channel, bin, column], `width` columns). Writes, for each output o (its
+   * The next frame of the track: `x` is its spectrum ([L re, L im]×bins, [R re, R im]×bins), `masks` its
+   * masks ([stem, channel, bin]). Writes, for each output o (its
    * stems in `outputs[o]`), the filtered sum of those stems into `out[o]` in the spectrum's layout.
    */
-  frame(x: Float32Array, masks: Float32Array, width: number, col: number, outputs: readonly (readonly number[])[], out: Float64Array[]): void {
+  frame(x: Float32Array, masks: Float32Array, outputs: readonly (readonly number[])[], out: Float64Array[]): void {
     const { sums, bins, stems, spec, v, r, y, m } = this;
     const decay = spec.decay;
     for (let f = 0; f < bins; f++) {
-      for (let jc = 0; jc < 2 * stems; jc++) m[jc] = masks[(jc * bins + f) * width + col]!;
+      for (let jc = 0; jc < 2 * stems; jc++) m[jc] = masks[jc * bins + f]!;
       const x0r = x[2 * f]!;
       const x0i = x[2 * f + 1]!;
       const x1r = x[2 * (bins + f)]!;
