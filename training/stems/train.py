@@ -78,12 +78,15 @@ def resampled(x, a, seg, r):
     return out.T
 
 
-def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18)):
+def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18), quiet=0.0):
     """v2_vocals: in re-mixed excerpts, the probability that the vocals come from a data-version-2 song (vocal
     air, more voices) rather than from any song. speed: the probability that a stem (all stems of a same-song
     excerpt alike, so they stay in time) is played at a random speed in speed_range (log-uniform): new pitches
     and, above all, new timbres - a drum kit tuned up or down, a bass with its formants moved - beyond the two
-    training soundfonts"""
+    training soundfonts. quiet: the probability that one of drums/bass/other (at random) of an excerpt is
+    turned down by a further 6-16 dB - a kit or a bass far under the band, as in some held-out songs, which
+    the gains above (-12..+2 dB) rarely reach. Drawn after everything else, so quiet=0 gives the batches of
+    v1-v8 for a given generator state."""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     lr_ = np.log(speed_range)
     for b in range(batch):
@@ -108,6 +111,8 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
                 g = 0.0
             out[b, si, :, :x.shape[1]] = x * g
         out[b] *= 10 ** (rng.uniform(-9, 5) / 20)
+        if quiet > 0 and rng.random() < quiet:
+            out[b, int(rng.integers(3))] *= 10 ** (-rng.uniform(6, 16) / 20)
     return out
 
 
@@ -170,7 +175,7 @@ def batch_tensors(y, eq=None):
     """y [B, S, C, N] float32 (stems of each excerpt, gains applied), eq None or gains [B, S, IN_BINS] (random_eq)
     -> model input |X| [B, C, F, T] and the
     loss terms in the network's layout [B, T, S, C, rows]: A = band sums of |X|^2, Bx = band sums of |X||S_j|,
-    Cs = sum |S_j|^2 per stem (all over bins 0..IN_BINS-1)."""
+    Cs [B, S] = sum |S_j|^2 per excerpt and stem (all over bins 0..IN_BINS-1)."""
     B, S, C, N = y.shape
     T = 1 + N // HOP
     Z = np.empty((B, S, C, T, IN_BINS), np.complex64)
@@ -180,7 +185,7 @@ def batch_tensors(y, eq=None):
     X = Z.sum(1)  # [B, C, T, F]
     Xm = np.abs(X)
     Sm = np.abs(Z)  # [B, S, C, T, F]
-    Cs = np.einsum('bsctf,bsctf->s', Sm, Sm)
+    Cs = np.einsum('bsctf,bsctf->bs', Sm, Sm)
     A = band_sum_last(Xm * Xm).transpose(0, 2, 1, 3)[:, :, None]  # [B, T, 1, C, R]
     Sm *= Xm[:, None]
     Bx = band_sum_last(Sm).transpose(0, 3, 1, 2, 4)  # [B, T, S, C, R]
@@ -189,18 +194,26 @@ def batch_tensors(y, eq=None):
             torch.from_numpy(np.ascontiguousarray(Bx)), torch.from_numpy(Cs.astype(np.float32)))
 
 
-def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3):
-    """masks, Bx [B,T,S,C,R], A [B,T,1,C,R], Cs [S]. err_j = sum over the batch of (m_j|X| - |S_j|)^2 at full
+def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0):
+    """masks, Bx [B,T,S,C,R], A [B,T,1,C,R], Cs [B,S]. err_j = sum over the batch of (m_j|X| - |S_j|)^2 at full
     bin resolution (exact, from the band sums). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
     'logratio': 10 log10((err_j + eps) / (Cs_j + eps)), eps = floor * sum|X|^2, i.e. minus a batch-level
-    magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike)."""
-    err = (masks * (masks * A - 2 * Bx)).sum(dim=(0, 1, 3, 4)) + Cs
-    err = err.clamp(min=0)
+    magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike).
+    item_weight w (logratio only): (1 - w) x that + w x the same ratio taken per excerpt and averaged over the
+    batch. The batch-level ratio is dominated by the excerpts where a stem is loud, so a stem that sits 15 dB
+    under the band (a quiet kit) hardly counts; per excerpt, every excerpt's stem counts alike."""
+    err_i = (masks * (masks * A - 2 * Bx)).sum(dim=(1, 3, 4)) + Cs  # [B, S]
+    err_i = err_i.clamp(min=0)
+    err, cs = err_i.sum(0), Cs.sum(0)
     eps = floor * A.sum()
     if kind == 'ratio':
-        per = err / (Cs + eps)
+        per = err / (cs + eps)
     else:
-        per = 10 * torch.log10((err + eps) / (Cs + eps))
+        per = 10 * torch.log10((err + eps) / (cs + eps))
+        if item_weight > 0:
+            eps_i = floor * A.sum(dim=(1, 2, 3, 4))[:, None]  # [B, 1]
+            per_i = 10 * torch.log10((err_i + eps_i) / (Cs + eps_i)).mean(0)
+            per = (1 - item_weight) * per + item_weight * per_i
     return per.mean(), per.detach()
 
 
@@ -295,10 +308,12 @@ def main():
     ap.add_argument('--total-steps', type=int, default=4000, help='end of the cosine decay (may be changed on resume)')
     ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help="--sched step: halve the learning rate at these steps")
     ap.add_argument('--loss', choices=['logratio', 'ratio'], default='logratio')
+    ap.add_argument('--item-weight', type=float, default=0.0, help='weight of the per-excerpt loss (see loss_btscr; 0: batch-level only, as v1-v8)')
     ap.add_argument('--floor', type=float, default=3e-3, help='loss floor, as a fraction of the batch mix energy')
     ap.add_argument('--ema', type=float, default=0.997, help='decay of the weight average that is validated and saved in best.pt (0: off)')
     ap.add_argument('--eq', type=float, default=0.0, help='probability of a random EQ curve per stem of an excerpt (random_eq)')
     ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
+    ap.add_argument('--quiet', type=float, default=0.0, help='probability of one instrument stem turned down 6-16 dB more per excerpt (see sample_batch)')
     ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--detail', type=int, default=0, help='width of the convolutional detail path (model.Detail; 0: none, as v1-v5)')
@@ -405,10 +420,10 @@ def main():
         lr = lr_at(args, step)
         for g in opt.param_groups:
             g['lr'] = lr * g.get('mult', 1.0)
-        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed)
+        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet)
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
-        loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor)
+        loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight)
         opt.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
