@@ -211,7 +211,9 @@ def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0):
     else:
         per = 10 * torch.log10((err + eps) / (cs + eps))
         if item_weight > 0:
-            eps_i = floor * A.sum(dim=(1, 2, 3, 4))[:, None]  # [B, 1]
+            # An excerpt can be silent through and through (a pause in a song, vocals dropped): then every term is 0
+            # and 0/0 poisoned the weights (v9's first run, step ~1950). A floor of the batch's eps / 1e4 keeps it finite.
+            eps_i = floor * A.sum(dim=(1, 2, 3, 4))[:, None] + 1e-4 * eps  # [B, 1]
             per_i = 10 * torch.log10((err_i + eps_i) / (Cs + eps_i)).mean(0)
             per = (1 - item_weight) * per + item_weight * per_i
     return per.mean(), per.detach()
@@ -424,9 +426,15 @@ def main():
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight)
+        if not torch.isfinite(loss):  # never let one bad batch into the weights, the EMA or last.pt
+            log(args.run, 'step %d: loss %s, batch skipped' % (step, loss.item()))
+            continue
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        gnorm = torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        if not torch.isfinite(gnorm):
+            log(args.run, 'step %d: gradient norm %s, batch skipped' % (step, gnorm.item()))
+            continue
         opt.step()
         step += 1
         if ema is not None:
