@@ -53,15 +53,16 @@ beforeAll(async () => {
 
 describe('stems model: separating a clip it never saw', () => {
   /**
-   * Per-stem SDR floors on the 7 s fixture, a few tenths of a dB under what hookwave-stems-v8 with its Wiener
-   * step measures (drums 0.97, bass 1.70, other 6.91, vocals 7.17 dB; mix as is: -18.3, -7.9, 2.5, -6.0).
+   * Per-stem SDR floors on the 7 s fixture, a few tenths of a dB under what hookwave-stems-v9 with its Wiener
+   * step measures (drums 0.96, bass 1.66, other 7.12, vocals 8.51 dB; mix as is: -18.3, -7.9, 2.5, -6.0).
    * The fixture is 7 s of heldout0004, whose drums are quiet: no model so far separates them much above 1 dB
-   * (v7 1.11, 1.43, 6.45, 6.58; v6, masks only, 1.02, 2.11, 7.51, 6.73; docs/stems-model.md).
+   * (v8 0.97, 1.70, 6.91, 7.17; v7 1.11, 1.43, 6.45, 6.58; v6, masks only, 1.02, 2.11, 7.51, 6.73;
+   * docs/stems-model.md).
    * v5 measured 0.70, 1.95, 6.15, 3.60, v4 0.59, 1.47, 5.13, 1.73, v3 0.46, 1.55, 5.25, 2.23, v2 0.07, 1.31,
    * 3.50, -0.05.
    * Raise them with a better model; a change that drops below one made that stem worse.
    */
-  const FLOORS = { drums: 0.7, bass: 1.4, other: 6.6, vocals: 6.9 };
+  const FLOORS = { drums: 0.7, bass: 1.4, other: 6.8, vocals: 8.2 };
   const stems: Record<string, Float32Array> = {};
   const files: Record<string, string> = {};
 
