@@ -21,7 +21,7 @@ import scipy.io.wavfile as wavfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, band_sum, istft, stft  # noqa: E402
+from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, stft  # noqa: E402
 import separate  # noqa: E402
 
 
@@ -219,43 +219,10 @@ def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0):
     return per.mean(), per.detach()
 
 
-def loss_terms(X_mag, S_mag):
-    """Band sums that make the full-resolution magnitude MSE computable at the masks' row resolution:
-    sum_k (m |X_k| - |S_k|)^2 = m^2 sum|X_k|^2 - 2 m sum|X_k||S_k| + sum|S_k|^2 over the bins k of a row."""
-    A = band_sum(X_mag.pow(2)).unsqueeze(1)  # [B,1,C,R,T]
-    Bx = band_sum(X_mag.unsqueeze(1) * S_mag)  # [B,S,C,R,T]
-    Cs = S_mag.pow(2).sum(dim=(0, 2, 3, 4))  # [S]
-    return A, Bx, Cs
-
-
-def loss_fn(masks, A, Bx, Cs):
-    """Per-stem MSE on magnitudes (exact, full resolution), normalised by each stem's energy in the batch
-    (a batch-level 1/SNR), so quiet stems (bass, vocals) weigh as much as loud ones. masks [B,S,C,R,T]."""
-    err = (masks * (masks * A - 2 * Bx)).sum(dim=(0, 2, 3, 4)) + Cs
-    floor = 1e-3 * A.sum()
-    per = err / (Cs + floor)
-    return per.mean(), per.detach()
-
-
 def sdr(ref, est):
     num = np.sum(ref.astype(np.float64) ** 2)
     den = np.sum((ref.astype(np.float64) - est) ** 2)
     return 10 * np.log10((num + 1e-12) / (den + 1e-12))
-
-
-def load_song(d, ext='wav'):
-    st = []
-    for s in STEMS:
-        p = os.path.join(d, s + '.' + ext)
-        sr, x = wavfile.read(p)
-        x = x.astype(np.float32)
-        if x.dtype != np.float32 or np.abs(x).max() > 2:
-            pass
-        st.append(x.T)
-    st = np.stack(st)
-    if st.dtype != np.float32:
-        st = st.astype(np.float32)
-    return st
 
 
 class _Runner:
