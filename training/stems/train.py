@@ -199,23 +199,21 @@ def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0):
     bin resolution (exact, from the band sums). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
     'logratio': 10 log10((err_j + eps) / (Cs_j + eps)), eps = floor * sum|X|^2, i.e. minus a batch-level
     magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike).
-    item_weight w (logratio only): (1 - w) x that + w x the same ratio taken per excerpt and averaged over the
-    batch. The batch-level ratio is dominated by the excerpts where a stem is loud, so a stem that sits 15 dB
-    under the band (a quiet kit) hardly counts; per excerpt, every excerpt's stem counts alike."""
+    item_weight w: (1 - w) x that + w x the same ratio taken per excerpt and averaged over the batch. The
+    batch-level ratio is dominated by the excerpts where a stem is loud, so a stem that sits 15 dB under the
+    band (a quiet kit) hardly counts; per excerpt, every excerpt's stem counts alike."""
+    def ratio(err, cs, eps):
+        return err / (cs + eps) if kind == 'ratio' else 10 * torch.log10((err + eps) / (cs + eps))
+
     err_i = (masks * (masks * A - 2 * Bx)).sum(dim=(1, 3, 4)) + Cs  # [B, S]
     err_i = err_i.clamp(min=0)
-    err, cs = err_i.sum(0), Cs.sum(0)
     eps = floor * A.sum()
-    if kind == 'ratio':
-        per = err / (cs + eps)
-    else:
-        per = 10 * torch.log10((err + eps) / (cs + eps))
-        if item_weight > 0:
-            # An excerpt can be silent through and through (a pause in a song, vocals dropped): then every term is 0
-            # and 0/0 poisoned the weights (v9's first run, step ~1950). A floor of the batch's eps / 1e4 keeps it finite.
-            eps_i = floor * A.sum(dim=(1, 2, 3, 4))[:, None] + 1e-4 * eps  # [B, 1]
-            per_i = 10 * torch.log10((err_i + eps_i) / (Cs + eps_i)).mean(0)
-            per = (1 - item_weight) * per + item_weight * per_i
+    per = ratio(err_i.sum(0), Cs.sum(0), eps)
+    if item_weight > 0:
+        # An excerpt can be silent through and through (a pause in a song, vocals dropped): then every term is 0
+        # and 0/0 poisoned the weights (v9's first run, step ~1950). A floor of the batch's eps / 1e4 keeps it finite.
+        eps_i = floor * A.sum(dim=(1, 2, 3, 4))[:, None] + 1e-4 * eps  # [B, 1]
+        per = (1 - item_weight) * per + item_weight * ratio(err_i, Cs, eps_i).mean(0)
     return per.mean(), per.detach()
 
 
