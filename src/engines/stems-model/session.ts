@@ -1,8 +1,10 @@
 /**
  * The onnxruntime session of the stems model: created once per thread (engines run in worker threads, each
  * with its own module state) and reused by every target that thread runs. One intra-op thread, so that
- * `workerConcurrency` targets at once still means that many cores; `run` is onnxruntime's async call, so the
- * thread's event loop (its messages, a cancel) keeps turning while the network computes.
+ * `workerConcurrency` targets at once still means that many cores. onnxruntime-node's `run` returns a promise
+ * but computes synchronously inside a setImmediate (1.31), so one chunk's network call (about 0.4 s of CPU
+ * for 512 + 2·80 frames) holds this engine thread's loop: a cancel message waits for the chunk in progress.
+ * The API's loop is never held, since engines run in threads of their own (worker/engine-threads.ts).
  */
 import type * as Ort from 'onnxruntime-node';
 import { loadStemsModel, stemsModelDir, type StemsModelSpec } from './model-file.js';

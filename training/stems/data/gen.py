@@ -136,7 +136,7 @@ def split_midi(mid, rng, randomize=True, lead=None, drum_edit=None):
     """Split into per-stem Midi objects. Notes are classified by channel (10 = drums) and by the program in
     force on their channel at note-on time (GM 33-40 = bass). Non-note events go to every stem, so each
     stem renders with the same controllers/tempo. Pan (CC10) is replaced by a random pan per channel.
-    drum_edit (variety.DrumEdit): re-writes the drum hits (data version 3)."""
+    drum_edit (variety.DrumEdit, or variety.KickToTom around one): re-writes the drum hits (data versions 3, 4)."""
     events = []  # (tick, seq, track_index, bytes)
     seq = 0
     for ti, tr in enumerate(mid.tracks):
@@ -259,8 +259,9 @@ def song_seed(split, i):
     return int.from_bytes(hashlib.sha256(('%s:%d' % (split, i)).encode()).digest()[:8], 'little')
 
 
-DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices;
-# 3: + drum parts re-written and bass/other tones (variety.py; songs otherwise the same as version 2)
+DATA_VERSION = 4  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices;
+# 3: + drum parts re-written and bass/other tones (variety.py; songs otherwise the same as version 2);
+# 4: + the kick played on a low tom in 30% of songs (variety.KickToTom; otherwise the same as version 3)
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
@@ -348,10 +349,15 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         rng3 = np.random.default_rng([song_seed(split, i), 3])
         v3 = data_version >= 3 and not heldout
         drum_edit = VAR.DrumEdit(rng3) if v3 and rng3.random() < 0.6 else None
-        parts = split_midi(mid, rng, randomize=not heldout, lead=lead, drum_edit=drum_edit)
         if drum_edit is not None:
             meta['drum_edit'] = {'map': drum_edit.map, 'drop': drum_edit.drop, 'gamma': round(drum_edit.gamma, 3),
                                  'scale': round(drum_edit.scale, 3)}
+        # version 4's draw has a generator of its own too, so the rest of the song is version 3's
+        rng4 = np.random.default_rng([song_seed(split, i), 4])
+        if data_version >= 4 and not heldout and rng4.random() < 0.3:
+            drum_edit = VAR.KickToTom(rng4, inner=drum_edit)
+            meta['kick_to_tom'] = drum_edit.tom
+        parts = split_midi(mid, rng, randomize=not heldout, lead=lead, drum_edit=drum_edit)
         gain = float(rng.uniform(0.3, 0.6))
         reverb, chorus = bool(rng.random() < 0.7), bool(rng.random() < 0.5)
         if heldout:
@@ -433,9 +439,10 @@ def main():
     ap.add_argument('--start', type=int, default=0)
     ap.add_argument('--count', type=int, default=100)
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
-                         '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py)')
+                         '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
+                         'kick on a low tom in 30%% of songs')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
