@@ -6,8 +6,8 @@ import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TargetSpec } from '../src/engines/engine.js';
-import { extractEngine } from '../src/engines/extract.js';
-import { describeOutput, ffmpegPath, probe } from '../src/media/ffmpeg.js';
+import { encoderArgs, extractEngine } from '../src/engines/extract.js';
+import { analyseAudio, describeOutput, ffmpegPath, probe } from '../src/media/ffmpeg.js';
 import { readOutputHeader } from '../src/media/output-header.js';
 import { childFfmpegs, engineContext, engineTempDir, failure, type EngineContextOptions } from './helpers/engine-context.js';
 import { makeGarbage, makeTone, makeVideoOnly, makeVideoWithAudio } from './helpers/media.js';
@@ -219,4 +219,26 @@ describe('describing outputs', () => {
     expect(described).toMatchObject({ ...(await asProbed(file)), channels: 1, sample_rate: 44100 });
     expect(described.duration).toBeCloseTo(1.5, 2);
   });
+});
+
+describe('a wav is measured while it is written', () => {
+  // A band mix (true peak, loudness range and a waveform that are not a tone's).
+  const mix = join(import.meta.dirname, 'fixtures', 'stems', 'mix.flac');
+
+  for (const target of [{ format: 'wav' }, { format: 'wav', channels: 1 }] as TargetSpec[]) {
+    it(`${JSON.stringify(target)}: the loudness and peaks the encoder saw are those of the file`, async () => {
+      // Measured in the encoding process: no second ffmpeg decodes the file (other formats, or a resampled wav, need one).
+      expect(encoderArgs(target, { channels: 2, sampleRate: 44100 }).analysableInline).toBe(true);
+      expect(encoderArgs({ format: 'flac' }, { channels: 2, sampleRate: 44100 }).analysableInline).toBe(false);
+      expect(encoderArgs({ format: 'wav', sample_rate: 22050 }, { channels: 2, sampleRate: 44100 }).analysableInline).toBe(false);
+
+      const result = await extractEngine.run(context(mix, target));
+      const out = result.outputs[0]!;
+      expect(out.loudness!.integrated_lufs).toBeLessThan(-10);
+      expect(out.peaks!.some((p) => p > 0.1)).toBe(true);
+      const decoded = await analyseAudio(out.path);
+      expect(out.loudness).toEqual(decoded.loudness);
+      expect(out.peaks).toEqual(decoded.peaks);
+    });
+  }
 });

@@ -6,8 +6,8 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { describeOutput, probe, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
-import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate } from './output-limits.js';
+import { describeOutput, inlineAnalysisArgs, probe, runAnalysed, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { encodeNormalised, loudnessSchema, loudnessTargetOf } from './loudness-target.js';
 
 export const EXTRACT_FORMATS = ['mp3', 'wav', 'flac', 'ogg', 'opus', 'm4a'] as const;
@@ -220,6 +220,14 @@ export interface EncoderPlan {
    * output layout and rate): a first pass measures exactly what the second will get.
    */
   measureFilters: string[];
+  /** The filter chain `args` runs (its -af), for inlineAnalysisArgs. */
+  filters: string[];
+  /**
+   * The file will hold exactly the samples its encoder is given, at the source's rate: 16-bit PCM wav, not
+   * resampled, not normalised. Its analysis can then run in the encoding process (inlineAnalysisArgs). flac
+   * may pick a sample format of its own, and lossy files must be decoded to be measured.
+   */
+  analysableInline: boolean;
 }
 
 /**
@@ -255,7 +263,33 @@ export function encoderArgs(spec: TargetSpec, source: EncodeSource, options: { f
   if (bitrate !== undefined) args.push('-b:a', String(bitrate));
   else if (t.format === 'ogg') args.push('-q:a', '5');
   args.push('-f', f.muxer);
-  return { format: t.format, ext: f.ext, channels, args, measureFilters };
+  const analysableInline = t.format === 'wav' && rate === undefined && !options.loudnorm;
+  return { format: t.format, ext: f.ext, channels, args, measureFilters, filters, analysableInline };
+}
+
+/**
+ * Encodes `input` into `tempPath` as `plan` says, under the byte cap. A wav its encoder writes sample for
+ * sample is measured in the same process (inlineAnalysisArgs) and the analysis returned; for other files
+ * undefined, and describeOutput decodes the finished file to measure it. `select` (-map, -t) is what the
+ * output takes from the input, repeated for the analysis.
+ */
+export function encodeToFile(o: {
+  input: string[];
+  select?: string[];
+  plan: EncoderPlan;
+  tempPath: string;
+  limits: OutputLimits;
+  signal: AbortSignal;
+  onProgress?: (seconds: number) => void;
+}): Promise<AudioAnalysis | undefined> {
+  const select = o.select ?? [];
+  const encode = [...o.input, ...select, ...o.plan.args, ...byteCapArgs(o.limits), '-y', o.tempPath];
+  const options = { signal: o.signal, onProgress: o.onProgress };
+  return withinByteCap(o.tempPath, o.limits, async () => {
+    if (o.plan.analysableInline) return runAnalysed([...encode, ...inlineAnalysisArgs(o.plan.filters, select)], options);
+    await runFfmpeg(encode, options);
+    return undefined;
+  });
 }
 
 /**
@@ -299,7 +333,8 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const tempPath = join(ctx.outDir, `.${ctx.targetName}.${randomBytes(4).toString('hex')}.part`);
   // An input whose length its header does not state is cut one second past the cap, and refused below.
   const cut = duration === null ? ['-t', String(limits.outputSeconds + 1)] : [];
-  const input = [...untrustedInput(inputPath), '-vn', '-map', '0:a:0', ...cut];
+  const select = ['-vn', '-map', '0:a:0', ...cut];
+  const input = [...untrustedInput(inputPath), ...select];
   const loudnessTarget = loudnessTargetOf(ctx.target);
   let analysis: AudioAnalysis | undefined;
 
@@ -311,12 +346,10 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
         tempPath, limits, signal: ctx.signal, seconds: duration, progress: (f) => ctx.progress(f),
       }));
     } else {
-      await withinByteCap(tempPath, limits, () =>
-        runFfmpeg([...input, ...plan.args, ...byteCapArgs(limits), '-y', tempPath], {
-          signal: ctx.signal,
-          onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
-        }),
-      );
+      analysis = await encodeToFile({
+        input: untrustedInput(inputPath), select, plan, tempPath, limits, signal: ctx.signal,
+        onProgress: duration ? (s) => ctx.progress(Math.min(1, Math.max(0, s / duration))) : undefined,
+      });
     }
     await rename(tempPath, finalPath);
   } finally {

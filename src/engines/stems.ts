@@ -31,8 +31,8 @@ import { RawPcmWriter } from './dsp/raw-pcm-writer.js';
 import { separateOnce } from './stems-model/separate-once.js';
 import { stemsSession, type StemsSession } from './stems-model/session.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput, probe, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { checkTarget as checkOutputTarget, encodeToFile, encoderArgs, extractTargetSchema } from './extract.js';
+import { describeOutput, probe, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { minEncodedBytes } from './extract.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
@@ -130,13 +130,10 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
       });
       return analysis;
     }
-    await withinByteCap(tempPath, limits, () =>
-      runFfmpeg([...input, ...plan.args, ...byteCapArgs(limits), '-y', tempPath], {
-        signal: ctx.signal,
-        onProgress: duration ? (sec) => progress(Math.min(1, sec / duration)) : undefined,
-      }),
-    );
-    return undefined;
+    return encodeToFile({
+      input, plan, tempPath, limits, signal: ctx.signal,
+      onProgress: duration ? (sec) => progress(Math.min(1, sec / duration)) : undefined,
+    });
   };
   // Runs the encode into the temp file, moves it to its final name and describes it; the temp files never
   // outlive the run.

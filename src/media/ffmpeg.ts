@@ -345,18 +345,35 @@ export interface AudioAnalysis {
   peaks: number[];
 }
 
+const ANALYSIS_FILTER = 'ebur128=peak=true:framelog=verbose';
+/** The analysed samples go on, as 16-bit stereo, to a side pipe for the peaks. */
+const ANALYSIS_PIPE = ['-ac', '2', '-c:a', 'pcm_s16le', '-f', 's16le', 'pipe:3'];
+
 /**
  * A file's loudness as ffmpeg's ebur128 filter measures it (integrated, loudness range, true peak
  * at 4x oversampling) and its waveform peaks (media/peaks.ts, from the same decoded samples, as
  * 16-bit stereo on a side pipe): one decode pass. The file is opened like any untrusted input,
  * since model servers' outputs are measured too.
  */
-export async function analyseAudio(path: string, signal?: AbortSignal): Promise<AudioAnalysis> {
+export function analyseAudio(path: string, signal?: AbortSignal): Promise<AudioAnalysis> {
+  return runAnalysed([...untrustedInput(path), '-map', '0:a:0', '-af', ANALYSIS_FILTER, ...ANALYSIS_PIPE], { signal });
+}
+
+/**
+ * A second output for an ffmpeg that encodes a 16-bit PCM wav, measuring what the wav is given: the same
+ * filters and the same conversion to 16 bits, then analyseAudio's own. The file holds exactly those samples,
+ * so the numbers are the ones analyseAudio would find in it, without another process decoding it again.
+ * Only for an encode that does not resample (a resampler would run twice). `select` repeats the first
+ * output's stream selection (-map, -t), which ffmpeg applies per output.
+ */
+export function inlineAnalysisArgs(filters: readonly string[], select: readonly string[] = []): string[] {
+  return [...select, '-af', [...filters, 'aformat=sample_fmts=s16', ANALYSIS_FILTER].join(','), ...ANALYSIS_PIPE];
+}
+
+/** Runs ffmpeg whose last output is an analysis (analyseAudio's, or inlineAnalysisArgs' beside an encode). */
+export async function runAnalysed(args: string[], options: Omit<RunFfmpegOptions, 'report' | 'onPcm'> = {}): Promise<AudioAnalysis> {
   const meter = new PeakMeter(2);
-  const log = await runFfmpeg(
-    [...untrustedInput(path), '-map', '0:a:0', '-af', 'ebur128=peak=true:framelog=verbose', '-ac', '2', '-c:a', 'pcm_s16le', '-f', 's16le', 'pipe:3'],
-    { signal, report: true, onPcm: (chunk) => meter.write(chunk) },
-  );
+  const log = await runFfmpeg(args, { ...options, report: true, onPcm: (chunk) => meter.write(chunk) });
   return { loudness: parseEbur128Summary(log), peaks: meter.finish() };
 }
 
