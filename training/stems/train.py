@@ -78,7 +78,7 @@ def resampled(x, a, seg, r):
     return out.T
 
 
-def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18), quiet=0.0):
+def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18), quiet=0.0, absent=0.0):
     """v2_vocals: in re-mixed excerpts, the probability that the vocals come from a data-version-2 song (vocal
     air, more voices) rather than from any song. speed: the probability that a stem (all stems of a same-song
     excerpt alike, so they stay in time) is played at a random speed in speed_range (log-uniform): new pitches
@@ -86,7 +86,10 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
     training soundfonts. quiet: the probability that one of drums/bass/other (at random) of an excerpt is
     turned down by a further 6-16 dB - a kit or a bass far under the band, as in some held-out songs, which
     the gains above (-12..+2 dB) rarely reach. Drawn after everything else, so quiet=0 gives the batches of
-    v1-v8 for a given generator state."""
+    v1-v8 for a given generator state. absent: the probability that one of drums/bass/other (at random) of an
+    excerpt is silent, as in a song with no bass part (three of the eight held-out songs; v9 then hears the
+    low notes of the other instruments as bass, and other loses them). Only vocals were ever dropped before
+    (10 %), and almost every training song has a bass and a kit. Drawn last (absent=0: the batches of v9)."""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     lr_ = np.log(speed_range)
     for b in range(batch):
@@ -113,6 +116,8 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
         out[b] *= 10 ** (rng.uniform(-9, 5) / 20)
         if quiet > 0 and rng.random() < quiet:
             out[b, int(rng.integers(3))] *= 10 ** (-rng.uniform(6, 16) / 20)
+        if absent > 0 and rng.random() < absent:
+            out[b, int(rng.integers(3))] = 0.0
     return out
 
 
@@ -280,6 +285,7 @@ def main():
     ap.add_argument('--ema', type=float, default=0.997, help='decay of the weight average that is validated and saved in best.pt (0: off)')
     ap.add_argument('--eq', type=float, default=0.0, help='probability of a random EQ curve per stem of an excerpt (random_eq)')
     ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
+    ap.add_argument('--absent', type=float, default=0.0, help='probability of one instrument stem silent per excerpt (see sample_batch)')
     ap.add_argument('--quiet', type=float, default=0.0, help='probability of one instrument stem turned down 6-16 dB more per excerpt (see sample_batch)')
     ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
@@ -387,7 +393,7 @@ def main():
         lr = lr_at(args, step)
         for g in opt.param_groups:
             g['lr'] = lr * g.get('mult', 1.0)
-        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet)
+        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet, absent=args.absent)
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight)
