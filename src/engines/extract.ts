@@ -6,7 +6,8 @@ import { rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { describeOutput, inlineAnalysisArgs, probe, runAnalysed, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { describeOutput, inlineAnalysisArgs, runAnalysed, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { probeInput } from './input-probe.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { encodeNormalised, loudnessSchema, loudnessTargetOf } from './loudness-target.js';
 
@@ -321,7 +322,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   const inputPath = ctx.input.path;
   if (!inputPath) throw new HookwaveError('ENGINE_FAILED', 'extract needs an input file');
 
-  const info = await probe(inputPath, { signal: ctx.signal });
+  const info = await probeInput({ ...ctx.input, path: inputPath }, ctx.signal);
   const audio = info.audio!;
   const duration = audio.duration ?? info.duration;
   if (duration !== null && duration > limits.outputSeconds) throw outputTooLong(duration, limits);

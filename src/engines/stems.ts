@@ -32,7 +32,8 @@ import { separateOnce } from './stems-model/separate-once.js';
 import { stemsSession, type StemsSession } from './stems-model/session.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { checkTarget as checkOutputTarget, encodeToFile, encoderArgs, extractTargetSchema } from './extract.js';
-import { describeOutput, probe, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { describeOutput, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
+import { probeInput } from './input-probe.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { minEncodedBytes } from './extract.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
@@ -96,7 +97,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
   if (!inputPath) throw new HookwaveError('ENGINE_FAILED', 'stems needs an input file');
   const stem = ctx.target.stem as StemName;
 
-  const info = await probe(inputPath, { signal: ctx.signal });
+  const info = await probeInput({ ...ctx.input, path: inputPath }, ctx.signal);
   const audio = info.audio!;
   const duration = audio.duration ?? info.duration;
   if (duration !== null && duration > limits.outputSeconds) throw outputTooLong(duration, limits);
