@@ -259,9 +259,9 @@ def song_seed(split, i):
     return int.from_bytes(hashlib.sha256(('%s:%d' % (split, i)).encode()).digest()[:8], 'little')
 
 
-DATA_VERSION = 4  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices;
+DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices;
 # 3: + drum parts re-written and bass/other tones (variety.py; songs otherwise the same as version 2);
-# 4: + the kick played on a low tom in 30% of songs (variety.KickToTom; otherwise the same as version 3)
+# 4 (opt-in, not in a shipped model): + the kick played on a low tom in 30% of songs (variety.KickToTom)
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
