@@ -261,7 +261,9 @@ def song_seed(split, i):
 
 DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.air) and six more festival voices;
 # 3: + drum parts re-written and bass/other tones (variety.py; songs otherwise the same as version 2);
-# 4 (opt-in, not in a shipped model): + the kick played on a low tom in 30% of songs (variety.KickToTom)
+# 4 (opt-in, not in a shipped model): + the kick played on a low tom in 30% of songs (variety.KickToTom);
+# 5 (opt-in, not in a shipped model): + instruments re-voiced by SoundFont generator offsets (variety.Timbre) and a
+# stem's soundfont drawn on its own in 30% of stems
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
@@ -371,8 +373,22 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         end_tick = M.sec_to_tick(mid, start_sec + length + 2.0)
         cut_tick = M.sec_to_tick(mid, start_sec - 4.0) if start_sec > 4.0 else 0
         cut_sec = M.tick_to_sec(mid, cut_tick)
+        # version 5's draws have a generator of their own too (so the rest of the song is version 4's)
+        rng5 = np.random.default_rng([song_seed(split, i), 5])
+        timbre, stem_sf = None, {}
+        if data_version >= 5 and not heldout:
+            timbre = VAR.Timbre(rng5, range(16))
+            meta['timbre'] = {str(ch): {k: round(v, 1) for k, v in o.items()} for ch, o in timbre.offsets.items()}
+            # a stem may come from the other training soundfont than the rest of the song
+            for s in ['drums', 'bass', 'other']:
+                if rng5.random() < 0.3:
+                    stem_sf[s] = str(rng5.choice(TRAIN_SF))
+            meta['stem_soundfont'] = {s: os.path.basename(f) for s, f in stem_sf.items()}
         for s in ['drums', 'bass', 'other']:
-            x = fluidsynth(M.windowed(parts[s], cut_tick, end_tick), sf, os.path.join(tmp, s + '.mid'),
+            part = M.windowed(parts[s], cut_tick, end_tick)
+            if timbre is not None:
+                part = timbre.apply(part)
+            x = fluidsynth(part, stem_sf.get(s, sf), os.path.join(tmp, s + '.mid'),
                            os.path.join(tmp, s + '.wav'), gain, reverb, chorus)
             a = int((start_sec - cut_sec) * SR)
             x = x[:, a:a + int(length * SR)]
@@ -439,7 +455,7 @@ def main():
     ap.add_argument('--start', type=int, default=0)
     ap.add_argument('--count', type=int, default=100)
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
                          'kick on a low tom in 30%% of songs')

@@ -9,13 +9,15 @@ grooves never do. Bass loses about 2 dB to timbres it has not heard. So:
 - tone() puts a bass (or another) stem through a drive and a resonant low-pass of random colour, the way a
   bass amp, a synth filter or a pedal changes the timbre of the same notes.
 
-Data version 4 adds KickToTom (below).
+Data version 4 adds KickToTom (below); data version 5 adds Timbre (below).
 
 All of them draw from their own generator (seeded from the song's seed), so a song's other random draws, and hence
 songs rendered as data version 2, stay as they were.
 """
 import numpy as np
 import scipy.signal as ss
+
+import midi as M
 
 # GM percussion families (note numbers); a swap stays within a family so that the part still makes sense
 FAMILIES = {
@@ -80,6 +82,86 @@ class KickToTom:
 
     def note(self, note):
         return self._kick(self.inner.note(note) if self.inner is not None else note)
+
+
+# SoundFont 2.01 generator numbers (section 8.1.3) and the unit of one NRPN data step for each (fluidsynth's
+# nrpn_scale): cutoffs, times and pitch depths move 2 cents / timecents a step, the rest 1 unit a step
+GEN = {'filter_fc': (8, 2), 'filter_q': (9, 1), 'mod_env_to_fc': (11, 2), 'vib_lfo_to_pitch': (6, 2),
+       'mod_env_decay': (28, 2), 'mod_env_sustain': (29, 1), 'vol_env_attack': (34, 2), 'vol_env_decay': (36, 2),
+       'vol_env_release': (38, 2), 'coarse_tune': (51, 1), 'fine_tune': (52, 1)}
+
+
+class Timbre:
+    """Data version 5: each channel's instrument re-voiced by SoundFont NRPN generator offsets, which fluidsynth
+    adds to every voice the soundfont's preset starts on that channel: a darker or resonant filter, a filter that
+    opens and closes with each note (a pluck, a brass swell), softer attacks, shorter or longer decays and
+    releases, vibrato, and for the kit a re-tuned, darker or tighter set of drums. The same notes then sound as
+    another soundfont's recordings of them might; the held-out soundfont is one the model has never heard, and
+    the model card's diagnostic found the remaining held-out gap is timbre, not parts or levels."""
+
+    def __init__(self, rng, channels):
+        self.offsets = {}  # channel -> {generator name: offset in its own unit}
+        for ch in channels:
+            if rng.random() >= 0.6:
+                continue
+            o = {}
+            if ch == 9:
+                if rng.random() < 0.6:
+                    o['coarse_tune'] = int(rng.integers(-5, 4))  # semitones
+                if rng.random() < 0.4:
+                    o['filter_fc'] = float(rng.uniform(-3600, -600))
+                if rng.random() < 0.5:
+                    o['vol_env_decay'] = float(rng.uniform(-1800, 900))
+                    o['vol_env_release'] = o['vol_env_decay']
+            else:
+                if rng.random() < 0.6:
+                    o['filter_fc'] = float(rng.uniform(-4200, -600))
+                    if rng.random() < 0.5:
+                        o['filter_q'] = float(rng.uniform(30, 180))  # centibels of resonance
+                    if rng.random() < 0.4:  # a per-note filter sweep: opens at the attack, falls over ~0.1-1 s
+                        o['mod_env_to_fc'] = float(rng.uniform(1200, 4800))
+                        o['mod_env_decay'] = float(rng.uniform(8000, 11500))
+                        o['mod_env_sustain'] = float(rng.uniform(300, 900))  # 0.1% units below full
+                if rng.random() < 0.25:
+                    o['vol_env_attack'] = float(rng.uniform(3000, 8000))
+                if rng.random() < 0.4:
+                    o['vol_env_decay'] = float(rng.uniform(-2400, 1200))
+                if rng.random() < 0.4:
+                    o['vol_env_release'] = float(rng.uniform(-2400, 1800))
+                if rng.random() < 0.2:
+                    o['vib_lfo_to_pitch'] = float(rng.uniform(8, 35))
+                if rng.random() < 0.3:
+                    o['fine_tune'] = float(rng.uniform(-20, 20))
+            if o:
+                self.offsets[ch] = o
+
+    def messages(self, ch):
+        """the controller messages that set channel ch's offsets: NRPN 120/<generator>, data entry LSB then MSB
+        (the MSB applies it), and finally RPN null so that a later data entry in the song cannot reach a
+        generator"""
+        out = []
+        for name, value in self.offsets.get(ch, {}).items():
+            gen, scale = GEN[name]
+            data = int(np.clip(round(8192 + value / scale), 0, 16383))
+            st = 0xB0 | ch
+            out += [bytes([st, 99, 120]), bytes([st, 98, gen]), bytes([st, 38, data & 0x7F]), bytes([st, 6, data >> 7])]
+        if out:
+            out += [bytes([0xB0 | ch, 101, 127]), bytes([0xB0 | ch, 100, 127])]
+        return out
+
+    def apply(self, midi):
+        """a copy of midi with the offsets set at tick 0, in a track of their own after the others (so after the
+        song's own tick-0 set-up), and again after every reset-all-controllers (CC 121), which clears them"""
+        tracks = []
+        for tr in midi.tracks:
+            ev = []
+            for t, b in tr:
+                ev.append((t, b))
+                if b[0] & 0xF0 == 0xB0 and b[0] < 0xF0 and b[1] == 121:
+                    ev += [(t, m) for m in self.messages(b[0] & 0x0F)]
+            tracks.append(ev)
+        tracks.append([(0, m) for ch in sorted(self.offsets) for m in self.messages(ch)])
+        return M.Midi(midi.division, tracks)
 
 
 def tone(x, rng, sr):
