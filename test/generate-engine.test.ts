@@ -10,8 +10,10 @@ import { Prng } from '../src/engines/dsp/prng.js';
 import { styleFromPrompt } from '../src/engines/dsp/style.js';
 import { makeKey } from '../src/engines/dsp/theory.js';
 import type { TargetSpec } from '../src/engines/engine.js';
+import { encoderArgs } from '../src/engines/extract.js';
 import { generateEngine } from '../src/engines/generate.js';
 import { isHookwaveError } from '../src/errors.js';
+import { analyseAudio } from '../src/media/ffmpeg.js';
 import { childFfmpegs, engineContext, type EngineContextOptions } from './helpers/engine-context.js';
 import { decodeF32 } from './helpers/media.js';
 import { until } from './helpers/until.js';
@@ -131,6 +133,22 @@ describe('generate: reproducibility', () => {
     const replay = await generate({ prompt: 'rock', duration: 3, seed }, { format: 'wav' }, { taskId: 'task_c' });
     expect(replay.bytes.equals(a.bytes)).toBe(true);
   });
+});
+
+describe('generate: what is measured is what was written', () => {
+  for (const target of [{ format: 'wav' }, { format: 'wav', channels: 1 }, { format: 'flac' }] as TargetSpec[]) {
+    it(`${JSON.stringify(target)}: the loudness and peaks reported are those of the file`, async () => {
+      // A wav is measured by its own encoder as it is written; a flac is decoded again afterwards. Either way the
+      // numbers must be what a decode of the finished file finds.
+      expect(encoderArgs(target, { channels: 2, sampleRate: 44100 }, { setLayout: true }).analysableInline).toBe(target.format === 'wav');
+      const { output } = await generate({ prompt: 'rock, drums, bass, guitar', duration: 4, seed: 7 }, target);
+      expect(output.loudness!.integrated_lufs).toBeLessThan(-5);
+      expect(output.peaks!.some((p) => p > 0.05)).toBe(true);
+      const decoded = await analyseAudio(output.path);
+      expect(output.loudness).toEqual(decoded.loudness);
+      expect(output.peaks).toEqual(decoded.peaks);
+    });
+  }
 });
 
 describe('generate: tempo, metre, key and length', () => {

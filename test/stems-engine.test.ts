@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TargetSpec } from '../src/engines/engine.js';
 import { stemsEngine } from '../src/engines/stems.js';
+import { analyseAudio } from '../src/media/ffmpeg.js';
 import { childFfmpegs, engineContext, engineTempDir, failure, type EngineContextOptions } from './helpers/engine-context.js';
 import { decodeF32, makeGarbage, makeStemMix, makeTone, readWav, sdr, type StemMix } from './helpers/media.js';
 import { until } from './helpers/until.js';
@@ -30,6 +31,10 @@ async function allStems(input: string): Promise<Record<string, { samples: Float3
     const result = await stemsEngine.run(context(input, { stem, format: 'wav' }));
     const o = result.outputs[0]!;
     expect(o).toMatchObject({ name: stem, format: 'wav', sample_rate: 44100 });
+    // Measured by its encoder while written: the numbers a decode of the finished file finds.
+    const decoded = await analyseAudio(o.path);
+    expect(o.loudness).toEqual(decoded.loudness);
+    expect(o.peaks).toEqual(decoded.peaks);
     out[stem] = { samples: readWav(o.path).samples, info: result.info, channels: o.channels, duration: o.duration };
   }
   return out;

@@ -8,6 +8,7 @@ import { HookwaveError } from '../errors.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
 import { describeOutput, inlineAnalysisArgs, runAnalysed, runFfmpeg, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
 import { probeInput } from './input-probe.js';
+import { runMeasuredPcmPipeline, runPcmPipeline, type PcmIo } from './dsp/pcm-pipe.js';
 import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { encodeNormalised, loudnessSchema, loudnessTargetOf } from './loudness-target.js';
 
@@ -289,6 +290,23 @@ export function encodeToFile(o: {
   return withinByteCap(o.tempPath, o.limits, async () => {
     if (o.plan.analysableInline) return runAnalysed([...encode, ...inlineAnalysisArgs(o.plan.filters, select)], options);
     await runFfmpeg(encode, options);
+    return undefined;
+  });
+}
+
+/**
+ * encodeToFile for audio made in-process: `body` writes it to the encoder through runPcmPipeline's io (reading
+ * the decoder's, if `decoderArgs`). The same wavs are measured in the encoding process. `outputArgs` go after
+ * the plan's (e.g. bit-exact flags).
+ */
+export function encodePcmToFile(
+  o: { decoderArgs: string[] | null; plan: EncoderPlan; outputArgs?: string[]; tempPath: string; limits: OutputLimits; signal: AbortSignal },
+  body: (io: PcmIo) => Promise<void>,
+): Promise<AudioAnalysis | undefined> {
+  const pipe = { decoderArgs: o.decoderArgs, encoderArgs: [...o.plan.args, ...(o.outputArgs ?? []), ...byteCapArgs(o.limits), '-y', o.tempPath], signal: o.signal };
+  return withinByteCap(o.tempPath, o.limits, async () => {
+    if (o.plan.analysableInline) return runMeasuredPcmPipeline({ ...pipe, filters: o.plan.filters }, body);
+    await runPcmPipeline(pipe, body);
     return undefined;
   });
 }

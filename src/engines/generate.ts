@@ -16,9 +16,9 @@ import { SongRenderer } from './dsp/renderer.js';
 import { styleFromPrompt } from './dsp/style.js';
 import { makeKey, parseKeyscale, type Key } from './dsp/theory.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { checkTarget as checkOutputTarget, encoderArgs, extractTargetSchema } from './extract.js';
+import { checkTarget as checkOutputTarget, encodePcmToFile, encoderArgs, extractTargetSchema } from './extract.js';
 import { describeOutput, type AudioAnalysis } from '../media/ffmpeg.js';
-import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap } from './output-limits.js';
+import { DEFAULT_OUTPUT_LIMITS, outputTooLong } from './output-limits.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
 import { minEncodedBytes } from './extract.js';
 
@@ -135,8 +135,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
         progress: (f) => ctx.progress(renderShare + (1 - renderShare) * f),
       }));
     } else {
-      const encoder = [...plan.args, ...deterministic, ...byteCapArgs(limits), '-y', tempPath];
-      await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs: null, encoderArgs: encoder, signal: ctx.signal }, render));
+      analysis = await encodePcmToFile({ decoderArgs: null, plan, outputArgs: deterministic, tempPath, limits, signal: ctx.signal }, render);
     }
     await rename(tempPath, finalPath);
   } finally {

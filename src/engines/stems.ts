@@ -31,10 +31,10 @@ import { RawPcmWriter } from './dsp/raw-pcm-writer.js';
 import { separateOnce } from './stems-model/separate-once.js';
 import { stemsSession, type StemsSession } from './stems-model/session.js';
 import type { Engine, EngineResult, EngineRunContext, TargetSpec } from './engine.js';
-import { checkTarget as checkOutputTarget, encodeToFile, encoderArgs, extractTargetSchema } from './extract.js';
+import { checkTarget as checkOutputTarget, encodePcmToFile, encodeToFile, encoderArgs, extractTargetSchema } from './extract.js';
 import { describeOutput, untrustedInput, type AudioAnalysis } from '../media/ffmpeg.js';
 import { probeInput } from './input-probe.js';
-import { byteCapArgs, DEFAULT_OUTPUT_LIMITS, outputTooLong, withinByteCap, type OutputEstimate, type OutputLimits } from './output-limits.js';
+import { DEFAULT_OUTPUT_LIMITS, outputTooLong, type OutputEstimate, type OutputLimits } from './output-limits.js';
 import { minEncodedBytes } from './extract.js';
 import { encodeNormalised, loudnessTargetOf, pcmIntermediateArgs, pcmIntermediateInput } from './loudness-target.js';
 
@@ -194,8 +194,7 @@ async function run(ctx: EngineRunContext): Promise<EngineResult> {
       return encodeRaw(rawPath, separateShare);
     }
     // Without normalising, the stem streams straight into the encoder.
-    await withinByteCap(tempPath, limits, () => runPcmPipeline({ decoderArgs, encoderArgs: [...plan.args, ...byteCapArgs(limits), '-y', tempPath], signal: ctx.signal }, separate));
-    return undefined;
+    return encodePcmToFile({ decoderArgs, plan, tempPath, limits, signal: ctx.signal }, separate);
   }, { method, stereo_cues: !mono });
 }
 

@@ -7,7 +7,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { endianness } from 'node:os';
 import { HookwaveError } from '../../errors.js';
-import { ffmpegFailure, ffmpegPath, STDERR_TAIL_CHARS } from '../../media/ffmpeg.js';
+import { ffmpegFailure, ffmpegPath, inlineAnalysisArgs, STDERR_TAIL_CHARS, type AudioAnalysis } from '../../media/ffmpeg.js';
+import { parseEbur128Summary } from '../../media/loudness.js';
+import { PeakMeter } from '../../media/peaks.js';
 
 /** Every in-process DSP stage works on interleaved stereo float32 at this rate. */
 export const PCM_RATE = 44100;
@@ -29,12 +31,23 @@ class FfmpegProcess {
   /** Set when we killed it, so its death is not mistaken for the cause of a failure. */
   private killedByUs = false;
 
+  /**
+   * `meter`: the process also writes 16-bit stereo PCM to pipe:3 for it, and logs at info level, where the
+   * measuring filters print what they found when they close (see `log`).
+   */
   constructor(
     readonly role: 'decoder' | 'encoder',
     args: string[],
+    meter?: PeakMeter,
   ) {
-    const stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe'] = role === 'decoder' ? ['ignore', 'pipe', 'pipe'] : ['pipe', 'ignore', 'pipe'];
-    this.child = spawn(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', 'error', ...args], { stdio });
+    const stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe', 'pipe' | 'ignore'] = [
+      role === 'decoder' ? 'ignore' : 'pipe',
+      role === 'decoder' ? 'pipe' : 'ignore',
+      'pipe',
+      meter ? 'pipe' : 'ignore',
+    ];
+    this.child = spawn(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', meter ? 'info' : 'error', ...args], { stdio });
+    if (meter) (this.child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => meter.write(chunk));
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
@@ -64,6 +77,11 @@ class FfmpegProcess {
     return this.killedByUs && this.code === null;
   }
 
+  /** The end of its log (the last STDERR_TAIL_CHARS characters). */
+  log(): string {
+    return this.stderrTail;
+  }
+
   /** After `closed`: why it failed, or null when it exited cleanly (or because we killed it). */
   failure(): HookwaveError | null {
     if (this.spawnError) return new HookwaveError('ENGINE_FAILED', `could not start ffmpeg: ${this.spawnError.message}`);
@@ -86,6 +104,16 @@ export interface PcmPipelineOptions {
   signal: AbortSignal;
 }
 
+export interface MeasuredPcmPipelineOptions extends PcmPipelineOptions {
+  encoderArgs: string[];
+  /**
+   * The filter chain the encoder's args run (EncoderPlan.filters) when it writes a wav sample for sample
+   * (EncoderPlan.analysableInline): the encoder then also measures what it writes, as inlineAnalysisArgs
+   * says, and no second ffmpeg has to decode the file for describeOutput.
+   */
+  filters: readonly string[];
+}
+
 export interface PcmIo {
   /** Decoded bytes in arbitrary chunk sizes (see `pcmFrames`), or null without a decoder. */
   input: AsyncIterable<Buffer> | null;
@@ -105,10 +133,22 @@ function canceled(): HookwaveError {
 
 /** Runs `body` between a decoder and an encoder; settles only after both processes are gone. */
 export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>): Promise<T> {
+  return (await pipeline(options, body, null)).result;
+}
+
+/** runPcmPipeline, and the loudness and peaks of what the encoder wrote, measured in the encoding process. */
+export async function runMeasuredPcmPipeline(options: MeasuredPcmPipelineOptions, body: (io: PcmIo) => Promise<void>): Promise<AudioAnalysis> {
+  const meter = new PeakMeter(2);
+  const { encoderLog } = await pipeline({ ...options, encoderArgs: [...options.encoderArgs, ...inlineAnalysisArgs(options.filters)] }, body, meter);
+  return { loudness: parseEbur128Summary(encoderLog), peaks: meter.finish() };
+}
+
+/** `meter`: the encoder measures what it writes (its last output is an analysis); `encoderLog` has what it found. */
+async function pipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>, meter: PeakMeter | null): Promise<{ result: T; encoderLog: string }> {
   const { signal } = options;
   if (signal.aborted) throw canceled();
   const stop = new AbortController();
-  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs]) : null;
+  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs], meter ?? undefined) : null;
   const decoder = options.decoderArgs ? new FfmpegProcess('decoder', [...options.decoderArgs, ...RAW, 'pipe:1']) : null;
   const procs = [decoder, encoder].filter((p): p is FfmpegProcess => p !== null);
 
@@ -162,7 +202,7 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
   if (failure) throw failure;
   if (bodyError) throw bodyError;
   if (procs.some((p) => p.diedByOurHand())) throw new HookwaveError('ENGINE_FAILED', 'ffmpeg stopped unexpectedly');
-  return result as T;
+  return { result: result as T, encoderLog: encoder?.log() ?? '' };
 }
 
 /**
