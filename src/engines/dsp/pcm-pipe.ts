@@ -133,7 +133,7 @@ function canceled(): HookwaveError {
 
 /** Runs `body` between a decoder and an encoder; settles only after both processes are gone. */
 export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>): Promise<T> {
-  return (await pipeline(options, body, null)).result;
+  return (await pipeline(options, body)).result;
 }
 
 /** runPcmPipeline, and the loudness and peaks of what the encoder wrote, measured in the encoding process. */
@@ -144,11 +144,11 @@ export async function runMeasuredPcmPipeline(options: MeasuredPcmPipelineOptions
 }
 
 /** `meter`: the encoder measures what it writes (its last output is an analysis); `encoderLog` has what it found. */
-async function pipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>, meter: PeakMeter | null): Promise<{ result: T; encoderLog: string }> {
+async function pipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>, meter?: PeakMeter): Promise<{ result: T; encoderLog: string }> {
   const { signal } = options;
   if (signal.aborted) throw canceled();
   const stop = new AbortController();
-  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs], meter ?? undefined) : null;
+  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs], meter) : null;
   const decoder = options.decoderArgs ? new FfmpegProcess('decoder', [...options.decoderArgs, ...RAW, 'pipe:1']) : null;
   const procs = [decoder, encoder].filter((p): p is FfmpegProcess => p !== null);
 
