@@ -372,9 +372,23 @@ export function inlineAnalysisArgs(filters: readonly string[], select: readonly 
 
 /** Runs ffmpeg whose last output is an analysis (analyseAudio's, or inlineAnalysisArgs' beside an encode). */
 export async function runAnalysed(args: string[], options: Omit<RunFfmpegOptions, 'report' | 'onPcm'> = {}): Promise<AudioAnalysis> {
-  const meter = new PeakMeter(2);
-  const log = await runFfmpeg(args, { ...options, report: true, onPcm: (chunk) => meter.write(chunk) });
-  return { loudness: parseEbur128Summary(log), peaks: meter.finish() };
+  const analysis = new AnalysisReader();
+  const log = await runFfmpeg(args, { ...options, report: true, onPcm: analysis.onPcm });
+  return analysis.finish(log);
+}
+
+/**
+ * The node side of an analysis output (analyseAudio's, or inlineAnalysisArgs' beside an encode): takes the
+ * 16-bit stereo PCM ffmpeg sends to pipe:3 for the peaks, and reads the loudness from its log at the end.
+ */
+export class AnalysisReader {
+  private readonly meter = new PeakMeter(2);
+  readonly onPcm = (chunk: Buffer): void => this.meter.write(chunk);
+
+  /** `log`: the analysing process's log at info level, through its end (the ebur128 summary). */
+  finish(log: string): AudioAnalysis {
+    return { loudness: parseEbur128Summary(log), peaks: this.meter.finish() };
+  }
 }
 
 async function probedFacts(path: string): Promise<Record<keyof HeaderFacts, number | null>> {

@@ -296,6 +296,8 @@ def main():
     ap.add_argument('--val-every', type=int, default=300)
     ap.add_argument('--val-seconds', type=float, default=12.0, help='first N seconds of each validation song')
     ap.add_argument('--ckpt-minutes', type=float, default=5.0)
+    ap.add_argument('--keep-evals', action='store_true',
+                    help='also keep each validated (EMA) model as eval_step<N>.pt, for weight averages along the run')
     ap.add_argument('--max-steps', type=int, default=10 ** 9)
     ap.add_argument('--seed', type=int, default=1)
     ap.add_argument('--rescan-every', type=int, default=50, help='steps between re-scans of the song folder (songs rendered meanwhile join in)')
@@ -430,6 +432,8 @@ def main():
                                                                   ' '.join('%s=%.2f' % kv for kv in v.items()), mean,
                                                                   time.time() - tv))
             save_eval_model(os.path.join(args.run, 'eval_last.pt'), {'val': v})
+            if args.keep_evals:
+                save_eval_model(os.path.join(args.run, 'eval_step%d.pt' % step), {'val': v})
             if mean > best:
                 best = mean
                 save_eval_model(os.path.join(args.run, 'best.pt'), {'val': v})

@@ -7,9 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { endianness } from 'node:os';
 import { HookwaveError } from '../../errors.js';
-import { ffmpegFailure, ffmpegPath, inlineAnalysisArgs, STDERR_TAIL_CHARS, type AudioAnalysis } from '../../media/ffmpeg.js';
-import { parseEbur128Summary } from '../../media/loudness.js';
-import { PeakMeter } from '../../media/peaks.js';
+import { AnalysisReader, ffmpegFailure, ffmpegPath, inlineAnalysisArgs, STDERR_TAIL_CHARS, type AudioAnalysis } from '../../media/ffmpeg.js';
 
 /** Every in-process DSP stage works on interleaved stereo float32 at this rate. */
 export const PCM_RATE = 44100;
@@ -32,22 +30,22 @@ class FfmpegProcess {
   private killedByUs = false;
 
   /**
-   * `meter`: the process also writes 16-bit stereo PCM to pipe:3 for it, and logs at info level, where the
+   * `analysis`: the process also writes 16-bit stereo PCM to pipe:3 for it, and logs at info level, where the
    * measuring filters print what they found when they close (see `log`).
    */
   constructor(
     readonly role: 'decoder' | 'encoder',
     args: string[],
-    meter?: PeakMeter,
+    analysis?: AnalysisReader,
   ) {
     const stdio: ['pipe' | 'ignore', 'pipe' | 'ignore', 'pipe', 'pipe' | 'ignore'] = [
       role === 'decoder' ? 'ignore' : 'pipe',
       role === 'decoder' ? 'pipe' : 'ignore',
       'pipe',
-      meter ? 'pipe' : 'ignore',
+      analysis ? 'pipe' : 'ignore',
     ];
-    this.child = spawn(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', meter ? 'info' : 'error', ...args], { stdio });
-    if (meter) (this.child.stdio[3] as NodeJS.ReadableStream).on('data', (chunk: Buffer) => meter.write(chunk));
+    this.child = spawn(ffmpegPath(), ['-nostdin', '-hide_banner', '-loglevel', analysis ? 'info' : 'error', ...args], { stdio });
+    if (analysis) (this.child.stdio[3] as NodeJS.ReadableStream).on('data', analysis.onPcm);
     this.child.stderr!.setEncoding('utf8');
     this.child.stderr!.on('data', (chunk: string) => {
       this.stderrTail = (this.stderrTail + chunk).slice(-STDERR_TAIL_CHARS);
@@ -138,17 +136,17 @@ export async function runPcmPipeline<T>(options: PcmPipelineOptions, body: (io: 
 
 /** runPcmPipeline, and the loudness and peaks of what the encoder wrote, measured in the encoding process. */
 export async function runMeasuredPcmPipeline(options: MeasuredPcmPipelineOptions, body: (io: PcmIo) => Promise<void>): Promise<AudioAnalysis> {
-  const meter = new PeakMeter(2);
-  const { encoderLog } = await pipeline({ ...options, encoderArgs: [...options.encoderArgs, ...inlineAnalysisArgs(options.filters)] }, body, meter);
-  return { loudness: parseEbur128Summary(encoderLog), peaks: meter.finish() };
+  const analysis = new AnalysisReader();
+  const { encoderLog } = await pipeline({ ...options, encoderArgs: [...options.encoderArgs, ...inlineAnalysisArgs(options.filters)] }, body, analysis);
+  return analysis.finish(encoderLog);
 }
 
-/** `meter`: the encoder measures what it writes (its last output is an analysis); `encoderLog` has what it found. */
-async function pipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>, meter?: PeakMeter): Promise<{ result: T; encoderLog: string }> {
+/** `analysis`: the encoder measures what it writes (its last output is an analysis); `encoderLog` has what it found. */
+async function pipeline<T>(options: PcmPipelineOptions, body: (io: PcmIo) => Promise<T>, analysis?: AnalysisReader): Promise<{ result: T; encoderLog: string }> {
   const { signal } = options;
   if (signal.aborted) throw canceled();
   const stop = new AbortController();
-  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs], meter) : null;
+  const encoder = options.encoderArgs ? new FfmpegProcess('encoder', [...RAW, '-i', 'pipe:0', ...options.encoderArgs], analysis) : null;
   const decoder = options.decoderArgs ? new FfmpegProcess('decoder', [...options.decoderArgs, ...RAW, 'pipe:1']) : null;
   const procs = [decoder, encoder].filter((p): p is FfmpegProcess => p !== null);
 
