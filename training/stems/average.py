@@ -1,6 +1,6 @@
 """Average the weights of checkpoints of one architecture (a "model soup", WiSE-FT-style interpolation).
 
-  /usr/bin/python3 training/stems/average.py --out /work/data/stems/runs/soup.pt A.pt B.pt [C.pt ...] [--weights 0.5 0.25 0.25]
+  /usr/bin/python3 training/stems/average.py --out /work/data/stems/runs/soup.pt A.pt B.pt [C.pt ...] [--weights 0.5,0.25,0.25]
 
 Every floating-point tensor of 'model' (parameters, batch-norm running means and variances) becomes the weighted
 mean of the inputs' (equal weights unless --weights); integer tensors (num_batches_tracked) are taken from the
@@ -18,7 +18,9 @@ import torch
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
-    ap.add_argument('--weights', type=float, nargs='*', default=None, help='one per checkpoint, normalised to sum 1')
+    # Comma-separated: a list option would swallow the checkpoints that follow it.
+    ap.add_argument('--weights', type=lambda v: [float(w) for w in v.split(',')], default=None,
+                    help='one per checkpoint, comma-separated (5,1,1), normalised to sum 1')
     ap.add_argument('ckpts', nargs='+')
     args = ap.parse_args()
     weights = args.weights or [1.0] * len(args.ckpts)
