@@ -24,7 +24,7 @@ export type SampleRate = (typeof SAMPLE_RATES)[number];
 export const STEMS = ['vocals', 'instrumental', 'drums', 'bass', 'other'] as const;
 export type Stem = (typeof STEMS)[number];
 
-/** How stems separates: `model`, the learned separator (the default; better drums, bass and vocals), or `fast`, median-filter DSP, several times cheaper. */
+/** How stems separates: `model`, the learned separator (the default; better on every stem), or `fast`, median-filter DSP, several times cheaper, for previews. */
 export const STEM_METHODS = ['model', 'fast'] as const;
 export type StemMethod = (typeof STEM_METHODS)[number];
 
