@@ -199,14 +199,15 @@ def batch_tensors(y, eq=None):
             torch.from_numpy(np.ascontiguousarray(Bx)), torch.from_numpy(Cs.astype(np.float32)))
 
 
-def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0):
+def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0, stem_weights=None):
     """masks, Bx [B,T,S,C,R], A [B,T,1,C,R], Cs [B,S]. err_j = sum over the batch of (m_j|X| - |S_j|)^2 at full
     bin resolution (exact, from the band sums). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
     'logratio': 10 log10((err_j + eps) / (Cs_j + eps)), eps = floor * sum|X|^2, i.e. minus a batch-level
     magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike).
     item_weight w: (1 - w) x that + w x the same ratio taken per excerpt and averaged over the batch. The
     batch-level ratio is dominated by the excerpts where a stem is loud, so a stem that sits 15 dB under the
-    band (a quiet kit) hardly counts; per excerpt, every excerpt's stem counts alike."""
+    band (a quiet kit) hardly counts; per excerpt, every excerpt's stem counts alike.
+    stem_weights [S] (mean 1): the stems' shares of the loss; the log-ratio makes them exchange rates in dB."""
     def ratio(err, cs, eps):
         return err / (cs + eps) if kind == 'ratio' else 10 * torch.log10((err + eps) / (cs + eps))
 
@@ -219,7 +220,8 @@ def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0):
         # and 0/0 poisoned the weights (v9's first run, step ~1950). A floor of the batch's eps / 1e4 keeps it finite.
         eps_i = floor * A.sum(dim=(1, 2, 3, 4))[:, None] + 1e-4 * eps  # [B, 1]
         per = (1 - item_weight) * per + item_weight * ratio(err_i, Cs, eps_i).mean(0)
-    return per.mean(), per.detach()
+    loss = per.mean() if stem_weights is None else (per * stem_weights).mean()
+    return loss, per.detach()
 
 
 def sdr(ref, est):
@@ -281,6 +283,9 @@ def main():
     ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help="--sched step: halve the learning rate at these steps")
     ap.add_argument('--loss', choices=['logratio', 'ratio'], default='logratio')
     ap.add_argument('--item-weight', type=float, default=0.0, help='weight of the per-excerpt loss (see loss_btscr; 0: batch-level only, as v1-v8)')
+    ap.add_argument('--stem-weights', default=None,
+                    help='drums,bass,other,vocals: weights of the stems in the loss and in the validation score that '
+                         'picks best.pt (scaled to mean 1; default: all 1, as v1-v12)')
     ap.add_argument('--floor', type=float, default=3e-3, help='loss floor, as a fraction of the batch mix energy')
     ap.add_argument('--ema', type=float, default=0.997, help='decay of the weight average that is validated and saved in best.pt (0: off)')
     ap.add_argument('--eq', type=float, default=0.0, help='probability of a random EQ curve per stem of an excerpt (random_eq)')
@@ -303,6 +308,19 @@ def main():
     ap.add_argument('--rescan-every', type=int, default=50, help='steps between re-scans of the song folder (songs rendered meanwhile join in)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    stem_w = None
+    if args.stem_weights:
+        w = np.array([float(x) for x in args.stem_weights.split(',')])
+        if len(w) != len(STEMS) or (w < 0).any() or w.sum() <= 0:
+            raise SystemExit('--stem-weights needs %d non-negative numbers (%s), e.g. 1.5,2,1,0.5' % (len(STEMS), ','.join(STEMS)))
+        stem_w = torch.tensor(w * len(w) / w.sum(), dtype=torch.float32)
+
+    def score(v):
+        """the validation score best.pt is chosen by: mean SDR over the stems, weighted as the loss is"""
+        if stem_w is None:
+            return float(np.nanmean(list(v.values())))
+        return float(sum(stem_w[i].item() * v[s] for i, s in enumerate(STEMS)) / stem_w.sum().item())
+
     os.makedirs(args.run, exist_ok=True)
     songs = Songs(os.path.join(args.data, 'train'))
     val_dirs = sorted(d for d in glob.glob(os.path.join(args.data, 'val', 'song*')) if os.path.exists(os.path.join(d, 'meta.json')))
@@ -340,7 +358,7 @@ def main():
         if val_dirs:  # the starting point's score: best.pt is then only replaced by something better than it
             tv = time.time()
             v = validate(model, val_dirs, max_sec=args.val_seconds)
-            best = float(np.nanmean(list(v.values())))
+            best = score(v)
             log(args.run, 'VAL (init) step 0 %s mean=%.2f (%.0fs)' % (' '.join('%s=%.2f' % kv for kv in v.items()),
                                                                       best, time.time() - tv))
             torch.save({'model': model.state_dict(), 'step': 0, 'best': best, 'args': vars(args),
@@ -398,7 +416,7 @@ def main():
         y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet, absent=args.absent)
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
-        loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight)
+        loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight, stem_w)
         if not torch.isfinite(loss):  # never let one bad batch into the weights, the EMA or last.pt
             log(args.run, 'step %d: loss %s, batch skipped' % (step, loss.item()))
             continue
@@ -427,10 +445,11 @@ def main():
         if step % args.val_every == 0 and val_dirs:
             tv = time.time()
             v = validate(ema if ema is not None else model, val_dirs, max_sec=args.val_seconds)
-            mean = float(np.nanmean(list(v.values())))
-            log(args.run, 'VAL%s step %d %s mean=%.2f (%.0fs)' % (' (ema)' if ema is not None else '', step,
-                                                                  ' '.join('%s=%.2f' % kv for kv in v.items()), mean,
-                                                                  time.time() - tv))
+            mean = score(v)
+            log(args.run, 'VAL%s step %d %s %s=%.2f (%.0fs)' % (' (ema)' if ema is not None else '', step,
+                                                                 ' '.join('%s=%.2f' % kv for kv in v.items()),
+                                                                 'mean' if stem_w is None else 'weighted', mean,
+                                                                 time.time() - tv))
             save_eval_model(os.path.join(args.run, 'eval_last.pt'), {'val': v})
             if args.keep_evals:
                 save_eval_model(os.path.join(args.run, 'eval_step%d.pt' % step), {'val': v})
