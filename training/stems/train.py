@@ -359,8 +359,9 @@ def main():
             tv = time.time()
             v = validate(model, val_dirs, max_sec=args.val_seconds)
             best = score(v)
-            log(args.run, 'VAL (init) step 0 %s mean=%.2f (%.0fs)' % (' '.join('%s=%.2f' % kv for kv in v.items()),
-                                                                      best, time.time() - tv))
+            log(args.run, 'VAL (init) step 0 %s %s=%.2f (%.0fs)' % (
+                ' '.join('%s=%.2f' % kv for kv in v.items()), 'mean' if stem_w is None else 'weighted', best,
+                time.time() - tv))
             torch.save({'model': model.state_dict(), 'step': 0, 'best': best, 'args': vars(args),
                         **arch, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
     else:
