@@ -453,12 +453,13 @@ def main():
     ap.add_argument('--split', default='train', choices=['train', 'val', 'heldout'])
     ap.add_argument('--out', required=True)
     ap.add_argument('--start', type=int, default=0)
-    ap.add_argument('--count', type=int, default=100)
+    ap.add_argument('--count', type=int, default=100,
+                    help='length of the index range: with --step 2, --count 280 renders 140 songs')
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
     ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
-                         'kick on a low tom in 30%% of songs')
+                         'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
