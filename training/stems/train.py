@@ -283,7 +283,7 @@ def main():
     ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help="--sched step: halve the learning rate at these steps")
     ap.add_argument('--loss', choices=['logratio', 'ratio'], default='logratio')
     ap.add_argument('--item-weight', type=float, default=0.0, help='weight of the per-excerpt loss (see loss_btscr; 0: batch-level only, as v1-v8)')
-    ap.add_argument('--stem-weights', default=None,
+    ap.add_argument('--stem-weights', type=lambda v: [float(x) for x in v.split(',')], default=None,
                     help='drums,bass,other,vocals: weights of the stems in the loss and in the validation score that '
                          'picks best.pt (scaled to mean 1; default: all 1, as v1-v12)')
     ap.add_argument('--floor', type=float, default=3e-3, help='loss floor, as a fraction of the batch mix energy')
@@ -308,18 +308,16 @@ def main():
     ap.add_argument('--rescan-every', type=int, default=50, help='steps between re-scans of the song folder (songs rendered meanwhile join in)')
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    stem_w = None
-    if args.stem_weights:
-        w = np.array([float(x) for x in args.stem_weights.split(',')])
-        if len(w) != len(STEMS) or (w < 0).any() or w.sum() <= 0:
-            raise SystemExit('--stem-weights needs %d non-negative numbers (%s), e.g. 1.5,2,1,0.5' % (len(STEMS), ','.join(STEMS)))
-        stem_w = torch.tensor(w * len(w) / w.sum(), dtype=torch.float32)
+    w = None if args.stem_weights is None else np.array(args.stem_weights)
+    if w is not None and (len(w) != len(STEMS) or (w < 0).any() or w.sum() <= 0):
+        raise SystemExit('--stem-weights needs %d non-negative numbers (%s), e.g. 1.5,2,1,0.5' % (len(STEMS), ','.join(STEMS)))
+    stem_w = None if w is None else torch.tensor(w * len(w) / w.sum(), dtype=torch.float32)
+    score_name = 'mean' if w is None else 'weighted'
 
     def score(v):
         """the validation score best.pt is chosen by: mean SDR over the stems, weighted as the loss is"""
-        if stem_w is None:
-            return float(np.nanmean(list(v.values())))
-        return float(sum(stem_w[i].item() * v[s] for i, s in enumerate(STEMS)) / stem_w.sum().item())
+        sdrs = [v[s] for s in STEMS]
+        return float(np.nanmean(sdrs) if w is None else np.average(sdrs, weights=w))
 
     os.makedirs(args.run, exist_ok=True)
     songs = Songs(os.path.join(args.data, 'train'))
@@ -360,8 +358,7 @@ def main():
             v = validate(model, val_dirs, max_sec=args.val_seconds)
             best = score(v)
             log(args.run, 'VAL (init) step 0 %s %s=%.2f (%.0fs)' % (
-                ' '.join('%s=%.2f' % kv for kv in v.items()), 'mean' if stem_w is None else 'weighted', best,
-                time.time() - tv))
+                ' '.join('%s=%.2f' % kv for kv in v.items()), score_name, best, time.time() - tv))
             torch.save({'model': model.state_dict(), 'step': 0, 'best': best, 'args': vars(args),
                         **arch, 'val': v, 'init': args.init}, os.path.join(args.run, 'best.pt'))
     else:
@@ -449,8 +446,7 @@ def main():
             mean = score(v)
             log(args.run, 'VAL%s step %d %s %s=%.2f (%.0fs)' % (' (ema)' if ema is not None else '', step,
                                                                  ' '.join('%s=%.2f' % kv for kv in v.items()),
-                                                                 'mean' if stem_w is None else 'weighted', mean,
-                                                                 time.time() - tv))
+                                                                 score_name, mean, time.time() - tv))
             save_eval_model(os.path.join(args.run, 'eval_last.pt'), {'val': v})
             if args.keep_evals:
                 save_eval_model(os.path.join(args.run, 'eval_step%d.pt' % step), {'val': v})
