@@ -26,6 +26,7 @@ import numpy as np
 import scipy.io.wavfile as wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bass as BASS  # noqa: E402
 import midi as M  # noqa: E402
 import variety as VAR  # noqa: E402
 import vocals as V  # noqa: E402
@@ -263,7 +264,9 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 # 3: + drum parts re-written and bass/other tones (variety.py; songs otherwise the same as version 2);
 # 4 (opt-in, not in a shipped model): + the kick played on a low tom in 30% of songs (variety.KickToTom);
 # 5 (opt-in, not in a shipped model): + instruments re-voiced by SoundFont generator offsets (variety.Timbre) and a
-# stem's soundfont drawn on its own in 30% of stems
+# stem's soundfont drawn on its own in 30% of stems;
+# 6 (opt-in): version 3 + new bass material (bass.py: our own bass lines, synthesised basses, non-bass presets
+# playing the bass part). Not 4 or 5: the v10 and v11 runs lost held-out bass with them.
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
@@ -356,10 +359,28 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                                  'scale': round(drum_edit.scale, 3)}
         # version 4's draw has a generator of its own too, so the rest of the song is version 3's
         rng4 = np.random.default_rng([song_seed(split, i), 4])
-        if data_version >= 4 and not heldout and rng4.random() < 0.3:
+        if data_version in (4, 5) and not heldout and rng4.random() < 0.3:
             drum_edit = VAR.KickToTom(rng4, inner=drum_edit)
             meta['kick_to_tom'] = drum_edit.tom
         parts = split_midi(mid, rng, randomize=not heldout, lead=lead, drum_edit=drum_edit)
+        # version 6's draws have a generator of their own too (so the rest of the song is version 3's)
+        rng6 = np.random.default_rng([song_seed(split, i), 6])
+        bass_voice = None
+        if data_version == 6 and not heldout:
+            meta['bass'] = {}
+            if not use_blupi and rng6.random() < 0.35:  # mma songs have a chart to play over
+                pattern, bnotes = BASS.line(rng6, chords, bpb, bars_needed, V.melody_notes)
+                program = int(rng6.choice(sorted(BASS_PROGRAMS)))
+                track = BASS.line_track(bnotes, mid.division, int(round(start_bar * bpb * mid.division)), program, rng6)
+                parts['bass'] = BASS.with_line(parts['bass'], track)
+                meta['bass']['line'] = pattern
+            u = rng6.random()
+            if u < 0.3:
+                bass_voice = 'synth'
+            elif u < 0.55:
+                bass_voice = int(rng6.choice(BASS.LOW_VOICES))
+                parts['bass'] = BASS.revoiced(parts['bass'], bass_voice)
+                meta['bass']['program'] = bass_voice
         gain = float(rng.uniform(0.3, 0.6))
         reverb, chorus = bool(rng.random() < 0.7), bool(rng.random() < 0.5)
         if heldout:
@@ -376,7 +397,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         # version 5's draws have a generator of their own too (so the rest of the song is version 4's)
         rng5 = np.random.default_rng([song_seed(split, i), 5])
         timbre, stem_sf = None, {}
-        if data_version >= 5 and not heldout:
+        if data_version == 5 and not heldout:
             timbre = VAR.Timbre(rng5, range(16))
             meta['timbre'] = {str(ch): {k: round(v, 1) for k, v in o.items()} for ch, o in timbre.offsets.items()}
             # a stem may come from the other training soundfont than the rest of the song
@@ -390,6 +411,10 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 part = timbre.apply(part)
             x = fluidsynth(part, stem_sf.get(s, sf), os.path.join(tmp, s + '.mid'),
                            os.path.join(tmp, s + '.wav'), gain, reverb, chorus)
+            if s == 'bass' and bass_voice == 'synth' and BASS.notes_sec(part):
+                y, params = BASS.synth(rng6, part, x.shape[1], SR)
+                x = y * (np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12))
+                meta['bass']['synth'] = params
             a = int((start_sec - cut_sec) * SR)
             x = x[:, a:a + int(length * SR)]
             x = np.pad(x, ((0, 0), (0, int(length * SR) - x.shape[1])))
@@ -456,10 +481,11 @@ def main():
     ap.add_argument('--count', type=int, default=100,
                     help='length of the index range: with --step 2, --count 280 renders 140 songs')
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
-                         'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre)')
+                         'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre); 6 is 3 with new '
+                         'bass material (bass.py)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
