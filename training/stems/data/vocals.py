@@ -218,7 +218,7 @@ def melody_notes(chords, beats_per_bar, n_bars, lo, hi, rng, density=0.75):
             t += lead_rest
         while t < beats_total - 0.5:
             b = bar + int(t // beats_per_bar)
-            b = min(b, n_bars - 1)
+            b = min(b, n_bars - 1, len(chords) - 1)  # a chart can be shorter than the excerpt (slow tempo, short groove)
             ch = chords[b]
             half = 0 if (t % beats_per_bar) < beats_per_bar / 2 or len(ch) == 1 else 1
             root, ivs = ch[min(half, len(ch) - 1)]
