@@ -53,6 +53,7 @@ def line(rng, chords, bpb, n_bars, melody_notes):
         for p, beats, _ in melody_notes(chords, bpb, n_bars, lo, hi - 2, rng, density=0.95):
             notes.append((p, beats, int(rng.integers(70, 118))))
         return pattern, notes
+    # drawn for pump too, where nothing uses it yet: kept so that the v14 run's songs render as they did
     swing = pattern in ('walking', 'pump') and rng.random() < 0.3
     prev = None
     for bar in range(n_bars):
@@ -114,13 +115,13 @@ def line(rng, chords, bpb, n_bars, melody_notes):
             step = 0.5 if rng.random() < 0.7 else 1.0 / 3
             n = int(round(bpb / step))
             root, ivs = _chord_at(chords, bar, 0, bpb)
-            shape = [0] + [iv for iv in ivs[1:3]] + [12]
+            shape = [0] + list(ivs[1:3]) + [12]
             base = _near(root, lo, hi - 12, None)
             for k in range(n):
                 root_k, ivs_k = _chord_at(chords, bar, k * step, bpb)
                 if root_k != root:
                     root, ivs = root_k, ivs_k
-                    shape = [0] + [iv for iv in ivs[1:3]] + [12]
+                    shape = [0] + list(ivs[1:3]) + [12]
                     base = _near(root, lo, hi - 12, base)
                 notes.append((base + shape[k % len(shape)], step, int(rng.integers(70, 112))))
     return pattern, notes

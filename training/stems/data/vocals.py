@@ -108,7 +108,7 @@ def espeak_chant(notes, bpm, lang, variant, tmp):
         cents = int((p - base) * 100)
         seg_len = max(0.05, len(x) / sr)
         tempo = min(4.0, max(0.25, seg_len / dur))
-        _run(['sox', wp, '-r', str(SR), wp2, 'pitch', str(cents), 'tempo', '%.4f' % tempo], timeout=60)
+        _run(['sox', '-D', wp, '-r', str(SR), wp2, 'pitch', str(cents), 'tempo', '%.4f' % tempo], timeout=60)
         _, y = _read_mono(wp2)
         y = y[:n]
         y = np.pad(y, (0, n - len(y)))
