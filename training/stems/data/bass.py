@@ -17,6 +17,7 @@ import numpy as np
 import scipy.signal as ss
 
 import midi as M
+import vocals as V
 
 # 0-based GM programs that are not basses but can carry a bass line when played low
 LOW_VOICES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 24, 25, 26, 27, 28, 29, 30, 42, 43, 45, 46, 48, 57, 58, 60,
@@ -24,12 +25,6 @@ LOW_VOICES = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 24, 25, 26, 27, 28, 29, 30
 BASS_CH = 13  # the channel of our own line (mma's tracks and the lead use others; the line's part has no other notes)
 PATTERNS = ['walking', 'pump', 'sync', 'long', 'arp', 'melodic']
 SYNTHS = ['subtractive', 'fm', 'sub', 'pluck']
-
-
-def _chord_at(chords, bar, beat, bpb):
-    ch = chords[min(bar, len(chords) - 1)]
-    half = 0 if beat < bpb / 2 or len(ch) == 1 else 1
-    return ch[min(half, len(ch) - 1)]
 
 
 def _near(pc, lo, hi, prev=None):
@@ -42,15 +37,14 @@ def _near(pc, lo, hi, prev=None):
     return min(cand, key=lambda p: abs(p - prev))
 
 
-def line(rng, chords, bpb, n_bars, melody_notes):
-    """[(pitch or None, beats, velocity)] over chords (list per bar of [(root_pc, intervals)]);
-    melody_notes: vocals.melody_notes (for the melodic pattern)"""
+def line(rng, chords, bpb, n_bars):
+    """(pattern, [(pitch or None, beats, velocity)]) over chords (list per bar of [(root_pc, intervals)])"""
     pattern = str(rng.choice(PATTERNS))
     lo = int(rng.integers(28, 41))  # E1 .. E2
     hi = lo + 19
     notes = []
     if pattern == 'melodic':
-        for p, beats, _ in melody_notes(chords, bpb, n_bars, lo, hi - 2, rng, density=0.95):
+        for p, beats, _ in V.melody_notes(chords, bpb, n_bars, lo, hi - 2, rng, density=0.95):
             notes.append((p, beats, int(rng.integers(70, 118))))
         return pattern, notes
     # drawn for pump too, where nothing uses it yet: kept so that the v14 run's songs render as they did
@@ -59,11 +53,11 @@ def line(rng, chords, bpb, n_bars, melody_notes):
     for bar in range(n_bars):
         if pattern == 'walking':
             for beat in range(bpb):
-                root, ivs = _chord_at(chords, bar, beat, bpb)
+                root, ivs = V.chord_at(chords, bar, beat, bpb)
                 if beat == 0:
                     p = _near(root, lo, hi, prev)
                 elif beat == bpb - 1:  # approach the next bar's root from a semitone or a step away
-                    nroot, _ = _chord_at(chords, bar + 1, 0, bpb)
+                    nroot, _ = V.chord_at(chords, bar + 1, 0, bpb)
                     target = _near(nroot, lo, hi, prev)
                     p = int(np.clip(target + int(rng.choice([-2, -1, 1, 2])), lo, hi))
                 else:
@@ -77,7 +71,7 @@ def line(rng, chords, bpb, n_bars, melody_notes):
         elif pattern == 'pump':
             octave = rng.random() < 0.5
             for k in range(bpb * 2):
-                root, ivs = _chord_at(chords, bar, k / 2, bpb)
+                root, ivs = V.chord_at(chords, bar, k / 2, bpb)
                 p = _near(root, lo, hi - 12 if octave else hi, prev if k == 0 else None)
                 if octave and k % 2 == 1:
                     p += 12
@@ -96,7 +90,7 @@ def line(rng, chords, bpb, n_bars, melody_notes):
                 length = 1
                 while k + length < grid and not hits[k + length] and length < 4 and rng.random() < 0.6:
                     length += 1
-                root, ivs = _chord_at(chords, bar, k / 4, bpb)
+                root, ivs = V.chord_at(chords, bar, k / 4, bpb)
                 pc = (root + int(rng.choice([0, 0, 0, 7, 12, 10 if 10 in ivs else 7]))) % 12
                 p = _near(pc, lo, hi, prev)
                 if rng.random() < 0.15:  # an octave pop
@@ -108,17 +102,17 @@ def line(rng, chords, bpb, n_bars, melody_notes):
         elif pattern == 'long':  # a note a bar, or two halves (always two where the bar has two chords)
             halves = 2 if len(chords[min(bar, len(chords) - 1)]) > 1 or rng.random() < 0.4 else 1
             for h in range(halves):
-                root, _ = _chord_at(chords, bar, h * bpb / 2, bpb)
+                root, _ = V.chord_at(chords, bar, h * bpb / 2, bpb)
                 prev = _near(root, lo, hi, prev)
                 notes.append((prev, bpb / halves, int(rng.integers(75, 110))))
         else:  # arp
             step = 0.5 if rng.random() < 0.7 else 1.0 / 3
             n = int(round(bpb / step))
-            root, ivs = _chord_at(chords, bar, 0, bpb)
+            root, ivs = V.chord_at(chords, bar, 0, bpb)
             shape = [0] + list(ivs[1:3]) + [12]
             base = _near(root, lo, hi - 12, None)
             for k in range(n):
-                root_k, ivs_k = _chord_at(chords, bar, k * step, bpb)
+                root_k, ivs_k = V.chord_at(chords, bar, k * step, bpb)
                 if root_k != root:
                     root, ivs = root_k, ivs_k
                     shape = [0] + list(ivs[1:3]) + [12]
@@ -242,7 +236,7 @@ class Synth:
             fk = f * k * np.sqrt(1 + self.inharm * k ** 2)
             keep = fk[:, 0] < 0.45 * sr
             amp = k[keep] ** -self.tilt * np.where(k[keep] % 2 == 0, self.odd, 1.0)
-            rate = (1 + (k[keep] - 1) ** 1.0 * self.damp * f / 200.0) / self.base_decay
+            rate = (1 + (k[keep] - 1) * self.damp * f / 200.0) / self.base_decay
             x = (amp * np.exp(-rate * t) * np.sin(2 * np.pi * fk[keep] * t)).sum(0)
         # amplitude envelope: attack, decay to sustain, release after the note's end
         env = np.minimum(1.0, t / self.attack)
@@ -268,10 +262,10 @@ class Synth:
         return y
 
 
-def synth(rng, part, n, sr):
-    """(the bass part's notes synthesised, [2, n] float32; the voice's parameters for meta.json)"""
+def synth(rng, notes, n, sr):
+    """(notes (notes_sec) synthesised, [2, n] float32; the voice's parameters for meta.json)"""
     voice = Synth(rng, sr)
-    y = voice.render(notes_sec(part), n)
+    y = voice.render(notes, n)
     pan = float(np.clip(rng.normal(0, 0.12), -0.3, 0.3))
     stereo = np.stack([y * np.sqrt(0.5 - pan / 2) * np.sqrt(2), y * np.sqrt(0.5 + pan / 2) * np.sqrt(2)])
     params = {k: (round(v, 5) if isinstance(v, float) else v) for k, v in vars(voice).items() if k != 'sr'}

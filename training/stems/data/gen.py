@@ -369,7 +369,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         if data_version == 6 and not heldout:
             meta['bass'] = {}
             if not use_blupi and rng6.random() < 0.35:  # mma songs have a chart to play over
-                pattern, bnotes = BASS.line(rng6, chords, bpb, bars_needed, V.melody_notes)
+                pattern, bnotes = BASS.line(rng6, chords, bpb, bars_needed)
                 program = int(rng6.choice(sorted(BASS_PROGRAMS)))
                 track = BASS.line_track(bnotes, mid.division, int(round(start_bar * bpb * mid.division)), program, rng6)
                 parts['bass'] = BASS.with_line(parts['bass'], track)
@@ -411,8 +411,9 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 part = timbre.apply(part)
             x = fluidsynth(part, stem_sf.get(s, sf), os.path.join(tmp, s + '.mid'),
                            os.path.join(tmp, s + '.wav'), gain, reverb, chorus)
-            if s == 'bass' and bass_voice == 'synth' and BASS.notes_sec(part):
-                y, params = BASS.synth(rng6, part, x.shape[1], SR)
+            bass_notes = BASS.notes_sec(part) if s == 'bass' and bass_voice == 'synth' else None
+            if bass_notes:
+                y, params = BASS.synth(rng6, bass_notes, x.shape[1], SR)
                 x = y * (np.sqrt(np.mean(x ** 2)) / (np.sqrt(np.mean(y ** 2)) + 1e-12))
                 meta['bass']['synth'] = params
             a = int((start_sec - cut_sec) * SR)

@@ -195,6 +195,14 @@ def sox_process(x, rng, tmp, stereo_reverb=True):
     return y.T
 
 
+def chord_at(chords, bar, beat, beats_per_bar):
+    """(root_pc, intervals) in force at beat (from the bar's start) of bar: a bar holds one chord, or two, one
+    a half bar each; a bar past the chart's end takes its last"""
+    ch = chords[min(bar, len(chords) - 1)]
+    half = 0 if beat < beats_per_bar / 2 or len(ch) == 1 else 1
+    return ch[min(half, len(ch) - 1)]
+
+
 def melody_notes(chords, beats_per_bar, n_bars, lo, hi, rng, density=0.75):
     """A sung/lead line over a chord chart.
     chords: list per bar of list of (root_pc, intervals) (1 or 2 chords per bar).
@@ -217,11 +225,9 @@ def melody_notes(chords, beats_per_bar, n_bars, lo, hi, rng, density=0.75):
             notes.append((None, lead_rest, ''))
             t += lead_rest
         while t < beats_total - 0.5:
-            b = bar + int(t // beats_per_bar)
-            b = min(b, n_bars - 1, len(chords) - 1)  # a chart can be shorter than the excerpt (slow tempo, short groove)
-            ch = chords[b]
-            half = 0 if (t % beats_per_bar) < beats_per_bar / 2 or len(ch) == 1 else 1
-            root, ivs = ch[min(half, len(ch) - 1)]
+            # chord_at also holds a chart shorter than the excerpt (slow tempo, short groove) at its last bar
+            b = min(bar + int(t // beats_per_bar), n_bars - 1)
+            root, ivs = chord_at(chords, b, t % beats_per_bar, beats_per_bar)
             pcs = [(root + i) % 12 for i in ivs]
             dur = float(rng.choice([0.5, 0.5, 1, 1, 1, 1.5, 2, 0.25 * 3]))
             dur = min(dur, beats_total - t)
