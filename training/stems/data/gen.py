@@ -2,11 +2,13 @@
 
   /usr/bin/python3 training/stems/data/gen.py --split train --out /work/data/stems/train --start 0 --count 400
   /usr/bin/python3 training/stems/data/gen.py --split val   --out /work/data/stems/val   --start 0 --count 12
+  /usr/bin/python3 training/stems/data/gen.py --split unseen --out /work/data/stems/unseen --start 0 --count 16 --data-version 2
 
 Song i of a split is fully determined by (split, i): the seed is derived from them, so any song can be
 re-rendered on its own and a crashed run resumes by skipping songs whose folder is complete.
 
-Sources (and nothing else): mma grooves driven by random chord charts, planetblupi MIDI songs 000-006
+Sources (and nothing else): mma grooves driven by random chord charts (stdlib for train, val and heldout;
+mma's other libraries, UNSEEN_LIBS, only for the 'unseen' validation split), planetblupi MIDI songs 000-006
 (007-009 are held out), our own melodies (instrumental leads, and the sung line), fluidsynth with
 FluidR3_GM / TimGM6mb (MuseScore_General is held out), festival / espeak-ng vocals.
 """
@@ -54,20 +56,35 @@ def style_files():
     return sorted(glob.glob(os.path.join(MMA_LIB, '*.mma')))
 
 
+# mma's other groove libraries, which no training song uses: the 'unseen' split draws its grooves from them, a
+# validation set of arrangements the model never heard (zoom is left out: its patterns are drums only)
+UNSEEN_LIBS = ['alexis', 'casio', 'kara', 'pflib', 'yamaha']
+
+
+def groove_names(style_file):
+    """The grooves a style file defines, without intros, endings, fills and breaks."""
+    names = []
+    for line in open(style_file, errors='replace'):
+        m = re.match(r'\s*DefGroove\s+(\S+)', line, re.I)
+        if m and not re.search(r'(intro|end|fill|break)', m.group(1), re.I):
+            names.append(m.group(1))
+    return names
+
+
+def unseen_grooves():
+    """(library/file, groove) pairs of UNSEEN_LIBS."""
+    return [('%s/%s' % (lib, os.path.basename(f)[:-4]), g)
+            for lib in UNSEEN_LIBS
+            for f in sorted(glob.glob(os.path.join(os.path.dirname(MMA_LIB), lib, '*.mma')))
+            for g in groove_names(f)]
+
+
 def groove_split():
     """Deterministic split of mma style FILES: every 8th file (by sorted name, offset 5) is held out, so
     held-out grooves share no patterns with training grooves."""
     train, held = [], []
     for k, f in enumerate(style_files()):
-        names = []
-        for line in open(f, errors='replace'):
-            m = re.match(r'\s*DefGroove\s+(\S+)', line, re.I)
-            if m:
-                g = m.group(1)
-                if re.search(r'(intro|end|fill|break)', g, re.I):
-                    continue
-                names.append(g)
-        (held if k % 8 == 5 else train).extend(names)
+        (held if k % 8 == 5 else train).extend(groove_names(f))
     return train, held
 
 
@@ -284,6 +301,8 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
     meta['soundfont'] = os.path.basename(sf)
     with tempfile.TemporaryDirectory(prefix='song') as tmp:
         use_blupi = (i < 3) if heldout else (rng.random() < 0.12)
+        if split == 'unseen':  # every planetblupi piece is either trained on or held out
+            use_blupi = False
         if use_blupi:
             num = BLUPI_HELDOUT[i] if heldout else int(rng.choice(BLUPI_TRAIN))
             mid = M.read(BLUPI % num)
@@ -306,19 +325,27 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             total = M.tick_to_sec(mid, end_tick)
             start_sec = 0.0 if heldout else float(rng.uniform(0, max(0.0, total - length - 1)))
         else:
-            groove = str(rng.choice(held_g if heldout else train_g))
+            use = []
+            if split == 'unseen':
+                pairs = unseen_grooves()
+                lib_file, groove = pairs[int(rng.integers(len(pairs)))]
+                use = ['Use %s' % lib_file]  # the groove's own file, in case another library has the name too
+            else:
+                groove = str(rng.choice(held_g if heldout else train_g))
             bpm = float(rng.uniform(72, 160))
             n_bars = 40
             key, bars = make_chart(rng, n_bars)
             # mma humanises timing and velocity with its own random generator, seeded from the clock unless
             # told: RndSeed makes the song a function of (split, i) as documented (it was not before)
-            mma = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm), 'Groove %s' % groove] + chart_lines(bars)
+            mma = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm)] + use + ['Groove %s' % groove]
+            head = len(mma)
+            mma += chart_lines(bars)
             open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
             r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0 and 'Too many chords' in r.stdout + r.stderr:  # 2/4 grooves: one chord a bar
                 bars = [ch[:1] for ch in bars]
-                mma = mma[:3] + chart_lines(bars)
+                mma = mma[:head] + chart_lines(bars)
                 open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
                 r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
                                    capture_output=True, text=True, timeout=120)
@@ -476,7 +503,8 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--split', default='train', choices=['train', 'val', 'heldout'])
+    ap.add_argument('--split', default='train', choices=['train', 'val', 'unseen', 'heldout'],
+                    help="unseen: validation songs on mma groove libraries no training song uses (UNSEEN_LIBS)")
     ap.add_argument('--out', required=True)
     ap.add_argument('--start', type=int, default=0)
     ap.add_argument('--count', type=int, default=100,
