@@ -13,6 +13,7 @@ mma's other libraries, UNSEEN_LIBS, only for the 'unseen' validation split), pla
 FluidR3_GM / TimGM6mb (MuseScore_General is held out), festival / espeak-ng vocals.
 """
 import argparse
+import functools
 import glob
 import hashlib
 import json
@@ -71,14 +72,16 @@ def groove_names(style_file):
     return names
 
 
+@functools.lru_cache(maxsize=None)  # read once per process, not once per song
 def unseen_grooves():
     """(library/file, groove) pairs of UNSEEN_LIBS."""
-    return [('%s/%s' % (lib, os.path.basename(f)[:-4]), g)
-            for lib in UNSEEN_LIBS
-            for f in sorted(glob.glob(os.path.join(os.path.dirname(MMA_LIB), lib, '*.mma')))
-            for g in groove_names(f)]
+    return tuple(('%s/%s' % (lib, os.path.basename(f)[:-4]), g)
+                 for lib in UNSEEN_LIBS
+                 for f in sorted(glob.glob(os.path.join(os.path.dirname(MMA_LIB), lib, '*.mma')))
+                 for g in groove_names(f))
 
 
+@functools.lru_cache(maxsize=None)  # read once per process, not once per song
 def groove_split():
     """Deterministic split of mma style FILES: every 8th file (by sorted name, offset 5) is held out, so
     held-out grooves share no patterns with training grooves."""
@@ -337,15 +340,14 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             key, bars = make_chart(rng, n_bars)
             # mma humanises timing and velocity with its own random generator, seeded from the clock unless
             # told: RndSeed makes the song a function of (split, i) as documented (it was not before)
-            mma = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm)] + use + ['Groove %s' % groove]
-            head = len(mma)
-            mma += chart_lines(bars)
+            head = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm)] + use + ['Groove %s' % groove]
+            mma = head + chart_lines(bars)
             open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
             r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
                                capture_output=True, text=True, timeout=120)
             if r.returncode != 0 and 'Too many chords' in r.stdout + r.stderr:  # 2/4 grooves: one chord a bar
                 bars = [ch[:1] for ch in bars]
-                mma = mma[:head] + chart_lines(bars)
+                mma = head + chart_lines(bars)
                 open(os.path.join(tmp, 's.mma'), 'w').write('\n'.join(mma) + '\n')
                 r = subprocess.run(['mma', os.path.join(tmp, 's.mma'), '-f', os.path.join(tmp, 's.mid')],
                                    capture_output=True, text=True, timeout=120)
