@@ -8,7 +8,8 @@ Song i of a split is fully determined by (split, i): the seed is derived from th
 re-rendered on its own and a crashed run resumes by skipping songs whose folder is complete.
 
 Sources (and nothing else): mma grooves driven by random chord charts (stdlib for train, val and heldout;
-mma's other libraries, UNSEEN_LIBS, only for the 'unseen' validation split), planetblupi MIDI songs 000-006
+mma's libraries TRAIN_LIBS for half of data version 7's training songs; UNSEEN_LIBS only for the 'unseen'
+validation split), planetblupi MIDI songs 000-006
 (007-009 are held out), our own melodies (instrumental leads, and the sung line), fluidsynth with
 FluidR3_GM / TimGM6mb (MuseScore_General is held out), festival / espeak-ng vocals.
 """
@@ -57,9 +58,12 @@ def style_files():
     return sorted(glob.glob(os.path.join(MMA_LIB, '*.mma')))
 
 
-# mma's other groove libraries, which no training song uses: the 'unseen' split draws its grooves from them, a
-# validation set of arrangements the model never heard (zoom is left out: its patterns are drums only)
-UNSEEN_LIBS = ['alexis', 'casio', 'kara', 'pflib', 'yamaha']
+# mma's other groove libraries, split by library: data version 7 trains on TRAIN_LIBS (keyboard-arranger
+# styles, 117 grooves); the 'unseen' split draws its grooves from UNSEEN_LIBS (85 grooves), a validation set of
+# arrangements no training song uses (zoom is left out: its patterns are drums only). Before version 7 the
+# 'unseen' split drew from all five libraries.
+TRAIN_LIBS = ['casio', 'yamaha']
+UNSEEN_LIBS = ['alexis', 'kara', 'pflib']
 
 
 def groove_names(style_file):
@@ -73,10 +77,10 @@ def groove_names(style_file):
 
 
 @functools.lru_cache(maxsize=None)  # read once per process, not once per song
-def unseen_grooves():
-    """(library/file, groove) pairs of UNSEEN_LIBS."""
+def library_grooves(libs):
+    """(library/file, groove) pairs of mma's libraries libs (a tuple)."""
     return tuple(('%s/%s' % (lib, os.path.basename(f)[:-4]), g)
-                 for lib in UNSEEN_LIBS
+                 for lib in libs
                  for f in sorted(glob.glob(os.path.join(os.path.dirname(MMA_LIB), lib, '*.mma')))
                  for g in groove_names(f))
 
@@ -286,7 +290,8 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 # 5 (opt-in, not in a shipped model): + instruments re-voiced by SoundFont generator offsets (variety.Timbre) and a
 # stem's soundfont drawn on its own in 30% of stems;
 # 6 (opt-in): version 3 + new bass material (bass.py: our own bass lines, synthesised basses, non-bass presets
-# playing the bass part). Not 4 or 5: the v10 and v11 runs lost held-out bass with them.
+# playing the bass part). Not 4 or 5: the v10 and v11 runs lost held-out bass with them;
+# 7 (opt-in): version 3 with half of the mma songs on a groove of TRAIN_LIBS instead of stdlib (new arrangements).
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
@@ -330,11 +335,17 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         else:
             use = []
             if split == 'unseen':
-                pairs = unseen_grooves()
+                pairs = library_grooves(tuple(UNSEEN_LIBS))
                 lib_file, groove = pairs[int(rng.integers(len(pairs)))]
                 use = ['Use %s' % lib_file]  # the groove's own file, in case another library has the name too
             else:
                 groove = str(rng.choice(held_g if heldout else train_g))
+                # version 7's draws come from their own generator (the rest of the song is version 3's)
+                rng7 = np.random.default_rng([song_seed(split, i), 7])
+                if data_version == 7 and not heldout and rng7.random() < 0.5:
+                    pairs = library_grooves(tuple(TRAIN_LIBS))
+                    lib_file, groove = pairs[int(rng7.integers(len(pairs)))]
+                    use = ['Use %s' % lib_file]
             bpm = float(rng.uniform(72, 160))
             n_bars = 40
             key, bars = make_chart(rng, n_bars)
@@ -512,11 +523,11 @@ def main():
     ap.add_argument('--count', type=int, default=100,
                     help='length of the index range: with --step 2, --count 280 renders 140 songs')
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
                          'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre); 6 is 3 with new '
-                         'bass material (bass.py)')
+                         'bass material (bass.py); 7 is 3 with half of the mma songs on grooves of TRAIN_LIBS')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
