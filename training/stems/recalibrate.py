@@ -47,6 +47,9 @@ def main():
         m.reset_running_stats()
         m.momentum = None  # cumulative mean over every batch seen
     songs = Songs(os.path.join(args.data, 'train'))
+    if not songs.songs:
+        raise SystemExit('%s: no rendered songs (song*/meta.json); render some with data/gen.py or pass --data'
+                         % os.path.join(args.data, 'train'))
     rng = np.random.default_rng(args.seed)
     seg = int(args.seconds * SR)
     model.train()  # batch statistics update the running ones; no gradient, no weight changes
@@ -55,8 +58,6 @@ def main():
             y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, 0.0, quiet=args.quiet)
             mag, _, _, _ = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
             model.forward_btscr(mag)
-    for m in bns:
-        m.momentum = 0.1
     shift = max(float((m.running_mean - before[id(m)]).abs().mean() / (before[id(m)].abs().mean() + 1e-12)) for m in bns)
     out = dict(ck)
     out['model'] = model.state_dict()
