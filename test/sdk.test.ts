@@ -39,12 +39,15 @@ let files: FileServer;
 let mediaDir: string;
 let short: string;
 let long: string;
+// Long enough that encoding it spans several progress writes (one per 500 ms) even on a fast machine.
+let longer: string;
 const closers: Array<() => Promise<void>> = [];
 
 beforeAll(async () => {
   mediaDir = tempDir('hookwave-media-');
   short = path.basename(await makeTone(mediaDir, { seconds: 1, format: 'wav' }));
   long = path.basename(await makeTone(mediaDir, { seconds: 120, format: 'flac' }));
+  longer = path.basename(await makeTone(mediaDir, { seconds: 300, format: 'flac' }));
   files = await startFileServer(mediaDir);
   svc = await startService({ retryScheduleMs: [100, 100], retryJitter: 0 });
   hw = new Hookwave({ baseUrl: svc.url, apiKey: svc.key });
@@ -63,7 +66,7 @@ async function receiver(): Promise<Receiver> {
 
 describe('tasks', () => {
   it('creates a task, follows its progress over the event stream, and gets the finished task with working download URLs', async () => {
-    const { task_id, status } = await hw.tasks.create({ kind: 'extract', input: { url: files.url(long) }, targets: [{ format: 'mp3' }, { format: 'ogg', name: 'preview' }] });
+    const { task_id, status } = await hw.tasks.create({ kind: 'extract', input: { url: files.url(longer) }, targets: [{ format: 'mp3' }, { format: 'ogg', name: 'preview' }] });
     expect(status).toBe('queued');
     const updates: TargetProgress[] = [];
     const task = await hw.tasks.wait(task_id, { timeoutMs: 60_000, onProgress: (p) => updates.push(p) });
