@@ -42,7 +42,7 @@ def main():
     bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
     if not bns:
         raise SystemExit('%s: the network has no batch norm' % args.ckpt)
-    before = {id(m): m.running_mean.clone() for m in bns}
+    before = [m.running_mean.clone() for m in bns]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # cumulative mean over every batch seen
@@ -58,7 +58,7 @@ def main():
             y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, 0.0, quiet=args.quiet)
             mag, _, _, _ = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
             model.forward_btscr(mag)
-    shift = max(float((m.running_mean - before[id(m)]).abs().mean() / (before[id(m)].abs().mean() + 1e-12)) for m in bns)
+    shift = max(float((m.running_mean - b).abs().mean() / (b.abs().mean() + 1e-12)) for m, b in zip(bns, before))
     out = dict(ck)
     out['model'] = model.state_dict()
     out['bn_recalibrated'] = {'batches': args.batches, 'songs': len(songs.songs), 'seed': args.seed}

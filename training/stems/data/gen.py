@@ -2,7 +2,7 @@
 
   /usr/bin/python3 training/stems/data/gen.py --split train --out /work/data/stems/train --start 0 --count 400
   /usr/bin/python3 training/stems/data/gen.py --split val   --out /work/data/stems/val   --start 0 --count 12
-  /usr/bin/python3 training/stems/data/gen.py --split unseen --out /work/data/stems/unseen --start 0 --count 16 --data-version 2
+  /usr/bin/python3 training/stems/data/gen.py --split unseen --out /work/data/stems/unseen --start 0 --count 24 --data-version 2
 
 Song i of a split is fully determined by (split, i): the seed is derived from them, so any song can be
 re-rendered on its own and a crashed run resumes by skipping songs whose folder is complete.
@@ -62,8 +62,8 @@ def style_files():
 # styles, 117 grooves); the 'unseen' split draws its grooves from UNSEEN_LIBS (85 grooves), a validation set of
 # arrangements no training song uses (zoom is left out: its patterns are drums only). Before version 7 the
 # 'unseen' split drew from all five libraries.
-TRAIN_LIBS = ['casio', 'yamaha']
-UNSEEN_LIBS = ['alexis', 'kara', 'pflib']
+TRAIN_LIBS = ('casio', 'yamaha')
+UNSEEN_LIBS = ('alexis', 'kara', 'pflib')
 
 
 def groove_names(style_file):
@@ -83,6 +83,14 @@ def library_grooves(libs):
                  for lib in libs
                  for f in sorted(glob.glob(os.path.join(os.path.dirname(MMA_LIB), lib, '*.mma')))
                  for g in groove_names(f))
+
+
+def library_groove(libs, rng):
+    """A groove drawn from mma's libraries libs, and the mma line that loads its own file (in case another
+    library defines the name too)."""
+    pairs = library_grooves(libs)
+    lib_file, groove = pairs[int(rng.integers(len(pairs)))]
+    return groove, ['Use %s' % lib_file]
 
 
 @functools.lru_cache(maxsize=None)  # read once per process, not once per song
@@ -335,17 +343,14 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         else:
             use = []
             if split == 'unseen':
-                pairs = library_grooves(tuple(UNSEEN_LIBS))
-                lib_file, groove = pairs[int(rng.integers(len(pairs)))]
-                use = ['Use %s' % lib_file]  # the groove's own file, in case another library has the name too
+                groove, use = library_groove(UNSEEN_LIBS, rng)
             else:
                 groove = str(rng.choice(held_g if heldout else train_g))
-                # version 7's draws come from their own generator (the rest of the song is version 3's)
-                rng7 = np.random.default_rng([song_seed(split, i), 7])
-                if data_version == 7 and not heldout and rng7.random() < 0.5:
-                    pairs = library_grooves(tuple(TRAIN_LIBS))
-                    lib_file, groove = pairs[int(rng7.integers(len(pairs)))]
-                    use = ['Use %s' % lib_file]
+                if data_version == 7 and not heldout:
+                    # version 7's draws come from their own generator (the rest of the song is version 3's)
+                    rng7 = np.random.default_rng([song_seed(split, i), 7])
+                    if rng7.random() < 0.5:
+                        groove, use = library_groove(TRAIN_LIBS, rng7)
             bpm = float(rng.uniform(72, 160))
             n_bars = 40
             key, bars = make_chart(rng, n_bars)
