@@ -14,6 +14,7 @@ import { useStemsModel } from '../engines/stems-model/model-file.js';
 import { isHookwaveError } from '../errors.js';
 import { useTools } from '../media/ffmpeg.js';
 import type { ThreadReply, ThreadRequest, ThreadSetup } from './engine-thread-protocol.js';
+import { throttleProgress } from './progress-throttle.js';
 
 /**
  * Engine threads (and the ffmpeg processes they start, which inherit it) run at a lower CPU
@@ -50,19 +51,11 @@ async function run(request: Extract<ThreadRequest, { type: 'run' }>): Promise<vo
   const controller = new AbortController();
   running = { id: request.id, controller };
   const engine = engines.get(request.kind);
-  let lastProgress = 0;
+  const progress = throttleProgress((fraction) => reply({ type: 'progress', id: request.id, fraction }), PROGRESS_EVERY_MS);
   try {
     if (!engine) throw new Error(`no built-in engine serves kind "${request.kind}"`);
-    const result = await engine.run({
-      ...request.ctx,
-      signal: controller.signal,
-      progress: (fraction) => {
-        const now = Date.now();
-        if (now - lastProgress < PROGRESS_EVERY_MS && fraction < 1) return;
-        lastProgress = now;
-        reply({ type: 'progress', id: request.id, fraction });
-      },
-    });
+    const result = await engine.run({ ...request.ctx, signal: controller.signal, progress: progress.report });
+    progress.stop();
     reply({ type: 'done', id: request.id, result });
   } catch (err) {
     if (isHookwaveError(err)) {
@@ -74,6 +67,7 @@ async function run(request: Extract<ThreadRequest, { type: 'run' }>): Promise<vo
       reply({ type: 'failed', id: request.id, error: { code: 'ENGINE_FAILED', message: 'the engine stopped with an internal error', diagnostic } });
     }
   } finally {
+    progress.stop();
     running = null;
   }
 }

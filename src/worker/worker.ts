@@ -27,6 +27,7 @@ import type { Metrics, TargetOutcome as TargetRunOutcome } from '../metrics.js';
 import type { Store } from '../store/store.js';
 import type { ThreadRunContext } from './engine-thread-protocol.js';
 import type { EngineThreads } from './engine-threads.js';
+import { throttleProgress } from './progress-throttle.js';
 import type { UrlGuard } from '../net/url-guard.js';
 
 export interface WorkerDeps {
@@ -146,17 +147,12 @@ export class Worker {
     const timeout = setTimeout(() => controller.abort('timeout'), this.d.config.targetTimeoutMs);
     const outDir = path.join(this.workDir, 'runs', `${target.id}-${target.attempts}`);
     let usedInput = false;
-    let lastWrite = 0;
-    const progress = (fraction: number) => {
-      const now = Date.now();
-      if (now - lastWrite < PROGRESS_WRITE_INTERVAL_MS) return;
-      lastWrite = now;
-      const p = Math.max(0, Math.min(1, fraction));
+    const progress = throttleProgress((fraction) => {
       void this.d.store
-        .updateLeasedTarget(target.id, this.id, { progress: Math.round(p * 1000) / 1000 })
+        .updateLeasedTarget(target.id, this.id, { progress: fraction })
         .then((held) => held && this.d.store.notify('progress', task.id))
         .catch(() => undefined);
-    };
+    }, PROGRESS_WRITE_INTERVAL_MS);
     try {
       log.info('target started');
       await fsp.mkdir(outDir, { recursive: true });
@@ -181,8 +177,9 @@ export class Worker {
       };
       const threads = this.d.threads;
       const result = threads?.serves(task.kind)
-        ? await threads.run(task.kind, ctx, controller.signal, progress)
-        : await engine.run({ ...ctx, signal: controller.signal, progress });
+        ? await threads.run(task.kind, ctx, controller.signal, progress.report)
+        : await engine.run({ ...ctx, signal: controller.signal, progress: progress.report });
+      progress.stop();
       const now = Date.now();
       const outputs: OutputRow[] = [];
       const base = await this.outputBase(task);
@@ -237,6 +234,7 @@ export class Worker {
       else log.info({ code: error.code, message: error.message, diagnostic }, 'target failed');
       await this.record(c, { status: 'failed', error }, log);
     } finally {
+      progress.stop();
       clearTimeout(timeout);
       if (usedInput) await this.inputs.release(task.id).catch(() => undefined);
       await fsp.rm(outDir, { recursive: true, force: true }).catch(() => undefined);
