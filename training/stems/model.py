@@ -139,6 +139,11 @@ class StemsNet(nn.Module):
         return torch.softmax(y, dim=2)
 
 
+def batch_norms(net):
+    """the network's batch-norm layers, in module order (recalibrate.py, train.py --freeze-bn)"""
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
 def from_checkpoint(ck):
     """the network a checkpoint's weights belong to (v1-v5: no detail path)"""
     return StemsNet(hidden=ck.get('hidden', 256), detail=ck.get('detail', 0))

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import SR, from_checkpoint  # noqa: E402
+from model import SR, batch_norms, from_checkpoint  # noqa: E402
 from train import Songs, batch_tensors, random_eq, sample_batch  # noqa: E402
 
 
@@ -39,7 +39,7 @@ def main():
     ck = torch.load(args.ckpt, map_location='cpu', weights_only=False)
     model = from_checkpoint(ck)
     model.load_state_dict(ck['model'])
-    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    bns = batch_norms(model)
     if not bns:
         raise SystemExit('%s: the network has no batch norm' % args.ckpt)
     before = [m.running_mean.clone() for m in bns]

@@ -21,7 +21,7 @@ import scipy.io.wavfile as wavfile
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, stft  # noqa: E402
+from model import BAND, FULL_BINS, HOP, IN_BINS, N_FFT, SR, STEMS, StemsNet, batch_norms, stft  # noqa: E402
 import separate  # noqa: E402
 
 
@@ -292,6 +292,9 @@ def main():
     ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
     ap.add_argument('--absent', type=float, default=0.0, help='probability of one instrument stem silent per excerpt (see sample_batch)')
     ap.add_argument('--quiet', type=float, default=0.0, help='probability of one instrument stem turned down 6-16 dB more per excerpt (see sample_batch)')
+    ap.add_argument('--freeze-bn', action='store_true',
+                    help='batch norm in eval mode throughout: every layer normalises by the statistics it starts with '
+                         '(--init\'s), which never change; its scale and shift still train (v17)')
     ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--detail', type=int, default=0, help='width of the convolutional detail path (model.Detail; 0: none, as v1-v5)')
@@ -335,6 +338,8 @@ def main():
     rng = np.random.default_rng(args.seed)
     last = os.path.join(args.run, 'last.pt')
     ema_state = None
+    if args.freeze_bn and not (args.init or os.path.exists(last)):
+        raise SystemExit('--freeze-bn keeps the statistics a run starts with: it needs --init (a trained checkpoint)')
     if os.path.exists(last):
         ck = torch.load(last)
         model.load_state_dict(ck['model'])
@@ -405,7 +410,12 @@ def main():
         torch.save(ck, path + '.tmp')
         os.replace(path + '.tmp', path)
 
+    frozen = batch_norms(model) if args.freeze_bn else []
+    if frozen:
+        log(args.run, 'batch norm frozen: %d layers keep their starting statistics' % len(frozen))
     while step < args.max_steps:
+        for m in frozen:  # validate() puts the whole model back in train mode
+            m.eval()
         if step % args.rescan_every == 0:
             songs.rescan()
         lr = lr_at(args, step)
