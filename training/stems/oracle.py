@@ -50,8 +50,9 @@ def main():
         st = np.stack([separate.read_audio(os.path.join(d, s + '.' + args.ext)) for s in STEMS]).astype(np.float64)
         mix = st.sum(0)
         N = mix.shape[1]
-        X = separate.stft_np(mix)
-        mag = np.abs(np.stack([separate.stft_np(s) for s in st]))  # [S, 2, F, T]
+        S = np.stack([separate.stft_np(s) for s in st])  # [S, 2, F, T]
+        X = S.sum(0)  # the mix's STFT: the transform is linear
+        mag = np.abs(S)
         masks = {
             'irm1': mag / (mag.sum(0, keepdims=True) + 1e-12),
             'irm2': mag ** 2 / ((mag ** 2).sum(0, keepdims=True) + 1e-12),

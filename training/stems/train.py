@@ -243,6 +243,7 @@ class _Runner:
 def validate(model, val_dirs, max_sec=None):
     """mean SDR per stem over the validation songs (first max_sec seconds), masks only, through the python
     reference separator (separate.py: numpy STFT, chunked model calls)"""
+    modes = [m.training for m in model.modules()]
     model.eval()
     res = {s: [] for s in STEMS}
     for d in val_dirs:
@@ -254,7 +255,8 @@ def validate(model, val_dirs, max_sec=None):
         for si, s in enumerate(STEMS):
             if np.sum(st[si] ** 2) > 1e-6 * np.sum(mix ** 2):
                 res[s].append(sdr(st[si], est[si]))
-    model.train()
+    for m, training in zip(model.modules(), modes):  # as it was: --freeze-bn keeps batch norm in eval mode
+        m.training = training
     return {s: float(np.mean(v)) if v else float('nan') for s, v in res.items()}
 
 
@@ -410,12 +412,12 @@ def main():
         torch.save(ck, path + '.tmp')
         os.replace(path + '.tmp', path)
 
-    frozen = batch_norms(model) if args.freeze_bn else []
-    if frozen:
+    if args.freeze_bn:
+        frozen = batch_norms(model)
+        for m in frozen:
+            m.eval()
         log(args.run, 'batch norm frozen: %d layers keep their starting statistics' % len(frozen))
     while step < args.max_steps:
-        for m in frozen:  # validate() puts the whole model back in train mode
-            m.eval()
         if step % args.rescan_every == 0:
             songs.rescan()
         lr = lr_at(args, step)
