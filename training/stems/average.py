@@ -4,7 +4,7 @@
 
 Every floating-point tensor of 'model' (parameters, batch-norm running means and variances) becomes the weighted
 mean of the inputs' (equal weights unless --weights); integer tensors (num_batches_tracked) are taken from the
-first checkpoint, as are the architecture keys (hidden, detail) that evaluate.py and export.py read. The
+first checkpoint, as are the architecture keys (hidden, detail, low) that evaluate.py and export.py read. The
 inputs must share the architecture: the same keys and shapes, checked. Averaging runs that share a starting
 point (fine-tunes of one model, or points along one run) keeps them in one basin, where the mean of the
 weights is a model of its own and often better than each under a shift of distribution; averaging unrelated
@@ -30,7 +30,7 @@ def main():
     cks = [torch.load(p, map_location='cpu', weights_only=False) for p in args.ckpts]
     first = cks[0]
     for p, ck in zip(args.ckpts[1:], cks[1:]):
-        for key in ('hidden', 'detail'):
+        for key in ('hidden', 'detail', 'low'):
             if ck.get(key) != first.get(key):
                 raise SystemExit('%s: %s %r, the first checkpoint has %r' % (p, key, ck.get(key), first.get(key)))
         if ck['model'].keys() != first['model'].keys():
@@ -44,7 +44,7 @@ def main():
             model[k] = sum(w * ck['model'][k].double() for w, ck in zip(weights, cks)).to(t.dtype)
         else:
             model[k] = t.clone()
-    out = {key: first[key] for key in ('hidden', 'detail', 'args') if key in first}
+    out = {key: first[key] for key in ('hidden', 'detail', 'low', 'args') if key in first}
     out.update({'model': model, 'step': first.get('step', 0), 'averaged_from': list(zip(args.ckpts, weights))})
     torch.save(out, args.out)
     print('%s <- %s' % (args.out, ', '.join('%.3f x %s' % (w, p) for p, w in zip(args.ckpts, weights))))

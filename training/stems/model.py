@@ -86,6 +86,37 @@ class Detail(nn.Module):
         return self.net(x.contiguous(memory_format=torch.channels_last))
 
 
+LOW_ROWS = 256  # the low-register path (Low) covers rows 0-255: bins 0-255, 0-2.76 kHz
+
+
+class Low(nn.Module):
+    """(v19) A wider convolutional path over the low register only (rows 0-255, 0-2.76 kHz), added to the mask
+    logits there like Detail. Where the held-out bass is lost, it goes to `other` (diagnose.py, v18): telling a
+    bass line from a low chord or a tom is a matter of the local pattern - a fundamental with its harmonic ladder
+    above it, how a note starts and decays - which Detail's 6 channels and the trunk's 256 numbers per frame
+    carry only coarsely. Its filters are shared across pitch (a convolution along frequency), so what it learns on
+    one bass timbre and register applies to others. Layers: a 5x5 patch, +-12 frames along time, +-12 rows along
+    frequency, then +-36 rows (dilation 6: harmonics 4-12 bins apart, the spacing of 40-130 Hz fundamentals), each
+    with ReLU, then 1x1 to 4 stems x 2 channels. Its last layer starts at zero, so added to a trained model the
+    model starts out unchanged."""
+
+    def __init__(self, width, channels=2, n_stems=4):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(channels, width, (5, 5), padding=(2, 2)), nn.ReLU(),
+            nn.Conv2d(width, width, (1, 7), dilation=(1, 2), padding=(0, 6)), nn.ReLU(),
+            nn.Conv2d(width, width, (7, 1), dilation=(2, 1), padding=(6, 0)), nn.ReLU(),
+            nn.Conv2d(width, width, (7, 1), dilation=(6, 1), padding=(18, 0)), nn.ReLU(),
+            nn.Conv2d(width, n_stems * channels, 1))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.net.to(memory_format=torch.channels_last)
+
+    def forward(self, x):
+        # x: [B, C, rows, T] -> logits for rows 0..LOW_ROWS-1 [B, S*C, LOW_ROWS, T]
+        return self.net(x[:, :, :LOW_ROWS].contiguous(memory_format=torch.channels_last))
+
+
 def rows_mean(x, full=FULL_BINS, band=BAND):
     """[..., F, T] (F = IN_BINS) -> [..., rows, T]: bins below `full` as they are, the mean of each band above
     (band_sum / band: the last band's padding counts as zeros)"""
@@ -95,10 +126,11 @@ def rows_mean(x, full=FULL_BINS, band=BAND):
 
 class StemsNet(nn.Module):
     def __init__(self, hidden=256, dilations=(1, 2, 4, 8, 16, 32, 1, 2, 4, 8), in_bins=IN_BINS, n_bins=N_BINS,
-                 channels=2, n_stems=4, detail=0):
+                 channels=2, n_stems=4, detail=0, low=0):
         super().__init__()
         self.in_bins, self.n_bins, self.channels, self.n_stems = in_bins, n_bins, channels, n_stems
         self.detail = Detail(detail, channels, n_stems) if detail else None
+        self.low = Low(low, channels, n_stems) if low else None
         idx, n_rows = out_index(n_bins)
         self.register_buffer('out_idx', idx, persistent=False)
         self.n_rows = n_rows
@@ -133,8 +165,13 @@ class StemsNet(nn.Module):
         y = self.fc2(torch.cat([h, l], -1)).reshape(B * T, H)
         y = torch.relu(self.bn2(y))
         y = self.fc3(y).reshape(B, T, self.n_stems, C, self.n_rows)
+        if self.detail is not None or self.low is not None:
+            r = rows_mean(x.reshape(B, C, self.in_bins, T))
         if self.detail is not None:
-            d = self.detail(rows_mean(x.reshape(B, C, self.in_bins, T)))
+            d = self.detail(r)
+            y = y + d.reshape(B, self.n_stems, C, self.n_rows, T).permute(0, 4, 1, 2, 3)
+        if self.low is not None:
+            d = torch.nn.functional.pad(self.low(r), (0, 0, 0, self.n_rows - LOW_ROWS))
             y = y + d.reshape(B, self.n_stems, C, self.n_rows, T).permute(0, 4, 1, 2, 3)
         return torch.softmax(y, dim=2)
 
@@ -145,8 +182,8 @@ def batch_norms(net):
 
 
 def from_checkpoint(ck):
-    """the network a checkpoint's weights belong to (v1-v5: no detail path)"""
-    return StemsNet(hidden=ck.get('hidden', 256), detail=ck.get('detail', 0))
+    """the network a checkpoint's weights belong to (v1-v5: no detail path; v1-v18: no low-register path)"""
+    return StemsNet(hidden=ck.get('hidden', 256), detail=ck.get('detail', 0), low=ck.get('low', 0))
 
 
 def band_sum(x, full=FULL_BINS, band=BAND):

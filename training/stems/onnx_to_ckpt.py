@@ -36,7 +36,8 @@ def main():
     init, matmul = initializers(src)
     hidden = init['bn1.weight'].shape[0]
     detail = init['detail.net.0.weight'].shape[0] if 'detail.net.0.weight' in init else 0  # v6 on: conv detail path
-    model = StemsNet(hidden=hidden, detail=detail)
+    low = init['low.net.0.weight'].shape[0] if 'low.net.0.weight' in init else 0  # v19 on: low-register path
+    model = StemsNet(hidden=hidden, detail=detail, low=low)
     sd = model.state_dict()
     linear = ['fc1.weight'] + ['blocks.%d.lin.weight' % i for i in range(len(model.blocks))] + ['fc2.weight']
     if len(matmul) != len(linear):
@@ -68,7 +69,7 @@ def main():
     diff = max(diff, max(float(np.abs(init[a] - init2[b]).max()) for a, b in zip(matmul, matmul2)))
     if diff != 0:
         raise SystemExit('re-export differs from %s: max abs %g' % (src, diff))
-    torch.save({'model': model.state_dict(), 'hidden': hidden, 'detail': detail, 'step': 'from ' + os.path.basename(src)}, dst)
+    torch.save({'model': model.state_dict(), 'hidden': hidden, 'detail': detail, 'low': low, 'step': 'from ' + os.path.basename(src)}, dst)
     print('%s -> %s: %d tensors, re-export identical' % (src, dst, len(new)))
 
 

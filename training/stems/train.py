@@ -300,6 +300,10 @@ def main():
     ap.add_argument('--init', default=None, help='start a NEW run from the weights of this checkpoint (fresh optimiser)')
     ap.add_argument('--hidden', type=int, default=256)
     ap.add_argument('--detail', type=int, default=0, help='width of the convolutional detail path (model.Detail; 0: none, as v1-v5)')
+    ap.add_argument('--low', type=int, default=0, help='width of the low-register path (model.Low; 0: none, as v1-v18)')
+    ap.add_argument('--low-lr-mult', type=float, default=1.0, help="the low-register path's learning rate relative to --lr")
+    ap.add_argument('--train-only', choices=['all', 'low'], default='all',
+                    help='low: only the low-register path trains; the rest keeps --init\'s weights (v19)')
     ap.add_argument('--detail-lr-mult', type=float, default=1.0, help="the detail path's learning rate relative to --lr")
     ap.add_argument('--speed', type=float, default=0.0, help='probability of a random playback speed per stem (see sample_batch)')
     ap.add_argument('--threads', type=int, default=2)
@@ -328,12 +332,19 @@ def main():
     songs = Songs(os.path.join(args.data, 'train'))
     val_dirs = sorted(d for d in glob.glob(os.path.join(args.data, 'val', 'song*')) if os.path.exists(os.path.join(d, 'meta.json')))
     seg = int(args.seconds * SR)
-    arch = {'hidden': args.hidden, 'detail': args.detail}  # what model.from_checkpoint rebuilds the network from
+    arch = {'hidden': args.hidden, 'detail': args.detail, 'low': args.low}  # what model.from_checkpoint rebuilds the network from
     model = StemsNet(**arch)
-    named = list(model.named_parameters())
+    if args.train_only == 'low':
+        if not (args.low and args.init and args.freeze_bn):
+            raise SystemExit('--train-only low trains a new low-register path on a trained model: it needs --low, --init and --freeze-bn')
+        for n, p in model.named_parameters():
+            p.requires_grad_(n.startswith('low.'))
+    named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     detail_p = [p for n, p in named if n.startswith('detail.')]
-    trunk_p = [p for n, p in named if not n.startswith('detail.')]
-    groups = [{'params': trunk_p, 'mult': 1.0}] + ([{'params': detail_p, 'mult': args.detail_lr_mult}] if detail_p else [])
+    low_p = [p for n, p in named if n.startswith('low.')]
+    trunk_p = [p for n, p in named if not n.startswith(('detail.', 'low.'))]
+    groups = [{'params': ps, 'mult': mult} for ps, mult in
+              ((trunk_p, 1.0), (detail_p, args.detail_lr_mult), (low_p, args.low_lr_mult)) if ps]
     opt = torch.optim.Adam(groups, lr=args.lr, weight_decay=1e-5)
     step = 0
     best = -1e9
@@ -353,10 +364,11 @@ def main():
     elif args.init:
         ck = torch.load(args.init)
         missing, unexpected = model.load_state_dict(ck['model'], strict=False)
-        if unexpected or any(not k.startswith('detail.') for k in missing):
+        if unexpected or any(not k.startswith(('detail.', 'low.')) for k in missing):
             raise SystemExit('--init %s does not fit this network: missing %s, unexpected %s' % (args.init, missing, unexpected))
-        if missing:  # a detail path on a trained trunk: it starts at zero (model.Detail), the model as the trunk
-            log(args.run, 'detail path (width %d) added to the weights of %s' % (args.detail, args.init))
+        if missing:  # a new path on a trained model starts at zero (model.Detail, model.Low): the model as it was
+            log(args.run, 'new paths (%s) added to the weights of %s' % (
+                ', '.join(sorted({k.split('.')[0] for k in missing})), args.init))
         json.dump(vars(args), open(os.path.join(args.run, 'args.json'), 'w'), indent=1)
         log(args.run, 'new run from the weights of %s (step %s): %d training songs, %d validation songs' % (
             args.init, ck.get('step'), len(songs.songs), len(val_dirs)))
@@ -387,8 +399,9 @@ def main():
         if ema_state is not None:
             ema.load_state_dict(ema_state)
         ema.eval()
-        ema_p = [p for p in ema.parameters()]
-        model_p = [p for p in model.parameters()]
+        trained = {n for n, _ in named}  # frozen weights stay bit-exact in the average too
+        ema_p = [p for n, p in ema.named_parameters() if n in trained]
+        model_p = [p for n, p in model.named_parameters() if n in trained]
     t_ckpt = time.time()
     t0 = time.time()
     c0 = time.process_time()
