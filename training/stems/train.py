@@ -78,7 +78,8 @@ def resampled(x, a, seg, r):
     return out.T
 
 
-def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18), quiet=0.0, absent=0.0):
+def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18), quiet=0.0, absent=0.0,
+                 same_song=0.4):
     """v2_vocals: in re-mixed excerpts, the probability that the vocals come from a data-version-2 song (vocal
     air, more voices) rather than from any song. speed: the probability that a stem (all stems of a same-song
     excerpt alike, so they stay in time) is played at a random speed in speed_range (log-uniform): new pitches
@@ -89,11 +90,15 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
     v1-v8 for a given generator state. absent: the probability that one of drums/bass/other (at random) of an
     excerpt is silent, as in a song with no bass part (three of the eight held-out songs; v9 then hears the
     low notes of the other instruments as bass, and other loses them). Only vocals were ever dropped before
-    (10 %), and almost every training song has a bass and a kit. Drawn last (absent=0: the batches of v9)."""
+    (10 %), and almost every training song has a bass and a kit. Drawn last (absent=0: the batches of v9).
+    same_song: the probability that an excerpt's four stems come from one song, in time, as a listener hears
+    them (the rest are re-mixed across songs, as Open-Unmix and Demucs do). A re-mixed bass is in another key
+    and tempo than the band it is laid under, so its harmonics never coincide with the chords' - unlike a real
+    song's, where the bass plays the chords' roots (v19). 0.4 gives the batches of v1-v18."""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     lr_ = np.log(speed_range)
     for b in range(batch):
-        same = rng.random() < 0.4
+        same = rng.random() < same_song
         d0 = songs.songs[rng.integers(len(songs.songs))]
         r0 = float(np.exp(rng.uniform(*lr_))) if rng.random() < speed else 1.0
         for si, s in enumerate(STEMS):
@@ -292,6 +297,8 @@ def main():
     ap.add_argument('--ema', type=float, default=0.997, help='decay of the weight average that is validated and saved in best.pt (0: off)')
     ap.add_argument('--eq', type=float, default=0.0, help='probability of a random EQ curve per stem of an excerpt (random_eq)')
     ap.add_argument('--v2-vocals', type=float, default=0.3, help='see sample_batch')
+    ap.add_argument('--same-song', type=float, default=0.4,
+                    help='probability that an excerpt is one song as written rather than stems re-mixed across songs (see sample_batch)')
     ap.add_argument('--absent', type=float, default=0.0, help='probability of one instrument stem silent per excerpt (see sample_batch)')
     ap.add_argument('--quiet', type=float, default=0.0, help='probability of one instrument stem turned down 6-16 dB more per excerpt (see sample_batch)')
     ap.add_argument('--freeze-bn', action='store_true',
@@ -436,7 +443,8 @@ def main():
         lr = lr_at(args, step)
         for g in opt.param_groups:
             g['lr'] = lr * g.get('mult', 1.0)
-        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet, absent=args.absent)
+        y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet, absent=args.absent,
+                         same_song=args.same_song)
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight, stem_w)
