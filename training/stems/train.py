@@ -94,7 +94,8 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
     same_song: the probability that an excerpt's four stems come from one song, in time, as a listener hears
     them (the rest are re-mixed across songs, as Open-Unmix and Demucs do). A re-mixed bass is in another key
     and tempo than the band it is laid under, so its harmonics never coincide with the chords' - unlike a real
-    song's, where the bass plays the chords' roots (v19). 0.4 gives the batches of v1-v18."""
+    song's, where the bass plays the chords' roots. v19b tried whole songs only (1.0) to keep the held-out bass:
+    it kept none, and a fine-tune lost more (model card, Training). 0.4 gives the batches of v1-v18."""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     lr_ = np.log(speed_range)
     for b in range(batch):
