@@ -69,13 +69,15 @@ class Detail(nn.Module):
     No batch norm, so the ONNX export keeps every weight under its own name (onnx_to_ckpt.py maps it back).
     Its last layer starts at zero: added to a trained trunk, the model starts out as the trunk alone."""
 
-    def __init__(self, width, channels=2, n_stems=4):
+    def __init__(self, width, channels=2, n_stems=4, reach=()):
+        # reach: dilations of further 7x1 layers along frequency (Low's harmonic reach); none for Detail itself
         super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, width, (5, 5), padding=(2, 2)), nn.ReLU(),
-            nn.Conv2d(width, width, (1, 7), dilation=(1, 2), padding=(0, 6)), nn.ReLU(),
-            nn.Conv2d(width, width, (7, 1), dilation=(2, 1), padding=(6, 0)), nn.ReLU(),
-            nn.Conv2d(width, n_stems * channels, 1))
+        layers = [nn.Conv2d(channels, width, (5, 5), padding=(2, 2)), nn.ReLU(),
+                  nn.Conv2d(width, width, (1, 7), dilation=(1, 2), padding=(0, 6)), nn.ReLU(),
+                  nn.Conv2d(width, width, (7, 1), dilation=(2, 1), padding=(6, 0)), nn.ReLU()]
+        for d in reach:
+            layers += [nn.Conv2d(width, width, (7, 1), dilation=(d, 1), padding=(3 * d, 0)), nn.ReLU()]
+        self.net = nn.Sequential(*layers, nn.Conv2d(width, n_stems * channels, 1))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         self.net.to(memory_format=torch.channels_last)
@@ -89,32 +91,22 @@ class Detail(nn.Module):
 LOW_ROWS = 256  # the low-register path (Low) covers rows 0-255: bins 0-255, 0-2.76 kHz
 
 
-class Low(nn.Module):
+class Low(Detail):
     """(v19) A wider convolutional path over the low register only (rows 0-255, 0-2.76 kHz), added to the mask
     logits there like Detail. Where the held-out bass is lost, it goes to `other` (diagnose.py, v18): telling a
     bass line from a low chord or a tom is a matter of the local pattern - a fundamental with its harmonic ladder
     above it, how a note starts and decays - which Detail's 6 channels and the trunk's 256 numbers per frame
     carry only coarsely. Its filters are shared across pitch (a convolution along frequency), so what it learns on
-    one bass timbre and register applies to others. Layers: a 5x5 patch, +-12 frames along time, +-12 rows along
-    frequency, then +-36 rows (dilation 6: harmonics 4-12 bins apart, the spacing of 40-130 Hz fundamentals), each
-    with ReLU, then 1x1 to 4 stems x 2 channels. Its last layer starts at zero, so added to a trained model the
-    model starts out unchanged."""
+    one bass timbre and register applies to others. Detail's layers, wider, plus one more along frequency reaching
+    +-36 rows (dilation 6: harmonics 4-12 bins apart, the spacing of 40-130 Hz fundamentals); its last layer starts
+    at zero too, so added to a trained model the model starts out unchanged."""
 
     def __init__(self, width, channels=2, n_stems=4):
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(channels, width, (5, 5), padding=(2, 2)), nn.ReLU(),
-            nn.Conv2d(width, width, (1, 7), dilation=(1, 2), padding=(0, 6)), nn.ReLU(),
-            nn.Conv2d(width, width, (7, 1), dilation=(2, 1), padding=(6, 0)), nn.ReLU(),
-            nn.Conv2d(width, width, (7, 1), dilation=(6, 1), padding=(18, 0)), nn.ReLU(),
-            nn.Conv2d(width, n_stems * channels, 1))
-        nn.init.zeros_(self.net[-1].weight)
-        nn.init.zeros_(self.net[-1].bias)
-        self.net.to(memory_format=torch.channels_last)
+        super().__init__(width, channels, n_stems, reach=(6,))
 
     def forward(self, x):
         # x: [B, C, rows, T] -> logits for rows 0..LOW_ROWS-1 [B, S*C, LOW_ROWS, T]
-        return self.net(x[:, :, :LOW_ROWS].contiguous(memory_format=torch.channels_last))
+        return super().forward(x[:, :, :LOW_ROWS])
 
 
 def rows_mean(x, full=FULL_BINS, band=BAND):
