@@ -31,6 +31,7 @@ import scipy.io.wavfile as wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bass as BASS  # noqa: E402
+import left_hand as LH  # noqa: E402
 import midi as M  # noqa: E402
 import variety as VAR  # noqa: E402
 import vocals as V  # noqa: E402
@@ -299,7 +300,8 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 # stem's soundfont drawn on its own in 30% of stems;
 # 6 (opt-in): version 3 + new bass material (bass.py: our own bass lines, synthesised basses, non-bass presets
 # playing the bass part). Not 4 or 5: the v10 and v11 runs lost held-out bass with them;
-# 7 (opt-in): version 3 with half of the mma songs on a groove of TRAIN_LIBS instead of stdlib (new arrangements).
+# 7 (opt-in): version 3 with half of the mma songs on a groove of TRAIN_LIBS instead of stdlib (new arrangements);
+# 8 (opt-in): version 7 with a low-register part added to `other` in half of the mma songs (left_hand.py).
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
@@ -346,7 +348,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 groove, use = library_groove(UNSEEN_LIBS, rng)
             else:
                 groove = str(rng.choice(held_g if heldout else train_g))
-                if data_version == 7 and not heldout:
+                if data_version in (7, 8) and not heldout:
                     # version 7's draws come from their own generator (the rest of the song is version 3's)
                     rng7 = np.random.default_rng([song_seed(split, i), 7])
                     if rng7.random() < 0.5:
@@ -426,6 +428,16 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 bass_voice = int(rng6.choice(BASS.LOW_VOICES))
                 parts['bass'] = BASS.revoiced(parts['bass'], bass_voice)
                 meta['bass']['program'] = bass_voice
+        # version 8's draws have a generator of their own too (so the rest of the song is version 7's)
+        rng8 = np.random.default_rng([song_seed(split, i), 8])
+        if data_version == 8 and not heldout and not use_blupi and rng8.random() < 0.5:
+            ch = LH.free_channel(mid)
+            if ch is not None:
+                pattern, lo, lnotes = LH.part(rng8, chords, bpb, bars_needed)
+                program = int(rng8.choice(LH.PROGRAMS))
+                start_tick = int(round(start_bar * bpb * mid.division))
+                parts['other'].tracks.append(LH.track(lnotes, mid.division, start_tick, program, ch, rng8))
+                meta['left_hand'] = {'pattern': pattern, 'lowest': lo, 'program': program, 'channel': ch}
         gain = float(rng.uniform(0.3, 0.6))
         reverb, chorus = bool(rng.random() < 0.7), bool(rng.random() < 0.5)
         if heldout:
@@ -528,11 +540,12 @@ def main():
     ap.add_argument('--count', type=int, default=100,
                     help='length of the index range: with --step 2, --count 280 renders 140 songs')
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7, 8],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
                          'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre); 6 is 3 with new '
-                         'bass material (bass.py); 7 is 3 with half of the mma songs on grooves of TRAIN_LIBS')
+                         'bass material (bass.py); 7 is 3 with half of the mma songs on grooves of TRAIN_LIBS; 8 is 7 with a '
+                         'low-register part (a left hand, low chords) added to other in half of the mma songs (left_hand.py)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
