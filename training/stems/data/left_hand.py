@@ -83,7 +83,7 @@ def part(rng, chords, bpb, n_bars):
 
 def track(notes, division, start_tick, program, ch, rng):
     """the notes as a MIDI track on channel ch from start_tick (its own volume and a pan near the centre)"""
-    ev = [(0, bytes([0xC0 | ch, program])), (0, bytes([0xB0 | ch, 7, int(rng.integers(70, 115))])),
+    ev = [(0, bytes([0xC0 | ch, program])), (0, bytes([0xB0 | ch, 7, int(rng.integers(45, 100))])),
           (0, bytes([0xB0 | ch, 10, int(np.clip(64 + rng.normal(0, 14), 30, 98))]))]
     t = float(start_tick)
     legato = float(rng.uniform(0.7, 0.98))
