@@ -27,7 +27,7 @@ PATTERNS = ['walking', 'pump', 'sync', 'long', 'arp', 'melodic']
 SYNTHS = ['subtractive', 'fm', 'sub', 'pluck']
 
 
-def _near(pc, lo, hi, prev=None):
+def near(pc, lo, hi, prev=None):
     """the pitch of pitch class pc in [lo, hi] nearest to prev (lowest if no prev)"""
     cand = [p for p in range(lo, hi + 1) if p % 12 == pc]
     if not cand:
@@ -55,13 +55,13 @@ def line(rng, chords, bpb, n_bars):
             for beat in range(bpb):
                 root, ivs = V.chord_at(chords, bar, beat, bpb)
                 if beat == 0:
-                    p = _near(root, lo, hi, prev)
+                    p = near(root, lo, hi, prev)
                 elif beat == bpb - 1:  # approach the next bar's root from a semitone or a step away
                     nroot, _ = V.chord_at(chords, bar + 1, 0, bpb)
-                    target = _near(nroot, lo, hi, prev)
+                    target = near(nroot, lo, hi, prev)
                     p = int(np.clip(target + int(rng.choice([-2, -1, 1, 2])), lo, hi))
                 else:
-                    p = _near((root + int(rng.choice(ivs))) % 12, lo, hi, prev)
+                    p = near((root + int(rng.choice(ivs))) % 12, lo, hi, prev)
                 vel = int(rng.integers(80, 115))
                 if swing:
                     notes += [(p, 0.67, vel), (None, 0.33, 0)] if rng.random() < 0.2 else [(p, 1.0, vel)]
@@ -72,7 +72,7 @@ def line(rng, chords, bpb, n_bars):
             octave = rng.random() < 0.5
             for k in range(bpb * 2):
                 root, ivs = V.chord_at(chords, bar, k / 2, bpb)
-                p = _near(root, lo, hi - 12 if octave else hi, prev if k == 0 else None)
+                p = near(root, lo, hi - 12 if octave else hi, prev if k == 0 else None)
                 if octave and k % 2 == 1:
                     p += 12
                 notes.append((p, 0.5, int(rng.integers(70, 110)) if k % 2 else int(rng.integers(95, 122))))
@@ -92,7 +92,7 @@ def line(rng, chords, bpb, n_bars):
                     length += 1
                 root, ivs = V.chord_at(chords, bar, k / 4, bpb)
                 pc = (root + int(rng.choice([0, 0, 0, 7, 12, 10 if 10 in ivs else 7]))) % 12
-                p = _near(pc, lo, hi, prev)
+                p = near(pc, lo, hi, prev)
                 if rng.random() < 0.15:  # an octave pop
                     p = min(p + 12, hi + 5)
                 ghost = rng.random() < 0.2
@@ -103,38 +103,31 @@ def line(rng, chords, bpb, n_bars):
             halves = 2 if len(chords[min(bar, len(chords) - 1)]) > 1 or rng.random() < 0.4 else 1
             for h in range(halves):
                 root, _ = V.chord_at(chords, bar, h * bpb / 2, bpb)
-                prev = _near(root, lo, hi, prev)
+                prev = near(root, lo, hi, prev)
                 notes.append((prev, bpb / halves, int(rng.integers(75, 110))))
         else:  # arp
             step = 0.5 if rng.random() < 0.7 else 1.0 / 3
             n = int(round(bpb / step))
             root, ivs = V.chord_at(chords, bar, 0, bpb)
             shape = [0] + list(ivs[1:3]) + [12]
-            base = _near(root, lo, hi - 12, None)
+            base = near(root, lo, hi - 12, None)
             for k in range(n):
                 root_k, ivs_k = V.chord_at(chords, bar, k * step, bpb)
                 if root_k != root:
                     root, ivs = root_k, ivs_k
                     shape = [0] + list(ivs[1:3]) + [12]
-                    base = _near(root, lo, hi - 12, base)
+                    base = near(root, lo, hi - 12, base)
                 notes.append((base + shape[k % len(shape)], step, int(rng.integers(70, 112))))
     return pattern, notes
 
 
 def line_track(notes, division, start_tick, program, rng, ch=BASS_CH):
     """the notes as a MIDI track on channel ch, from start_tick"""
-    ev = [(0, bytes([0xC0 | ch, program])), (0, bytes([0xB0 | ch, 7, int(rng.integers(90, 120))])),
-          (0, bytes([0xB0 | ch, 10, int(np.clip(64 + rng.normal(0, 6), 48, 80))]))]
-    t = float(start_tick)
+    volume = int(rng.integers(90, 120))
+    pan = int(np.clip(64 + rng.normal(0, 6), 48, 80))
     legato = float(rng.uniform(0.6, 0.98))
-    for p, beats, vel in notes:
-        d = beats * division
-        if p is not None:
-            a = int(round(t))
-            ev.append((a, bytes([0x90 | ch, int(p), int(vel)])))
-            ev.append((a + max(1, int(d * legato)), bytes([0x80 | ch, int(p), 0])))
-        t += d
-    return ev
+    return M.notes_track([(() if p is None else (p,), beats, vel) for p, beats, vel in notes], division, start_tick,
+                         ch, program, volume, pan, legato)
 
 
 def with_line(part, track):

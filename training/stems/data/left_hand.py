@@ -13,6 +13,8 @@ The song's own bass part stays as it is: the two lines now share the register, a
 """
 import numpy as np
 
+import bass as BASS
+import midi as M
 import vocals as V
 
 # 0-based GM programs that play left hands, low chords and pedal notes: pianos, organs, guitars, cello, string
@@ -20,12 +22,6 @@ import vocals as V
 PROGRAMS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 24, 25, 26, 42, 48, 49, 50, 51, 52, 57, 60, 61, 70, 71,
             88, 89, 90, 91]
 PATTERNS = ['block', 'broken', 'octaves', 'stride']
-
-
-def _near(pc, lo, hi, prev=None):
-    """the pitch of pitch class pc in [lo, hi] nearest to prev (lowest if no prev)"""
-    cand = [p for p in range(lo, hi + 1) if p % 12 == pc] or [lo + (pc - lo) % 12]
-    return cand[0] if prev is None else min(cand, key=lambda p: abs(p - prev))
 
 
 def _fifth(ivs):
@@ -50,7 +46,7 @@ def part(rng, chords, bpb, n_bars):
             halves = 2 if n_chords > 1 or rng.random() < 0.3 else 1
             for h in range(halves):
                 root, ivs = V.chord_at(chords, bar, h * bpb / 2, bpb)
-                prev = _near(root, lo, hi, prev)
+                prev = BASS.near(root, lo, hi, prev)
                 top = 12 if rng.random() < 0.5 else 12 + _third(ivs)
                 notes.append(((prev, prev + _fifth(ivs), prev + top), bpb / halves, int(rng.integers(55, 95))))
         elif pattern == 'broken':
@@ -58,7 +54,7 @@ def part(rng, chords, bpb, n_bars):
             for k in range(bpb * 2):
                 root, ivs = V.chord_at(chords, bar, k / 2, bpb)
                 if k % 4 == 0 or prev is None:
-                    prev = _near(root, lo, hi, prev)
+                    prev = BASS.near(root, lo, hi, prev)
                 shape = [0, _fifth(ivs), 12 + _third(ivs), _fifth(ivs)] if alberti else [0, _fifth(ivs), 12, _fifth(ivs)]
                 vel = int(rng.integers(70, 105)) if k % 4 == 0 else int(rng.integers(50, 85))
                 notes.append(((prev + shape[k % 4],), 0.5, vel))
@@ -66,35 +62,27 @@ def part(rng, chords, bpb, n_bars):
             step = 1.0 if rng.random() < 0.6 else 2.0
             for k in range(int(bpb / step)):
                 root, _ = V.chord_at(chords, bar, k * step, bpb)
-                prev = _near(root, lo, hi, prev)
+                prev = BASS.near(root, lo, hi, prev)
                 notes.append(((prev, prev + 12), step, int(rng.integers(65, 110))))
         else:  # stride
             for beat in range(bpb):
                 root, ivs = V.chord_at(chords, bar, beat, bpb)
                 if beat % 2 == 0:
-                    low = _near(root if beat == 0 or rng.random() < 0.5 else (root + _fifth(ivs)) % 12, lo, hi, prev)
+                    low = BASS.near(root if beat == 0 or rng.random() < 0.5 else (root + _fifth(ivs)) % 12, lo, hi, prev)
                     prev = low
                     notes.append(((low,), 1.0, int(rng.integers(75, 110))))
                 else:
-                    base = _near(root, lo + 12, hi + 12)
+                    base = BASS.near(root, lo + 12, hi + 12)
                     notes.append(((base + _third(ivs), base + _fifth(ivs), base + 12), 1.0, int(rng.integers(55, 90))))
     return pattern, lo, notes
 
 
 def track(notes, division, start_tick, program, ch, rng):
     """the notes as a MIDI track on channel ch from start_tick (its own volume and a pan near the centre)"""
-    ev = [(0, bytes([0xC0 | ch, program])), (0, bytes([0xB0 | ch, 7, int(rng.integers(45, 100))])),
-          (0, bytes([0xB0 | ch, 10, int(np.clip(64 + rng.normal(0, 14), 30, 98))]))]
-    t = float(start_tick)
+    volume = int(rng.integers(45, 100))
+    pan = int(np.clip(64 + rng.normal(0, 14), 30, 98))
     legato = float(rng.uniform(0.7, 0.98))
-    for pitches, beats, vel in notes:
-        d = beats * division
-        a = int(round(t))
-        for p in pitches:
-            ev.append((a, bytes([0x90 | ch, int(p), int(vel)])))
-            ev.append((a + max(1, int(d * legato)), bytes([0x80 | ch, int(p), 0])))
-        t += d
-    return ev
+    return M.notes_track(notes, division, start_tick, ch, program, volume, pan, legato)
 
 
 def free_channel(mid):

@@ -96,6 +96,23 @@ def write(path, midi):
     open(path, 'wb').write(b''.join(out))
 
 
+
+def notes_track(notes, division, start_tick, ch, program, volume, pan, legato):
+    """A track on channel ch from start_tick: program, volume (CC7) and pan (CC10) at tick 0, then notes
+    [(pitches, beats, velocity)] one after another (an empty pitches tuple is a rest), each held for legato x
+    its length."""
+    ev = [(0, bytes([0xC0 | ch, program])), (0, bytes([0xB0 | ch, 7, volume])), (0, bytes([0xB0 | ch, 10, pan]))]
+    t = float(start_tick)
+    for pitches, beats, vel in notes:
+        d = beats * division
+        a = int(round(t))
+        for p in pitches:
+            ev.append((a, bytes([0x90 | ch, int(p), int(vel)])))
+            ev.append((a + max(1, int(d * legato)), bytes([0x80 | ch, int(p), 0])))
+        t += d
+    return ev
+
+
 def note_name(n):
     return ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'][n % 12] + str(n // 12 - 1)
 
