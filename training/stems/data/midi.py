@@ -96,7 +96,6 @@ def write(path, midi):
     open(path, 'wb').write(b''.join(out))
 
 
-
 def notes_track(notes, division, start_tick, ch, program, volume, pan, legato):
     """A track on channel ch from start_tick: program, volume (CC7) and pan (CC10) at tick 0, then notes
     [(pitches, beats, velocity)] one after another (an empty pitches tuple is a rest), each held for legato x
