@@ -182,11 +182,15 @@ def random_eq(rng, shape, p):
     return g
 
 
-def batch_tensors(y, eq=None):
+def batch_tensors(y, eq=None, phase=0.0):
     """y [B, S, C, N] float32 (stems of each excerpt, gains applied), eq None or gains [B, S, IN_BINS] (random_eq)
     -> model input |X| [B, C, F, T] and the
     loss terms in the network's layout [B, T, S, C, rows]: A = band sums of |X|^2, Bx = band sums of |X||S_j|,
-    Cs [B, S] = sum |S_j|^2 per excerpt and stem (all over bins 0..IN_BINS-1)."""
+    Cs [B, S] = sum |S_j|^2 per excerpt and stem (all over bins 0..IN_BINS-1).
+    phase p: Bx = band sums of (1 - p) |X||S_j| + p Re(conj(X) S_j). At p = 1 the loss's error is |m_j X - S_j|^2,
+    the error of the masked complex spectrum that the iSTFT turns into the waveform SDR is scored on (the
+    phase-sensitive approximation of Erdogan et al., 2015); at 0 it is (m_j|X| - |S_j|)^2 (v1-v20), which
+    ignores that a stem's phase differs from the mix's, so it asks for more of a bin where the stems cancel."""
     B, S, C, N = y.shape
     T = 1 + N // HOP
     Z = np.empty((B, S, C, T, IN_BINS), np.complex64)
@@ -199,6 +203,9 @@ def batch_tensors(y, eq=None):
     Cs = np.einsum('bsctf,bsctf->bs', Sm, Sm)
     A = band_sum_last(Xm * Xm).transpose(0, 2, 1, 3)[:, :, None]  # [B, T, 1, C, R]
     Sm *= Xm[:, None]
+    if phase > 0:
+        Sm *= 1 - phase
+        Sm += phase * (X.conj()[:, None] * Z).real
     Bx = band_sum_last(Sm).transpose(0, 3, 1, 2, 4)  # [B, T, S, C, R]
     mag = np.ascontiguousarray(Xm.transpose(0, 1, 3, 2))  # [B, C, F, T]
     return (torch.from_numpy(mag), torch.from_numpy(np.ascontiguousarray(A)),
@@ -207,7 +214,7 @@ def batch_tensors(y, eq=None):
 
 def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0, stem_weights=None):
     """masks, Bx [B,T,S,C,R], A [B,T,1,C,R], Cs [B,S]. err_j = sum over the batch of (m_j|X| - |S_j|)^2 at full
-    bin resolution (exact, from the band sums). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
+    bin resolution (exact, from the band sums; |m_j X - S_j|^2 when batch_tensors' phase is 1). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
     'logratio': 10 log10((err_j + eps) / (Cs_j + eps)), eps = floor * sum|X|^2, i.e. minus a batch-level
     magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike).
     item_weight w: (1 - w) x that + w x the same ratio taken per excerpt and averaged over the batch. The
@@ -290,6 +297,8 @@ def main():
     ap.add_argument('--total-steps', type=int, default=4000, help='end of the cosine decay (may be changed on resume)')
     ap.add_argument('--lr-steps', type=int, nargs='*', default=[8000, 14000], help="--sched step: halve the learning rate at these steps")
     ap.add_argument('--loss', choices=['logratio', 'ratio'], default='logratio')
+    ap.add_argument('--phase', type=float, default=0.0,
+                    help='weight of the phase-sensitive error in the loss (see batch_tensors; 0: magnitudes only, as v1-v20)')
     ap.add_argument('--item-weight', type=float, default=0.0, help='weight of the per-excerpt loss (see loss_btscr; 0: batch-level only, as v1-v8)')
     ap.add_argument('--stem-weights', type=lambda v: [float(x) for x in v.split(',')], default=None,
                     help='drums,bass,other,vocals: weights of the stems in the loss and in the validation score that '
@@ -446,7 +455,7 @@ def main():
             g['lr'] = lr * g.get('mult', 1.0)
         y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet, absent=args.absent,
                          same_song=args.same_song)
-        mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None)
+        mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None, args.phase)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight, stem_w)
         if not torch.isfinite(loss):  # never let one bad batch into the weights, the EMA or last.pt
