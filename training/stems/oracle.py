@@ -10,6 +10,8 @@ the network: if the goal is near the ceiling, a better network of this kind cann
 - `irm1`: |S_j| / sum_k |S_k| per channel and bin (the ratio mask of magnitudes, what the loss trains towards);
 - `irm2`: |S_j|^2 / sum_k |S_k|^2 (the Wiener-like power ratio);
 - `rows`: irm1 at the network's resolution (one value per row: the bins of a band share it);
+- `psm`: the phase-sensitive mask Re(S_j conj(X)) / |X|^2 clipped to 0..1, then normalised to sum to one (what
+  `train.py --phase 1` trains towards, within the softmax's reach);
 - each also through the Wiener step as the engine runs it (separate.wiener_stems, causal statistics).
 SDR as in evaluate.py (whole stereo song, mean over the songs that have the stem).
 """
@@ -34,6 +36,12 @@ def masks_at_rows(mag, rows, n_rows):
     return m[:, :, rows]
 
 
+def psm(S, X):
+    """S [S, C, F, T] stems' spectra, X the mix's -> phase-sensitive masks, clipped and summing to one"""
+    m = np.clip((S * np.conj(X)[None]).real / (np.abs(X[None]) ** 2 + 1e-12), 0, 1)
+    return m / np.maximum(m.sum(0, keepdims=True), 1e-12)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--heldout', default=os.environ.get('HOOKWAVE_STEMS_HELDOUT', '/work/data/stems/heldout'))
@@ -42,8 +50,7 @@ def main():
     args = ap.parse_args()
     rows, n_rows = out_index()
     rows = rows.numpy()
-    kinds = ['irm1', 'irm2', 'rows']
-    res = {k + w: {s: [] for s in STEMS} for k in kinds for w in ('', ' + wiener')}
+    res = {k + w: {s: [] for s in STEMS} for k in ('irm1', 'irm2', 'rows', 'psm') for w in ('', ' + wiener')}
     for d in sorted(glob.glob(os.path.join(args.heldout, args.glob))):
         if not os.path.isdir(d):
             continue
@@ -57,6 +64,7 @@ def main():
             'irm1': mag / (mag.sum(0, keepdims=True) + 1e-12),
             'irm2': mag ** 2 / ((mag ** 2).sum(0, keepdims=True) + 1e-12),
             'rows': masks_at_rows(mag, rows, n_rows),
+            'psm': psm(S, X),
         }
         line = {'song': os.path.basename(d)}
         for k, m in masks.items():
