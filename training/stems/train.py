@@ -214,7 +214,8 @@ def batch_tensors(y, eq=None, phase=0.0):
 
 def loss_btscr(masks, A, Bx, Cs, kind='logratio', floor=3e-3, item_weight=0.0, stem_weights=None):
     """masks, Bx [B,T,S,C,R], A [B,T,1,C,R], Cs [B,S]. err_j = sum over the batch of (m_j|X| - |S_j|)^2 at full
-    bin resolution (exact, from the band sums; |m_j X - S_j|^2 when batch_tensors' phase is 1). kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
+    bin resolution (exact, from the band sums; |m_j X - S_j|^2 when batch_tensors' phase is 1).
+    kind 'ratio': err_j / (Cs_j + floor*|X|^2) (v1);
     'logratio': 10 log10((err_j + eps) / (Cs_j + eps)), eps = floor * sum|X|^2, i.e. minus a batch-level
     magnitude SDR per stem (scale-free, so a batch where a stem is almost silent does not spike).
     item_weight w: (1 - w) x that + w x the same ratio taken per excerpt and averaged over the batch. The
