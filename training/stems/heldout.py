@@ -47,14 +47,20 @@ def main():
                     help='diagnostic only: render the same songs with this soundfont instead of MuseScore_General '
                          '(e.g. a training one, to see how much of the held-out gap is timbre); never for the set '
                          'itself or the fixture')
+    ap.add_argument('--trained-pieces', action='store_true',
+                    help='diagnostic only: instead of the set, the seven planetblupi pieces that training draws windows '
+                         'from (000-006), rendered as the held-out pieces are (MuseScore_General, as written, from the '
+                         'start, the held-out voice): how much of the held-out pieces\' gap is that they are new pieces')
     args = ap.parse_args()
-    if args.soundfont and args.fixture:
-        ap.error('--soundfont makes a diagnostic set; cut the fixture from the real one')
+    if (args.soundfont or args.trained_pieces) and args.fixture:
+        ap.error('--soundfont and --trained-pieces make diagnostic sets; cut the fixture from the real one')
     os.makedirs(args.out, exist_ok=True)
-    for i in range(N_SONGS):
+    pieces = gen.BLUPI_TRAIN if args.trained_pieces else None
+    for i in range(len(pieces) if pieces else N_SONGS):
         d = os.path.join(args.out, 'heldout%04d' % i)
         if not os.path.exists(os.path.join(d, 'mix.flac')):
-            gen.render_song('heldout', i, args.out, soundfonts=[args.soundfont] if args.soundfont else None)
+            gen.render_song('heldout', i, args.out, soundfonts=[args.soundfont] if args.soundfont else None,
+                            blupi_pieces=pieces)
             mix = sum(read_audio(os.path.join(d, s + '.flac')) for s in STEMS)
             write_flac(os.path.join(d, 'mix.flac'), mix, 24)
         print(d, json.load(open(os.path.join(d, 'meta.json')))['source'], flush=True)

@@ -304,9 +304,10 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 # 8 (opt-in): version 7 with a low-register part added to `other` in half of the mma songs (left_hand.py).
 
 
-def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None):
+def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None, blupi_pieces=None):
     """soundfonts: the list to draw this song's soundfont from instead of the split's (same length: the song's
-    other random draws stay the same)"""
+    other random draws stay the same). blupi_pieces: a held-out song i < len(blupi_pieces) plays planetblupi piece
+    blupi_pieces[i] instead of BLUPI_HELDOUT[i] (heldout.py's diagnostic of the trained pieces)"""
     heldout = split == 'heldout'
     data_version = data_version or DATA_VERSION
     rng = np.random.default_rng(song_seed(split, i))
@@ -318,11 +319,12 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
     sf = str(rng.choice(soundfonts or (HELDOUT_SF if heldout else TRAIN_SF)))
     meta['soundfont'] = os.path.basename(sf)
     with tempfile.TemporaryDirectory(prefix='song') as tmp:
-        use_blupi = (i < 3) if heldout else (rng.random() < 0.12)
+        pieces = blupi_pieces or BLUPI_HELDOUT
+        use_blupi = (i < len(pieces)) if heldout else (rng.random() < 0.12)
         if split == 'unseen':  # every planetblupi piece is either trained on or held out
             use_blupi = False
         if use_blupi:
-            num = BLUPI_HELDOUT[i] if heldout else int(rng.choice(BLUPI_TRAIN))
+            num = pieces[i] if heldout else int(rng.choice(BLUPI_TRAIN))
             mid = M.read(BLUPI % num)
             factor = 1.0 if heldout else float(rng.uniform(0.85, 1.15))
             scale_tempo(mid, factor)
