@@ -31,6 +31,7 @@ import scipy.io.wavfile as wavfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bass as BASS  # noqa: E402
+import composer as C  # noqa: E402
 import left_hand as LH  # noqa: E402
 import midi as M  # noqa: E402
 import variety as VAR  # noqa: E402
@@ -301,11 +302,14 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 # 6 (opt-in): version 3 + new bass material (bass.py: our own bass lines, synthesised basses, non-bass presets
 # playing the bass part). Not 4 or 5: the v10 and v11 runs lost held-out bass with them;
 # 7 (opt-in): version 3 with half of the mma songs on a groove of TRAIN_LIBS instead of stdlib (new arrangements);
-# 8 (opt-in): version 7 with a low-register part added to `other` in half of the mma songs (left_hand.py).
+# 8 (opt-in): version 7 with a low-register part added to `other` in half of the mma songs (left_hand.py);
+# 9 (opt-in): version 8 with 60% of the mma songs through-composed (composer.py): a chart of its own, and the
+# `other` stem replaced by 2-5 lines of our own composer.
 
 
-def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None, blupi_pieces=None):
-    """soundfonts: the list to draw this song's soundfont from instead of the split's (same length: the song's
+def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None, blupi_pieces=None,
+                composed=False):
+    """composed: (data version 9) every mma song through-composed, not 60% of them. soundfonts: the list to draw this song's soundfont from instead of the split's (same length: the song's
     other random draws stay the same). blupi_pieces: a held-out song i < len(blupi_pieces) plays planetblupi piece
     blupi_pieces[i] instead of BLUPI_HELDOUT[i] (heldout.py's diagnostic of the trained pieces)"""
     heldout = split == 'heldout'
@@ -350,7 +354,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 groove, use = library_groove(UNSEEN_LIBS, rng)
             else:
                 groove = str(rng.choice(held_g if heldout else train_g))
-                if data_version in (7, 8) and not heldout:
+                if data_version in (7, 8, 9) and not heldout:
                     # version 7's draws come from their own generator (the rest of the song is version 3's)
                     rng7 = np.random.default_rng([song_seed(split, i), 7])
                     if rng7.random() < 0.5:
@@ -358,6 +362,11 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             bpm = float(rng.uniform(72, 160))
             n_bars = 40
             key, bars = make_chart(rng, n_bars)
+            # version 9's draws come from their own generator (the rest of the song is version 8's)
+            rng9 = np.random.default_rng([song_seed(split, i), 9])
+            if data_version == 9 and not heldout and (composed or rng9.random() < 0.6):
+                key, bars = C.chart(rng9, n_bars)
+                meta['composed'] = True
             # mma humanises timing and velocity with its own random generator, seeded from the clock unless
             # told: RndSeed makes the song a function of (split, i) as documented (it was not before)
             head = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm)] + use + ['Groove %s' % groove]
@@ -432,7 +441,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 meta['bass']['program'] = bass_voice
         # version 8's draws have a generator of their own too (so the rest of the song is version 7's)
         rng8 = np.random.default_rng([song_seed(split, i), 8])
-        if data_version == 8 and not heldout and not use_blupi and rng8.random() < 0.5:
+        if data_version in (8, 9) and not heldout and not use_blupi and rng8.random() < 0.5 and not meta.get('composed'):
             ch = LH.free_channel(mid)
             if ch is not None:
                 pattern, lo, lnotes = LH.part(rng8, chords, bpb, bars_needed)
@@ -440,6 +449,13 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 start_tick = int(round(start_bar * bpb * mid.division))
                 parts['other'].tracks.append(LH.track(lnotes, mid.division, start_tick, program, ch, rng8))
                 meta['left_hand'] = {'pattern': pattern, 'lowest': lo, 'program': program, 'channel': ch}
+        if meta.get('composed'):
+            lines = C.voices(rng9, chords, bpb, bars_needed)
+            start_tick = int(round(start_bar * bpb * mid.division))
+            keep = [[(t, b) for t, b in tr if b[0] >= 0xF0] for tr in parts['other'].tracks]  # tempo, metre
+            parts['other'] = M.Midi(mid.division, keep + C.tracks(rng9, lines, mid.division, start_tick))
+            meta['composed'] = [{'kind': k, 'programs': [p for _, p in progs]} for k, progs, _ in lines]
+            meta.pop('lead_program', None)  # the lead went with the rest of mma's `other`
         gain = float(rng.uniform(0.3, 0.6))
         reverb, chorus = bool(rng.random() < 0.7), bool(rng.random() < 0.5)
         if heldout:
@@ -542,12 +558,15 @@ def main():
     ap.add_argument('--count', type=int, default=100,
                     help='length of the index range: with --step 2, --count 280 renders 140 songs')
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7, 8],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7, 8, 9],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
                          'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre); 6 is 3 with new '
                          'bass material (bass.py); 7 is 3 with half of the mma songs on grooves of TRAIN_LIBS; 8 is 7 with a '
-                         'low-register part (a left hand, low chords) added to other in half of the mma songs (left_hand.py)')
+                         'low-register part (a left hand, low chords) added to other in half of the mma songs (left_hand.py); '
+                         '9 is 8 with 60%% of the mma songs through-composed (composer.py)')
+    ap.add_argument('--composed', action='store_true',
+                    help='data version 9: every mma song through-composed (a validation set of the composer)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
@@ -556,7 +575,7 @@ def main():
             continue
         t0 = time.time()
         try:
-            render_song(args.split, i, args.out, data_version=args.data_version)
+            render_song(args.split, i, args.out, data_version=args.data_version, composed=args.composed)
             print('%s %d ok %.1fs' % (args.split, i, time.time() - t0), flush=True)
         except Exception as e:  # a failed song is skipped, not fatal
             print('%s %d FAILED %r' % (args.split, i, e), flush=True)
