@@ -232,7 +232,8 @@ def voices(rng, chords, bpb, n_bars):
             if kind == 'melody':
                 part = melody(rng, ch, bpb, nb, lo)
             elif kind == 'counter':
-                part = counter(rng, ch, bpb, nb, lo, (lambda t, o=b0 * bpb: pitch_at(mel, t + o)) if mel else (lambda t: None))
+                against = (lambda t, o=b0 * bpb: pitch_at(mel, t + o)) if mel else (lambda t: None)
+                part = counter(rng, ch, bpb, nb, lo, against)
             elif kind == 'inner':
                 part = inner(rng, ch, bpb, nb, lo)
             elif kind == 'arp':

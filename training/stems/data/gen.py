@@ -309,9 +309,10 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None, blupi_pieces=None,
                 composed=False):
-    """composed: (data version 9) every mma song through-composed, not 60% of them. soundfonts: the list to draw this song's soundfont from instead of the split's (same length: the song's
-    other random draws stay the same). blupi_pieces: a held-out song i < len(blupi_pieces) plays planetblupi piece
-    blupi_pieces[i] instead of BLUPI_HELDOUT[i] (heldout.py's diagnostic of the trained pieces)"""
+    """composed: (data version 9) every mma song through-composed, not 60% of them. soundfonts: the list to draw
+    this song's soundfont from instead of the split's (same length: the song's other random draws stay the same).
+    blupi_pieces: a held-out song i < len(blupi_pieces) plays planetblupi piece blupi_pieces[i] instead of
+    BLUPI_HELDOUT[i] (heldout.py's diagnostic of the trained pieces)"""
     heldout = split == 'heldout'
     data_version = data_version or DATA_VERSION
     rng = np.random.default_rng(song_seed(split, i))
@@ -441,7 +442,8 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 meta['bass']['program'] = bass_voice
         # version 8's draws have a generator of their own too (so the rest of the song is version 7's)
         rng8 = np.random.default_rng([song_seed(split, i), 8])
-        if data_version in (8, 9) and not heldout and not use_blupi and rng8.random() < 0.5 and not meta.get('composed'):
+        if data_version in (8, 9) and not heldout and not use_blupi and rng8.random() < 0.5 \
+                and not meta.get('composed'):  # a through-composed song may have a left hand of its own
             ch = LH.free_channel(mid)
             if ch is not None:
                 pattern, lo, lnotes = LH.part(rng8, chords, bpb, bars_needed)
