@@ -10,7 +10,8 @@ re-rendered on its own and a crashed run resumes by skipping songs whose folder 
 Sources (and nothing else): mma grooves driven by random chord charts (stdlib for train, val and heldout;
 mma's libraries TRAIN_LIBS for half of data version 7's training songs; UNSEEN_LIBS only for the 'unseen'
 validation split), planetblupi MIDI songs 000-006
-(007-009 are held out), our own melodies (instrumental leads, and the sung line), fluidsynth with
+(007-009 are held out), our own melodies (instrumental leads, and the sung line) and, from data version 9,
+through-composed parts of our own composer (composer.py), fluidsynth with
 FluidR3_GM / TimGM6mb (MuseScore_General is held out), festival / espeak-ng vocals.
 """
 import argparse
