@@ -130,13 +130,6 @@ def line_track(notes, division, start_tick, program, rng, ch=BASS_CH):
                          ch, program, volume, pan, legato)
 
 
-def with_line(part, track):
-    """a copy of part (the song's bass Midi) with its channel events removed and track added: tempo, time
-    signature and other meta events stay"""
-    tracks = [[(t, b) for t, b in tr if b[0] >= 0xF0] for tr in part.tracks]
-    return M.Midi(part.division, tracks + [track])
-
-
 def revoiced(part, program):
     """a copy of part with every program change set to program (the part holds only the bass notes, so only
     they change voice); a part with no program change gets one at tick 0 on each channel that plays"""

@@ -153,7 +153,7 @@ def inner(rng, chords, bpb, n_bars, lo):
     rhythm = str(rng.choice(['held', 'halves', 'quarters', 'eighths', 'push', 'offbeat']))
     voices = sorted(int(rng.integers(lo, lo + 12)) + 4 * k for k in range(n))
     step = {'held': bpb, 'halves': bpb / 2, 'quarters': 1.0, 'eighths': 0.5, 'push': 0.5, 'offbeat': 0.5}[rhythm]
-    out, t = [], 0.0
+    out = []
     for bar in range(n_bars):
         for k in range(int(round(bpb / step))):
             beat = k * step
@@ -171,7 +171,6 @@ def inner(rng, chords, bpb, n_bars, lo):
                 play = beat % 1 == 0.5
             vel = int(rng.integers(50, 95)) + (12 if beat == 0 else 0)
             out.append((tuple(voices) if play else (), step, vel))
-            t += step
     return out
 
 

@@ -327,6 +327,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
     with tempfile.TemporaryDirectory(prefix='song') as tmp:
         pieces = blupi_pieces or BLUPI_HELDOUT
         use_blupi = (i < len(pieces)) if heldout else (rng.random() < 0.12)
+        through_composed = False  # data version 9: composer.py writes this song's chart and `other`
         if split == 'unseen':  # every planetblupi piece is either trained on or held out
             use_blupi = False
         if use_blupi:
@@ -368,7 +369,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             rng9 = np.random.default_rng([song_seed(split, i), 9])
             if data_version == 9 and not heldout and (composed or rng9.random() < 0.6):
                 key, bars = C.chart(rng9, n_bars)
-                meta['composed'] = True
+                through_composed = True
             # mma humanises timing and velocity with its own random generator, seeded from the clock unless
             # told: RndSeed makes the song a function of (split, i) as documented (it was not before)
             head = ['RndSeed %d' % (song_seed(split, i) % 1000003), 'Tempo %d' % int(bpm)] + use + ['Groove %s' % groove]
@@ -399,6 +400,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         start_sec = start_bar * beat_sec * bpb
         chords = chords[start_bar:] + chords[:start_bar]
         bars_needed = int(length / (beat_sec * bpb)) + 2
+        start_tick = int(round(start_bar * bpb * mid.division))  # where the parts written over the chart begin
         has_vocals = (i % 8 != 7) if heldout else (rng.random() < 0.85)
         has_lead = (not heldout and rng.random() < (0.3 if has_vocals else 0.6)) or (heldout and i % 4 == 2)
         lead = None
@@ -406,7 +408,6 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             lo = int(rng.integers(55, 70))
             lnotes = V.melody_notes(chords, bpb, bars_needed, lo, lo + 16, rng, density=0.6)
             lead_prog = int(rng.choice(LEAD_PROGRAMS))
-            start_tick = int(round(start_bar * bpb * mid.division))
             # melody beat grid assumes constant tempo (true for mma; approximate for planetblupi)
             lead = lead_track(lnotes, 15 if not use_blupi else 14, lead_prog, mid.division, start_tick, rng)
             meta['lead_program'] = lead_prog
@@ -431,8 +432,8 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             if not use_blupi and rng6.random() < 0.35:  # mma songs have a chart to play over
                 pattern, bnotes = BASS.line(rng6, chords, bpb, bars_needed)
                 program = int(rng6.choice(sorted(BASS_PROGRAMS)))
-                track = BASS.line_track(bnotes, mid.division, int(round(start_bar * bpb * mid.division)), program, rng6)
-                parts['bass'] = BASS.with_line(parts['bass'], track)
+                track = BASS.line_track(bnotes, mid.division, start_tick, program, rng6)
+                parts['bass'] = M.replaced(parts['bass'], [track])
                 meta['bass']['line'] = pattern
             u = rng6.random()
             if u < 0.3:
@@ -444,19 +445,16 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
         # version 8's draws have a generator of their own too (so the rest of the song is version 7's)
         rng8 = np.random.default_rng([song_seed(split, i), 8])
         if data_version in (8, 9) and not heldout and not use_blupi and rng8.random() < 0.5 \
-                and not meta.get('composed'):  # a through-composed song may have a left hand of its own
+                and not through_composed:  # a through-composed song may have a left hand of its own
             ch = LH.free_channel(mid)
             if ch is not None:
                 pattern, lo, lnotes = LH.part(rng8, chords, bpb, bars_needed)
                 program = int(rng8.choice(LH.PROGRAMS))
-                start_tick = int(round(start_bar * bpb * mid.division))
                 parts['other'].tracks.append(LH.track(lnotes, mid.division, start_tick, program, ch, rng8))
                 meta['left_hand'] = {'pattern': pattern, 'lowest': lo, 'program': program, 'channel': ch}
-        if meta.get('composed'):
+        if through_composed:
             lines = C.voices(rng9, chords, bpb, bars_needed)
-            start_tick = int(round(start_bar * bpb * mid.division))
-            keep = [[(t, b) for t, b in tr if b[0] >= 0xF0] for tr in parts['other'].tracks]  # tempo, metre
-            parts['other'] = M.Midi(mid.division, keep + C.tracks(rng9, lines, mid.division, start_tick))
+            parts['other'] = M.replaced(parts['other'], C.tracks(rng9, lines, mid.division, start_tick))
             meta['composed'] = [{'kind': k, 'programs': [p for _, p in progs]} for k, progs, _ in lines]
             meta.pop('lead_program', None)  # the lead went with the rest of mma's `other`
         gain = float(rng.uniform(0.3, 0.6))

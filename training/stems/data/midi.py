@@ -112,6 +112,13 @@ def notes_track(notes, division, start_tick, ch, program, volume, pan, legato):
     return ev
 
 
+def replaced(midi, tracks):
+    """a copy of midi with its channel events removed and tracks added: tempo, time signature and other meta
+    events stay (a stem whose part is written anew: bass.py's lines, composer.py's)"""
+    kept = [[(t, b) for t, b in tr if b[0] >= 0xF0] for tr in midi.tracks]
+    return Midi(midi.division, kept + list(tracks))
+
+
 def note_name(n):
     return ['C', 'C#', 'D', 'D#', 'E', 'F', 'F#', 'G', 'G#', 'A', 'A#', 'B'][n % 12] + str(n // 12 - 1)
 
