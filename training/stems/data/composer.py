@@ -37,6 +37,10 @@ SUSTAINED = [16, 17, 18, 19, 20, 21, 22, 23, 40, 41, 42, 48, 49, 50, 51, 52, 53,
              71, 88, 89, 90, 91, 92, 94, 95]
 PLUCKED = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 24, 25, 26, 27, 45, 46, 104, 105, 106, 107, 108]
 KINDS = ['melody', 'counter', 'inner', 'arp', 'left']
+# data version 10: instruments a separator may take for a singer (reeds, winds, bowed strings, brass, accordion,
+# harmonica, GM's choir and voice presets, voice-like synth leads); never basses (33-40) or low winds (bassoon)
+VOICE_LIKE = [21, 22, 40, 41, 42, 52, 53, 54, 56, 57, 59, 60, 64, 65, 66, 67, 68, 69, 71, 73, 74, 75, 77, 78, 79,
+              80, 81, 82, 84, 85]
 
 
 def chart(rng, n_bars):
@@ -200,8 +204,10 @@ def arpeggio(rng, chords, bpb, n_bars, lo):
     return out
 
 
-def voices(rng, chords, bpb, n_bars):
-    """[(kind, [(tick offset in beats, program)], notes)] for 2-5 lines over chords, through-composed by section"""
+def voices(rng, chords, bpb, n_bars, voice_lo=None):
+    """[(kind, [(tick offset in beats, program)], notes)] for 2-5 lines over chords, through-composed by section.
+    voice_lo (data version 10): the lowest note of the song's sung line; the melody and the counter-melody then
+    play in the singer's register (lowest note within a few semitones of it) on VOICE_LIKE instruments"""
     kinds = ['melody'] + list(rng.choice(KINDS[1:], size=int(rng.integers(1, 5)), replace=False))
     if rng.random() < 0.25:
         kinds = kinds[1:] or ['inner']  # an accompaniment without a melody of its own (the vocals carry one)
@@ -218,6 +224,10 @@ def voices(rng, chords, bpb, n_bars):
         pool = {'melody': MELODIC, 'counter': MELODIC, 'inner': SUSTAINED + PLUCKED[:8], 'arp': PLUCKED,
                 'left': LH.PROGRAMS}[kind]
         base_lo = {'melody': (60, 74), 'counter': (48, 62), 'inner': (52, 66), 'arp': (48, 67), 'left': (36, 49)}[kind]
+        paired = voice_lo is not None and kind in ('melody', 'counter')
+        if paired:
+            pool = VOICE_LIKE
+            base_lo = (voice_lo - 3, voice_lo + 4) if kind == 'melody' else (voice_lo - 5, voice_lo + 3)
         lo = int(rng.integers(*base_lo))
         prog = int(rng.choice(pool))
         programs = [(0.0, prog)]
@@ -228,7 +238,7 @@ def voices(rng, chords, bpb, n_bars):
                 if rng.random() < 0.3:  # the line passes to another instrument
                     prog = int(rng.choice(pool))
                     programs.append((float(b0 * bpb), prog))
-                if rng.random() < 0.3 and kind != 'left':
+                if rng.random() < 0.3 and kind != 'left' and not paired:  # a paired line stays by the voice
                     lo = int(np.clip(lo + int(rng.choice([-12, 12])), base_lo[0] - 12, base_lo[1] + 12))
             beats = nb * bpb
             if not plays[s, j]:

@@ -306,6 +306,8 @@ DATA_VERSION = 3  # 1: the v1 model's songs (train 0-228); 2: + vocal 'air' (V.a
 # 8 (opt-in): version 7 with a low-register part added to `other` in half of the mma songs (left_hand.py);
 # 9 (opt-in): version 8 with 60% of the mma songs through-composed (composer.py): a chart of its own, and the
 # `other` stem replaced by 2-5 lines of our own composer.
+# 10 (opt-in): version 9 where a through-composed song with vocals plays its melody and counter-melody in the
+# singer's register on voice-like instruments (composer.VOICE_LIKE: reeds, winds, bowed strings, brass, voice presets).
 
 
 def render_song(split, i, out_root, length=None, data_version=None, soundfonts=None, blupi_pieces=None,
@@ -357,7 +359,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 groove, use = library_groove(UNSEEN_LIBS, rng)
             else:
                 groove = str(rng.choice(held_g if heldout else train_g))
-                if data_version in (7, 8, 9) and not heldout:
+                if data_version in (7, 8, 9, 10) and not heldout:
                     # version 7's draws come from their own generator (the rest of the song is version 3's)
                     rng7 = np.random.default_rng([song_seed(split, i), 7])
                     if rng7.random() < 0.5:
@@ -367,7 +369,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
             key, bars = make_chart(rng, n_bars)
             # version 9's draws come from their own generator (the rest of the song is version 8's)
             rng9 = np.random.default_rng([song_seed(split, i), 9])
-            if data_version == 9 and not heldout and (composed or rng9.random() < 0.6):
+            if data_version in (9, 10) and not heldout and (composed or rng9.random() < 0.6):
                 key, bars = C.chart(rng9, n_bars)
                 through_composed = True
             # mma humanises timing and velocity with its own random generator, seeded from the clock unless
@@ -444,7 +446,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 meta['bass']['program'] = bass_voice
         # version 8's draws have a generator of their own too (so the rest of the song is version 7's)
         rng8 = np.random.default_rng([song_seed(split, i), 8])
-        if data_version in (8, 9) and not heldout and not use_blupi and rng8.random() < 0.5 \
+        if data_version in (8, 9, 10) and not heldout and not use_blupi and rng8.random() < 0.5 \
                 and not through_composed:  # a through-composed song may have a left hand of its own
             ch = LH.free_channel(mid)
             if ch is not None:
@@ -452,8 +454,14 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 program = int(rng8.choice(LH.PROGRAMS))
                 parts['other'].tracks.append(LH.track(lnotes, mid.division, start_tick, program, ch, rng8))
                 meta['left_hand'] = {'pattern': pattern, 'lowest': lo, 'program': program, 'channel': ch}
+        # version 10's draws have a generator of their own too (so the rest of the song is version 9's)
+        rng10 = np.random.default_rng([song_seed(split, i), 10])
+        voice_lo = None  # version 10: where the sung line lies, so that other's melodic lines can share it
+        if data_version == 10 and through_composed and has_vocals:
+            voice_lo = int(rng10.integers(45, 50)) if rng10.random() < 0.5 else int(rng10.integers(55, 62))
+            meta['voice_paired'] = voice_lo
         if through_composed:
-            lines = C.voices(rng9, chords, bpb, bars_needed)
+            lines = C.voices(rng9, chords, bpb, bars_needed, voice_lo)
             parts['other'] = M.replaced(parts['other'], C.tracks(rng9, lines, mid.division, start_tick))
             meta['composed'] = [{'kind': k, 'programs': [p for _, p in progs]} for k, progs, _ in lines]
             meta.pop('lead_program', None)  # the lead went with the rest of mma's `other`
@@ -511,6 +519,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 lo = int(rng.integers(45, 50))
             else:
                 lo = int(rng.integers(55, 62))
+            lo = lo if voice_lo is None else voice_lo
             vnotes = V.melody_notes(chords, bpb, bars_needed, lo, lo + 14, rng, density=0.8)
             v2 = data_version >= 2 and not heldout
             voc, engine = V.render_vocals(vnotes, bpm, length, rng, heldout=heldout, use_air=v2,
@@ -559,15 +568,16 @@ def main():
     ap.add_argument('--count', type=int, default=100,
                     help='length of the index range: with --step 2, --count 280 renders 140 songs')
     ap.add_argument('--step', type=int, default=1, help='render start, start+step, ... (for parallel workers)')
-    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7, 8, 9],
+    ap.add_argument('--data-version', type=int, default=DATA_VERSION, choices=[1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
                     help='1 reproduces the songs of the v1 model (no vocal air, five festival voices); 2 those of v2-v7 '
                          '(and the validation set); 3 adds drum re-writes and bass/other tones (variety.py); 4 plays the '
                          'kick on a low tom in 30%% of songs; 5 re-voices the instruments (variety.Timbre); 6 is 3 with new '
                          'bass material (bass.py); 7 is 3 with half of the mma songs on grooves of TRAIN_LIBS; 8 is 7 with a '
                          'low-register part (a left hand, low chords) added to other in half of the mma songs (left_hand.py); '
-                         '9 is 8 with 60%% of the mma songs through-composed (composer.py)')
+                         '9 is 8 with 60%% of the mma songs through-composed (composer.py); 10 is 9 with the composed melody '
+                         'and counter-melody of songs with vocals in the singer\'s register on voice-like instruments')
     ap.add_argument('--composed', action='store_true',
-                    help='data version 9: every mma song through-composed (a validation set of the composer)')
+                    help='data version 9 or 10: every mma song through-composed (a validation set of the composer)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.start, args.start + args.count, args.step):
