@@ -454,7 +454,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 program = int(rng8.choice(LH.PROGRAMS))
                 parts['other'].tracks.append(LH.track(lnotes, mid.division, start_tick, program, ch, rng8))
                 meta['left_hand'] = {'pattern': pattern, 'lowest': lo, 'program': program, 'channel': ch}
-        # version 10's draws have a generator of their own too (so the rest of the song is version 9's)
+        # version 10's draws have a generator of their own too: a song without the pairing is its version 9 render
         rng10 = np.random.default_rng([song_seed(split, i), 10])
         voice_lo = None  # version 10: where the sung line lies, so that other's melodic lines can share it
         if data_version == 10 and through_composed and has_vocals:
