@@ -2,7 +2,8 @@
 the four true stems in it (its own stem's gain is how much of the target it found; the others are leakage)
 and what is left over (artifacts), then the same stem's SDR. With --gain a stem is made louder or quieter in
 the mix first: if a stem stays badly separated when it is 12 dB louder, the model does not know the
-instrument; if it recovers, the problem was its level.
+instrument; if it recovers, the problem was its level. With --mono or --balance a stem is moved in the stereo
+image first (centred, or towards one side).
 
   /usr/bin/python3 training/stems/diagnose.py --ckpt v9.pt --songs heldout0004 heldout0007 [--gain drums=4]
 
@@ -37,7 +38,11 @@ def main():
     ap.add_argument('--songs', nargs='+', required=True)
     ap.add_argument('--ext', default='flac')
     ap.add_argument('--gain', action='append', default=[], help='stem=factor, applied to that stem before mixing')
-    ap.add_argument('--no-wiener', action='store_true')
+    ap.add_argument('--balance', action='append', default=[],
+                    help='stem=dB: moves that stem\'s stereo image towards the left (dB > 0) or the right before mixing, '
+                         'gains 10^(+-dB/40) on its channels (a pan law that keeps its power about the same)')
+    ap.add_argument('--mono', action='append', default=[], help='stem: that stem made mono (both channels (L+R)/2), '
+                    'i.e. centred, before mixing')
     args = ap.parse_args()
     import torch
     torch.set_num_threads(1)
@@ -45,10 +50,16 @@ def main():
     for g in args.gain:
         name, factor = g.split('=')
         gains[name] = float(factor)
+    balance = {name: float(db) for name, db in (b.split('=') for b in args.balance)}
     runner = separate.TorchRunner(args.ckpt)
     for song in args.songs:
         d = os.path.join(args.heldout, song)
         st = np.stack([gains[s] * separate.read_audio(os.path.join(d, s + '.' + args.ext)) for s in STEMS]).astype(np.float64)
+        for i, s in enumerate(STEMS):  # where a stem sits in the stereo image (is a centred line taken for the voice?)
+            if s in args.mono:
+                st[i] = st[i].mean(0, keepdims=True)
+            if s in balance:
+                st[i] *= 10 ** (np.array([[balance[s]], [-balance[s]]]) / 40)
         mix = st.sum(0)
         est = separate.separate(mix, runner, use_wiener=not args.no_wiener)
         energy = [float(np.sum(x ** 2)) for x in st]
