@@ -38,6 +38,7 @@ def main():
     ap.add_argument('--songs', nargs='+', required=True)
     ap.add_argument('--ext', default='flac')
     ap.add_argument('--gain', action='append', default=[], help='stem=factor, applied to that stem before mixing')
+    ap.add_argument('--no-wiener', action='store_true')
     ap.add_argument('--balance', action='append', default=[],
                     help='stem=dB: moves that stem\'s stereo image towards the left (dB > 0) or the right before mixing, '
                          'gains 10^(+-dB/40) on its channels (a pan law that keeps its power about the same)')
