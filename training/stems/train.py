@@ -79,7 +79,7 @@ def resampled(x, a, seg, r):
 
 
 def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(0.85, 1.18), quiet=0.0, absent=0.0,
-                 same_song=0.4):
+                 same_song=0.4, centre=0.0):
     """v2_vocals: in re-mixed excerpts, the probability that the vocals come from a data-version-2 song (vocal
     air, more voices) rather than from any song. speed: the probability that a stem (all stems of a same-song
     excerpt alike, so they stay in time) is played at a random speed in speed_range (log-uniform): new pitches
@@ -95,7 +95,11 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
     them (the rest are re-mixed across songs, as Open-Unmix and Demucs do). A re-mixed bass is in another key
     and tempo than the band it is laid under, so its harmonics never coincide with the chords' - unlike a real
     song's, where the bass plays the chords' roots. v19b tried whole songs only (1.0) to keep the held-out bass:
-    it kept none, and a fine-tune lost more (model card, Training). 0.4 gives the batches of v1-v18."""
+    it kept none, and a fine-tune lost more (model card, Training). 0.4 gives the batches of v1-v18.
+    centre: the probability that an excerpt's `other` stem is made mono (both channels (L+R)/2), so it sits in the
+    middle of the image where the voice is. v23's diagnostic found v19 giving a centred `other` line to the vocals
+    estimate and keeping it when the same line is moved aside (model card, Training). Drawn last (0: the batches
+    before it)."""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     lr_ = np.log(speed_range)
     for b in range(batch):
@@ -124,6 +128,8 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
             out[b, int(rng.integers(3))] *= 10 ** (-rng.uniform(6, 16) / 20)
         if absent > 0 and rng.random() < absent:
             out[b, int(rng.integers(3))] = 0.0
+        if centre > 0 and rng.random() < centre:
+            out[b, 2] = out[b, 2].mean(0, keepdims=True)
     return out
 
 
@@ -311,6 +317,7 @@ def main():
     ap.add_argument('--same-song', type=float, default=0.4,
                     help='probability that an excerpt is one song as written rather than stems re-mixed across songs (see sample_batch)')
     ap.add_argument('--absent', type=float, default=0.0, help='probability of one instrument stem silent per excerpt (see sample_batch)')
+    ap.add_argument('--centre', type=float, default=0.0, help="probability of an excerpt's other stem made mono, centred (see sample_batch)")
     ap.add_argument('--quiet', type=float, default=0.0, help='probability of one instrument stem turned down 6-16 dB more per excerpt (see sample_batch)')
     ap.add_argument('--freeze-bn', action='store_true',
                     help='batch norm in eval mode throughout: every layer normalises by the statistics it starts with '
@@ -455,7 +462,7 @@ def main():
         for g in opt.param_groups:
             g['lr'] = lr * g.get('mult', 1.0)
         y = sample_batch(songs, rng, args.batch, seg, args.v2_vocals, args.speed, quiet=args.quiet, absent=args.absent,
-                         same_song=args.same_song)
+                         same_song=args.same_song, centre=args.centre)
         mag, A, Bx, Cs = batch_tensors(y, random_eq(rng, y.shape[:2], args.eq) if args.eq > 0 else None, args.phase)
         masks = model.forward_btscr(mag)
         loss, per = loss_btscr(masks, A, Bx, Cs, args.loss, args.floor, args.item_weight, stem_w)
