@@ -41,7 +41,8 @@ def main():
     ap.add_argument('--no-wiener', action='store_true')
     ap.add_argument('--balance', action='append', default=[],
                     help='stem=dB: moves that stem\'s stereo image towards the left (dB > 0) or the right before mixing, '
-                         'gains 10^(+-dB/40) on its channels (a pan law that keeps its power about the same)')
+                         'gains 10^(+-dB/40) on its channels (this raises a centred stem\'s power: by 2 dB at 9 dB, '
+                         'so compare with --gain stem=1.26 as v23 did)')
     ap.add_argument('--mono', action='append', default=[], help='stem: that stem made mono (both channels (L+R)/2), '
                     'i.e. centred, before mixing')
     args = ap.parse_args()
