@@ -98,8 +98,8 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
     it kept none, and a fine-tune lost more (model card, Training). 0.4 gives the batches of v1-v18.
     centre: the probability that an excerpt's `other` stem is made mono (both channels (L+R)/2), so it sits in the
     middle of the image where the voice is. v23's diagnostic found v19 giving a centred `other` line to the vocals
-    estimate and separating the same line 4-5 dB better when it is moved aside (model card, Training). Drawn last (0: the batches
-    before it)."""
+    estimate and separating the same line 4-5 dB better when it is moved aside (model card, Training). Drawn last
+    (0: the batches before it)."""
     out = np.zeros((batch, 4, 2, seg), np.float32)
     lr_ = np.log(speed_range)
     for b in range(batch):
@@ -129,7 +129,8 @@ def sample_batch(songs, rng, batch, seg, v2_vocals=0.0, speed=0.0, speed_range=(
         if absent > 0 and rng.random() < absent:
             out[b, int(rng.integers(3))] = 0.0
         if centre > 0 and rng.random() < centre:
-            out[b, 2] = out[b, 2].mean(0, keepdims=True)
+            o = STEMS.index('other')
+            out[b, o] = out[b, o].mean(0, keepdims=True)
     return out
 
 

@@ -519,7 +519,7 @@ def render_song(split, i, out_root, length=None, data_version=None, soundfonts=N
                 lo = int(rng.integers(45, 50))
             else:
                 lo = int(rng.integers(55, 62))
-            lo = lo if voice_lo is None else voice_lo
+            lo = lo if voice_lo is None else voice_lo  # version 10's register; rng's draw above stays, as in version 9
             vnotes = V.melody_notes(chords, bpb, bars_needed, lo, lo + 14, rng, density=0.8)
             v2 = data_version >= 2 and not heldout
             voc, engine = V.render_vocals(vnotes, bpm, length, rng, heldout=heldout, use_air=v2,
